@@ -1,0 +1,6 @@
+// neostandard (the Fastify team's style) with TypeScript support.
+import neostandard from 'neostandard'
+
+export default [
+  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tap/**', 'data/**'] })
+]

@@ -1,0 +1,38 @@
+// The one factory that assembles the server: compilers, framework plugins, the app's own plugins,
+// then routes. It never listens; src/server.ts does, and tests call buildApp with their config.
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import type { Config } from './config.js'
+import { loggerOptions } from './logger.js'
+import configPlugin from '../plugins/config.js'
+import lifecyclePlugin from '../plugins/lifecycle.js'
+import storePlugin from '../plugins/store.js'
+import healthRoutes from '../routes/health.js'
+
+export interface BuildOptions {
+  /** Overrides the logger built from config (tests pass false). */
+  logger?: FastifyServerOptions['logger']
+}
+
+export async function buildApp (config: Config, options: BuildOptions = {}) {
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(config),
+    // Behind a load balancer the client address comes from X-Forwarded-For.
+    trustProxy: true,
+    bodyLimit: config.maxMessageBytes,
+    return503OnClosing: true,
+    forceCloseConnections: true
+  }).withTypeProvider<ZodTypeProvider>()
+
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+
+  await app.register(configPlugin, { config })
+  await app.register(lifecyclePlugin)
+  await app.register(storePlugin)
+
+  await app.register(healthRoutes)
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>

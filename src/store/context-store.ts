@@ -1,0 +1,30 @@
+// The store every surface uses: async operations (a backend may be remote), synchronous reads
+// from the local working set, and one stream of change events in seq order per tenant.
+import type {
+  Actor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, PriorityResult, QueryResult,
+  RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult
+} from './types.js'
+
+export type ChangeListener = (change: ChangeEvent) => void
+
+export interface ContextStore {
+  readonly backend: 'memory' | 'redis'
+  write (actor: Actor, input: WriteInput): Promise<WriteResult>
+  setPriority (actor: Actor, key: string, priority: number): Promise<PriorityResult>
+  remove (actor: Actor, key: string): Promise<RemoveResult>
+  clear (actor: Actor, options: ClearOptions): Promise<ClearResult>
+  get (tenant: string, key: string): StoredEntry | undefined
+  snapshot (tenant: string): Snapshot
+  query (tenant: string, query: ContextQuery): QueryResult
+  metadata (tenant: string): StoreMetadata
+  seq (tenant: string): number
+  /** Changes after `seq` in order, or undefined when the retained history does not reach back. */
+  changesSince (tenant: string, seq: number): ChangeEvent[] | undefined
+  /** Tenants with a store on this instance (for metrics and status). */
+  tenants (): string[]
+  /** Called once per change, in seq order per tenant, after the change is durable. */
+  onChange (listener: ChangeListener): () => void
+  /** Whether the backend answers (drives /ready). */
+  isReady (): Promise<boolean>
+  close (): Promise<void>
+}

@@ -1,0 +1,112 @@
+// The embedded backend: the working set in memory, optionally made durable by a journal that
+// every change passes through before it is acknowledged or broadcast.
+import type { ChangeListener, ContextStore } from './context-store.js'
+import { TenantRegistry } from './tenant-registry.js'
+import type { TenantStore, TenantStoreOptions } from './tenant-store.js'
+import type { Actor, ChangeEvent, ClearOptions, ContextQuery } from './types.js'
+
+/** Where changes go to become durable. `append` resolves once the change survives a crash. */
+export interface ChangeJournal {
+  append (change: ChangeEvent): Promise<void>
+  isHealthy (): boolean
+  close (): Promise<void>
+}
+
+export interface MemoryStoreOptions extends TenantStoreOptions {
+  journal?: ChangeJournal
+  /** How often entries with a TTL are swept (they are also expired lazily on every access). */
+  expirySweepMs?: number
+  /** A registry already filled (by journal replay) to serve from. */
+  registry?: TenantRegistry
+  /** Reports failures nobody awaits (background expiry commits, throwing listeners). */
+  onError?: (error: unknown) => void
+}
+
+export class MemoryContextStore implements ContextStore {
+  readonly backend = 'memory' as const
+  private readonly registry: TenantRegistry
+  private readonly listeners = new Set<ChangeListener>()
+  private readonly sweeper: NodeJS.Timeout
+  private readonly journal?: ChangeJournal
+  private readonly onError: (error: unknown) => void
+
+  constructor (options: MemoryStoreOptions) {
+    this.registry = options.registry ?? new TenantRegistry(options)
+    this.journal = options.journal
+    this.onError = options.onError ?? (() => {})
+    this.sweeper = setInterval(() => this.sweepExpired(), options.expirySweepMs ?? 1000)
+    this.sweeper.unref()
+  }
+
+  async write (actor: Actor, input: Parameters<ContextStore['write']>[1]) {
+    const { result, change } = this.tenant(actor.tenant).write(actor, input)
+    await this.commit(change)
+    return result
+  }
+
+  async setPriority (actor: Actor, key: string, priority: number) {
+    const { result, change } = this.tenant(actor.tenant).setPriority(actor, key, priority)
+    await this.commit(change)
+    return result
+  }
+
+  async remove (actor: Actor, key: string) {
+    const { result, change } = this.tenant(actor.tenant).remove(actor, key)
+    await this.commit(change)
+    return result
+  }
+
+  async clear (actor: Actor, options: ClearOptions) {
+    const { result, change } = this.tenant(actor.tenant).clear(actor, options)
+    if (change !== undefined) await this.commit(change)
+    return result
+  }
+
+  get (tenant: string, key: string) { return this.tenant(tenant).get(key) }
+  snapshot (tenant: string) { return this.tenant(tenant).snapshot() }
+  query (tenant: string, query: ContextQuery) { return this.tenant(tenant).query(query) }
+  metadata (tenant: string) { return this.tenant(tenant).metadata }
+  seq (tenant: string) { return this.tenant(tenant).seq }
+  changesSince (tenant: string, seq: number) { return this.tenant(tenant).changesSince(seq) }
+  tenants () { return this.registry.names() }
+
+  onChange (listener: ChangeListener) {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  async isReady () {
+    return this.journal?.isHealthy() ?? true
+  }
+
+  async close () {
+    clearInterval(this.sweeper)
+    await this.journal?.close()
+  }
+
+  /** The tenant's store, with any due TTLs expired first so no reader sees a stale entry. */
+  private tenant (name: string): TenantStore {
+    const store = this.registry.of(name)
+    const expired = store.expireDue()
+    if (expired !== undefined) this.commit(expired).catch(this.onError)
+    return store
+  }
+
+  private sweepExpired (): void {
+    const now = Date.now()
+    for (const store of this.registry.all()) {
+      const next = store.nextExpiry()
+      if (next === undefined || next > now) continue
+      const change = store.expireDue(now)
+      if (change !== undefined) this.commit(change).catch(this.onError)
+    }
+  }
+
+  private async commit (change: ChangeEvent): Promise<void> {
+    if (this.journal !== undefined) await this.journal.append(change)
+    // A failing listener (one slow or broken subscriber path) must not fail the write itself.
+    for (const listener of this.listeners) {
+      try { listener(change) } catch (error) { this.onError(error) }
+    }
+  }
+}

@@ -1,0 +1,30 @@
+// The working set of every tenant: TenantStores created on first use with the shared options.
+import { TenantStore, type TenantStoreOptions } from './tenant-store.js'
+
+export class TenantRegistry {
+  private readonly stores = new Map<string, TenantStore>()
+
+  constructor (readonly options: TenantStoreOptions) {}
+
+  /** The tenant's store, created empty on first use. */
+  of (tenant: string): TenantStore {
+    let store = this.stores.get(tenant)
+    if (store === undefined) {
+      store = new TenantStore(tenant, this.options)
+      this.stores.set(tenant, store)
+    }
+    return store
+  }
+
+  peek (tenant: string): TenantStore | undefined {
+    return this.stores.get(tenant)
+  }
+
+  names (): string[] {
+    return [...this.stores.keys()]
+  }
+
+  all (): IterableIterator<TenantStore> {
+    return this.stores.values()
+  }
+}

@@ -1,0 +1,401 @@
+// One tenant's context: its entries, token total, ranked eviction index, expiry queue, change
+// sequence and recent history. Framework-free and synchronous; backends wrap it.
+//
+// Every mutation goes through `apply(change)`: operations first decide a ChangeEvent, then apply
+// it. Replicas (the Redis backend) and journal replay apply the same events, so there is exactly
+// one code path that changes the working set.
+import { ContextError, notFound } from '../errors.js'
+import { ChangeHistory } from './change-history.js'
+import { ExpiryQueue } from './expiry-queue.js'
+import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
+import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex } from './ranked-index.js'
+import type {
+  Actor, ChangeEvent, ChangeReason, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult,
+  QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult
+} from './types.js'
+
+export interface TenantStoreOptions {
+  maxTokens: number
+  maxEntryTokens: number
+  countTokens: (text: string) => number
+  historySize: number
+}
+
+export class TenantStore {
+  private readonly entries = new Map<string, StoredEntry>()
+  private readonly index = new RankedIndex()
+  private readonly expiries = new ExpiryQueue()
+  private readonly history: ChangeHistory
+  private totalTokens = 0
+  private currentSeq = 0
+  private lastKeyMicros = 0
+
+  constructor (readonly tenant: string, private readonly options: TenantStoreOptions) {
+    this.history = new ChangeHistory(options.historySize)
+  }
+
+  get seq (): number { return this.currentSeq }
+  get size (): number { return this.entries.size }
+
+  get metadata (): StoreMetadata {
+    return { total_tokens: this.totalTokens, max_tokens: this.options.maxTokens, entry_count: this.entries.size }
+  }
+
+  get (key: string): StoredEntry | undefined {
+    return this.entries.get(key)
+  }
+
+  /** Creates or replaces an entry, then evicts what ranks last until the budget holds. */
+  write (actor: Actor, input: WriteInput, now = Date.now()): { result: WriteResult, change: ChangeEvent } {
+    assertCanWrite(actor)
+    const priority = input.priority ?? 1
+    assertPriority(priority)
+    const contentJson = JSON.stringify(input.content)
+    if (contentJson === undefined) throw new ContextError('validation_error', 'content must be JSON')
+    const tokens = this.options.countTokens(contentJson)
+    if (tokens > this.options.maxEntryTokens) {
+      throw new ContextError('entry_too_large',
+        `Entry has ${tokens} tokens; the limit for one entry is ${this.options.maxEntryTokens}`,
+        { tokens, max_entry_tokens: this.options.maxEntryTokens })
+    }
+    const source = input.source ?? actor.userId
+    const key = input.key ?? this.generateKey(source, now)
+    const existing = this.entries.get(key)
+    if (existing !== undefined) assertMayChange(actor, existing.entry.owner, key)
+    checkExpectedVersion(key, existing, input.expected_version)
+
+    const seq = this.currentSeq + 1
+    const stored = buildStoredEntry(key, seq, contentJson, input.content, {
+      timestamp: new Date(now).toISOString(),
+      tokens,
+      source,
+      priority,
+      owner: actor.userId,
+      version: (existing?.entry.version ?? 0) + 1,
+      expiresAt: input.ttl_seconds !== undefined ? now + input.ttl_seconds * 1000 : undefined
+    })
+
+    // Decide the evictions on the index as it will be after the write, without touching the
+    // working set yet, so a refused or failed operation leaves nothing half-done.
+    const evicted = this.planEvictions(stored, existing)
+    const change = this.makeChange(seq, existing === undefined ? 'created' : 'replaced', now,
+      evicted.includes(key) ? [] : [stored],
+      evicted.map((k) => ({ key: k, reason: 'evicted' as const })), stored, existing)
+    this.apply(change)
+    return {
+      result: { key, tokens, version: stored.entry.version, seq, evicted, stored: !evicted.includes(key), entry: stored.entry },
+      change
+    }
+  }
+
+  setPriority (actor: Actor, key: string, priority: number, now = Date.now()): { result: PriorityResult, change: ChangeEvent } {
+    assertPriority(priority)
+    const existing = this.entries.get(key)
+    if (existing === undefined) throw notFound(key)
+    assertMayChange(actor, existing.entry.owner, key)
+    const seq = this.currentSeq + 1
+    const { content, ...fields } = existing.entry
+    const stored = buildStoredEntry(key, seq, contentJsonOf(existing), content, {
+      ...fields,
+      timestamp: new Date(now).toISOString(),
+      priority,
+      owner: existing.entry.owner,
+      version: existing.entry.version + 1,
+      expiresAt: existing.expiresAt
+    })
+    // The token total does not change, so a priority change never evicts.
+    const change = this.makeChange(seq, 'priority', now, [stored], [], stored, existing)
+    this.apply(change)
+    return { result: { key, priority, version: stored.entry.version, seq }, change }
+  }
+
+  remove (actor: Actor, key: string, now = Date.now()): { result: RemoveResult, change: ChangeEvent } {
+    const existing = this.entries.get(key)
+    if (existing === undefined) throw notFound(key)
+    assertMayChange(actor, existing.entry.owner, key)
+    const change = this.removal(now, 'deleted', [key])
+    this.apply(change)
+    return { result: { key, seq: change.seq }, change }
+  }
+
+  /**
+   * Clears entries. No option: the caller's own entries. `source` (prefix) and `keys` narrow it.
+   * `all`: the whole tenant (admins only). Admins with `source`/`keys` reach every owner's entries.
+   * A writer naming a key owned by someone else is refused and nothing is removed.
+   */
+  clear (actor: Actor, options: ClearOptions, now = Date.now()): { result: ClearResult, change?: ChangeEvent } {
+    assertCanWrite(actor)
+    const admin = isAdmin(actor)
+    if (options.all === true && !admin) throw new ContextError('forbidden', 'Clearing the whole tenant needs the admin role')
+    const anyOwner = admin && (options.all === true || options.source !== undefined || options.keys !== undefined)
+    const candidates = options.keys !== undefined
+      ? options.keys.map((key) => this.entries.get(key)).filter((s): s is StoredEntry => s !== undefined)
+      : this.entries.values()
+    const keys: string[] = []
+    for (const stored of candidates) {
+      if (options.source !== undefined && !stored.entry.source.startsWith(options.source)) continue
+      if (!anyOwner && stored.entry.owner !== actor.userId) {
+        if (options.keys !== undefined) assertMayChange(actor, stored.entry.owner, stored.key)
+        continue
+      }
+      keys.push(stored.key)
+    }
+    if (keys.length === 0) return { result: { removed: [], count: 0, seq: this.currentSeq } }
+    const change = this.removal(now, 'cleared', keys)
+    this.apply(change)
+    return { result: { removed: keys, count: keys.length, seq: change.seq }, change }
+  }
+
+  /** Removes entries whose TTL has passed; one change for all of them, or none. */
+  expireDue (now = Date.now()): ChangeEvent | undefined {
+    const next = this.expiries.peekTime()
+    if (next === undefined || next > now) return undefined
+    const keys = this.expiries.popDue(now)
+      .filter((item) => this.entries.get(item.key)?.seq === item.seq)
+      .map((item) => item.key)
+    if (keys.length === 0) return undefined
+    const change = this.removal(now, 'expired', keys)
+    this.apply(change)
+    return change
+  }
+
+  /** Earliest pending expiry, so a sweeper knows whether this tenant needs a visit. */
+  nextExpiry (): number | undefined {
+    return this.expiries.peekTime()
+  }
+
+  /**
+   * Applies a decided change to the working set: the only place entries are added or removed.
+   * Used by the operations above, by journal replay and by replicas fed from Redis.
+   */
+  apply (change: ChangeEvent): void {
+    for (const { key } of change.removed) this.drop(key)
+    for (const stored of change.upserted) {
+      this.drop(stored.key)
+      this.entries.set(stored.key, stored)
+      this.index.add(stored.key, stored.entry.priority, stored.seq)
+      this.totalTokens += stored.entry.tokens
+      if (stored.expiresAt !== undefined) this.expiries.push(stored.expiresAt, stored.key, stored.seq)
+    }
+    this.currentSeq = change.seq
+    this.history.record(change)
+  }
+
+  /** Loads entries restored from a snapshot (journal compaction, Redis), oldest write first. */
+  restore (entries: StoredEntry[], seq: number): void {
+    for (const stored of [...entries].sort((a, b) => a.seq - b.seq)) {
+      this.entries.set(stored.key, stored)
+      this.index.add(stored.key, stored.entry.priority, stored.seq)
+      this.totalTokens += stored.entry.tokens
+      if (stored.expiresAt !== undefined) this.expiries.push(stored.expiresAt, stored.key, stored.seq)
+    }
+    this.currentSeq = Math.max(this.currentSeq, seq)
+  }
+
+  /** The whole store in rank order. */
+  snapshot (): Snapshot {
+    return { entries: this.rankedEntries(), metadata: this.metadata, seq: this.currentSeq }
+  }
+
+  query (query: ContextQuery): QueryResult {
+    const match = compileQuery(query)
+    const budget = query.max_tokens ?? Infinity
+    const limit = query.limit ?? Infinity
+    const entries: StoredEntry[] = []
+    const omitted: string[] = []
+    let matched = 0
+    let returnedTokens = 0
+    for (const stored of this.candidatesFor(query)) {
+      if (!match(stored)) continue
+      matched++
+      // Greedy fill in rank order: an entry too large for what is left is skipped, and smaller,
+      // lower-ranked ones may still fit.
+      if (entries.length < limit && returnedTokens + stored.entry.tokens <= budget) {
+        entries.push(stored)
+        returnedTokens += stored.entry.tokens
+      } else {
+        omitted.push(stored.key)
+      }
+    }
+    return {
+      entries,
+      metadata: { matched, returned: entries.length, returned_tokens: returnedTokens, truncated: omitted.length > 0, omitted }
+    }
+  }
+
+  /** Changes after `seq`, or undefined when the retained history does not reach back that far. */
+  changesSince (seq: number): ChangeEvent[] | undefined {
+    return this.history.since(seq, this.currentSeq)
+  }
+
+  private candidatesFor (query: ContextQuery): Iterable<StoredEntry> {
+    if (query.keys === undefined) return this.rankedEntries()
+    const wanted = new Set(query.keys)
+    return this.rankedEntries().filter((stored) => wanted.has(stored.key))
+  }
+
+  private rankedEntries (): StoredEntry[] {
+    const out: StoredEntry[] = []
+    for (const key of this.index.inRankOrder()) out.push(this.entries.get(key) as StoredEntry)
+    return out
+  }
+
+  private drop (key: string): void {
+    const stored = this.entries.get(key)
+    if (stored === undefined) return
+    this.entries.delete(key)
+    this.index.remove(key, stored.entry.priority)
+    this.totalTokens -= stored.entry.tokens
+  }
+
+  /**
+   * Which keys leave if `incoming` replaces `existing`: the entries that rank last, in eviction
+   * order, until the total fits. Temporarily edits the index and restores it, so the cost is
+   * proportional to the number evicted, not the number stored.
+   */
+  private planEvictions (incoming: StoredEntry, existing: StoredEntry | undefined): string[] {
+    let total = this.totalTokens - (existing?.entry.tokens ?? 0) + incoming.entry.tokens
+    if (total <= this.options.maxTokens) return []
+    if (existing !== undefined) this.index.remove(existing.key, existing.entry.priority)
+    this.index.add(incoming.key, incoming.entry.priority, incoming.seq)
+    const evicted: StoredEntry[] = []
+    while (total > this.options.maxTokens) {
+      const key = this.index.last() as string
+      const victim = key === incoming.key ? incoming : this.entries.get(key) as StoredEntry
+      this.index.remove(key, victim.entry.priority)
+      evicted.push(victim)
+      total -= victim.entry.tokens
+    }
+    // Put the index back exactly as it was: victims in their original write order.
+    this.index.remove(incoming.key, incoming.entry.priority)
+    for (const victim of evicted.filter((v) => v !== incoming)) this.index.add(victim.key, victim.entry.priority, victim.seq)
+    if (existing !== undefined) this.index.add(existing.key, existing.entry.priority, existing.seq)
+    return evicted.map((v) => v.key)
+  }
+
+  private removal (now: number, reason: RemovalReason & ChangeReason, keys: string[]): ChangeEvent {
+    const removed = keys.map((key) => ({ key, reason }))
+    let tokens = 0
+    for (const key of keys) tokens += this.entries.get(key)?.entry.tokens ?? 0
+    return {
+      tenant: this.tenant,
+      seq: this.currentSeq + 1,
+      reason,
+      at: new Date(now).toISOString(),
+      upserted: [],
+      removed,
+      metadata: {
+        total_tokens: this.totalTokens - tokens,
+        max_tokens: this.options.maxTokens,
+        entry_count: this.entries.size - keys.length
+      }
+    }
+  }
+
+  private makeChange (
+    seq: number, reason: ChangeReason, now: number, upserted: StoredEntry[],
+    removed: Array<{ key: string, reason: RemovalReason }>, incoming: StoredEntry, existing: StoredEntry | undefined
+  ): ChangeEvent {
+    let tokens = this.totalTokens - (existing?.entry.tokens ?? 0) + incoming.entry.tokens
+    let count = this.entries.size + (existing === undefined ? 1 : 0)
+    for (const { key } of removed) {
+      tokens -= key === incoming.key ? incoming.entry.tokens : (this.entries.get(key)?.entry.tokens ?? 0)
+      count--
+    }
+    return {
+      tenant: this.tenant,
+      seq,
+      reason,
+      at: new Date(now).toISOString(),
+      upserted,
+      removed,
+      metadata: { total_tokens: tokens, max_tokens: this.options.maxTokens, entry_count: count }
+    }
+  }
+
+  /** A unique key from the source, like `content_agent_001_1763980200.123456`. */
+  private generateKey (source: string, now: number): string {
+    let micros = Math.max(now * 1000, this.lastKeyMicros + 1)
+    let key = formatKey(source, micros)
+    while (this.entries.has(key)) key = formatKey(source, ++micros)
+    this.lastKeyMicros = micros
+    return key
+  }
+}
+
+function formatKey (source: string, micros: number): string {
+  const seconds = Math.floor(micros / 1e6)
+  return `${source}_${seconds}.${String(micros % 1e6).padStart(6, '0')}`
+}
+
+function assertPriority (priority: number): void {
+  if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY) {
+    throw new ContextError('validation_error', 'priority must be an integer from 1 to 10',
+      [{ path: 'priority', message: 'must be an integer from 1 to 10' }])
+  }
+}
+
+function checkExpectedVersion (key: string, existing: StoredEntry | undefined, expected: number | undefined): void {
+  if (expected === undefined) return
+  const actual = existing?.entry.version ?? 0
+  if (actual !== expected) {
+    throw new ContextError('version_conflict',
+      `Entry "${key}" is at version ${actual}, not ${expected}`, { key, expected_version: expected, current_version: actual })
+  }
+}
+
+interface EntryFields {
+  timestamp: string
+  tokens: number
+  source: string
+  priority: number
+  owner: string
+  version: number
+  expiresAt?: number
+}
+
+const CONTENT_PREFIX = ',"content":'
+
+/**
+ * Builds a stored entry and its JSON once. The JSON is assembled around the already-serialized
+ * content (serialized once for token counting), in the same field order as JSON.stringify(entry).
+ */
+export function buildStoredEntry (key: string, seq: number, contentJson: string, content: unknown, fields: EntryFields): StoredEntry {
+  const entry: Entry = {
+    timestamp: fields.timestamp,
+    content,
+    tokens: fields.tokens,
+    source: fields.source,
+    priority: fields.priority,
+    owner: fields.owner,
+    version: fields.version
+  }
+  if (fields.expiresAt !== undefined) entry.expires_at = new Date(fields.expiresAt).toISOString()
+  const head = `{"timestamp":${JSON.stringify(entry.timestamp)}${CONTENT_PREFIX}`
+  const tail = `,"tokens":${entry.tokens},"source":${JSON.stringify(entry.source)},"priority":${entry.priority}` +
+    `,"owner":${JSON.stringify(entry.owner)},"version":${entry.version}` +
+    (entry.expires_at !== undefined ? `,"expires_at":"${entry.expires_at}"` : '') + '}'
+  return { key, entry, seq, expiresAt: fields.expiresAt, json: head + contentJson + tail }
+}
+
+/** The content's JSON, cut out of the entry's JSON (no re-serialization). */
+export function contentJsonOf (stored: StoredEntry): string {
+  const start = stored.json.indexOf(CONTENT_PREFIX) + CONTENT_PREFIX.length
+  const end = stored.json.lastIndexOf(',"tokens":')
+  return stored.json.slice(start, end)
+}
+
+function compileQuery (query: ContextQuery): (stored: StoredEntry) => boolean {
+  const sources = query.sources !== undefined ? new Set(query.sources) : undefined
+  const since = query.since !== undefined ? new Date(query.since).toISOString() : undefined
+  return (stored) => {
+    const e = stored.entry
+    if (query.source !== undefined && !e.source.startsWith(query.source)) return false
+    if (sources !== undefined && !sources.has(e.source)) return false
+    if (query.min_priority !== undefined && e.priority < query.min_priority) return false
+    if (query.max_priority !== undefined && e.priority > query.max_priority) return false
+    if (since !== undefined && e.timestamp < since) return false
+    if (query.text !== undefined && !contentJsonOf(stored).includes(query.text)) return false
+    return true
+  }
+}

@@ -1,0 +1,115 @@
+// Shapes shared by the store engine, its backends and every surface that reads them.
+
+export type Role = 'reader' | 'writer' | 'admin'
+
+/** Who is acting: the JWT's subject, roles and tenant. Every store operation takes one. */
+export interface Actor {
+  readonly userId: string
+  readonly roles: readonly Role[]
+  readonly tenant: string
+}
+
+/** An entry exactly as clients see it (contract §1). */
+export interface Entry {
+  timestamp: string
+  content: unknown
+  tokens: number
+  source: string
+  priority: number
+  owner: string
+  version: number
+  expires_at?: string
+}
+
+/** An entry as the store keeps it: the public entry plus its key, write sequence and caches. */
+export interface StoredEntry {
+  readonly key: string
+  readonly entry: Entry
+  /** The tenant seq of the change that last wrote this entry: its recency for ranking. */
+  readonly seq: number
+  /** Milliseconds since the epoch, when a TTL was given. */
+  readonly expiresAt?: number
+  /** JSON.stringify(entry), made once per write so snapshots and broadcasts never re-serialize. */
+  readonly json: string
+}
+
+export type RemovalReason = 'evicted' | 'cleared' | 'deleted' | 'expired'
+
+/** Why a change happened; `replaced` is a write to a key that already existed. */
+export type ChangeReason = 'created' | 'replaced' | 'priority' | 'deleted' | 'cleared' | 'expired'
+
+export interface StoreMetadata {
+  total_tokens: number
+  max_tokens: number
+  entry_count: number
+}
+
+/** One change to one tenant's store: the unit of broadcast, history, persistence and replication. */
+export interface ChangeEvent {
+  readonly tenant: string
+  readonly seq: number
+  readonly reason: ChangeReason
+  readonly at: string
+  readonly upserted: readonly StoredEntry[]
+  readonly removed: ReadonlyArray<{ readonly key: string, readonly reason: RemovalReason }>
+  readonly metadata: StoreMetadata
+}
+
+export interface WriteInput {
+  content: unknown
+  source?: string
+  priority?: number
+  key?: string
+  expected_version?: number
+  ttl_seconds?: number
+}
+
+export interface WriteResult {
+  key: string
+  tokens: number
+  version: number
+  seq: number
+  evicted: string[]
+  /** False when the write's own entry ranked last and was evicted at once. */
+  stored: boolean
+  entry: Entry
+}
+
+export interface PriorityResult { key: string, priority: number, version: number, seq: number }
+
+export interface RemoveResult { key: string, seq: number }
+
+export interface ClearOptions { source?: string, keys?: string[], all?: boolean }
+
+export interface ClearResult { removed: string[], count: number, seq: number }
+
+export interface ContextQuery {
+  source?: string
+  sources?: string[]
+  keys?: string[]
+  min_priority?: number
+  max_priority?: number
+  since?: string
+  text?: string
+  max_tokens?: number
+  limit?: number
+}
+
+export interface QueryResult {
+  /** Matches in rank order (priority descending, then most recent write). */
+  entries: StoredEntry[]
+  metadata: {
+    matched: number
+    returned: number
+    returned_tokens: number
+    truncated: boolean
+    /** Keys that matched but did not fit max_tokens or limit, in rank order. */
+    omitted: string[]
+  }
+}
+
+export interface Snapshot {
+  entries: StoredEntry[]
+  metadata: StoreMetadata
+  seq: number
+}

@@ -1,6 +1,6 @@
 // Thousands of random operation sequences against the naive reference of CONTRACT §1: the real
 // store (ranked index, no sorting) must hold exactly the same entries in the same rank order.
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import fc from 'fast-check'
 import { getEncoding } from 'js-tiktoken'
 import { TenantStore } from '../../src/store/tenant-store.js'
@@ -25,7 +25,7 @@ const operation = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant('query' as const), budget: fc.integer({ min: 0, max: 120 }), minPriority: priority }) }
 )
 
-function sameState (t: Tap.Test, store: TenantStore, reference: ReferenceStore): boolean {
+function sameState (t: Test, store: TenantStore, reference: ReferenceStore): boolean {
   const real = store.snapshot()
   const expected = reference.ranked()
   const realKeys = real.entries.map((e) => e.key)

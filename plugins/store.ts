@@ -15,7 +15,8 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
     maxTokens: config.maxTokens,
     maxEntryTokens: config.maxEntryTokens,
     countTokens: tokenCounter(config.tokenEncoding),
-    historySize: config.historySize
+    historySize: config.historySize,
+    maxDepth: config.maxDepth
   }
   const onError = (error: unknown) => app.log.error({ err: error }, 'context store background failure')
   return new MemoryContextStore({ ...tenantOptions, onError })

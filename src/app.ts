@@ -7,6 +7,8 @@ import { loggerOptions } from './logger.js'
 import configPlugin from '../plugins/config.js'
 import lifecyclePlugin from '../plugins/lifecycle.js'
 import storePlugin from '../plugins/store.js'
+import authPlugin from '../plugins/auth.js'
+import metricsPlugin from '../plugins/metrics.js'
 import healthRoutes from '../routes/health.js'
 
 export interface BuildOptions {
@@ -27,10 +29,16 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
 
+  // 1. Framework plugins that add onRoute hooks (websocket, rate-limit, swagger) go here, awaited.
+
+  // 2. The app's own plugins: each builds one thing and decorates the instance with it.
   await app.register(configPlugin, { config })
   await app.register(lifecyclePlugin)
   await app.register(storePlugin)
+  await app.register(authPlugin)
+  await app.register(metricsPlugin)
 
+  // 3. Routes.
   await app.register(healthRoutes)
   return app
 }

@@ -7,6 +7,7 @@
 import { ContextError, notFound } from '../errors.js'
 import { ChangeHistory } from './change-history.js'
 import { ExpiryQueue } from './expiry-queue.js'
+import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
 import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex } from './ranked-index.js'
 import type {
@@ -19,6 +20,8 @@ export interface TenantStoreOptions {
   maxEntryTokens: number
   countTokens: (text: string) => number
   historySize: number
+  /** Deepest nesting of content accepted (MCP_MAX_DEPTH). */
+  maxDepth?: number
 }
 
 export class TenantStore {
@@ -50,6 +53,11 @@ export class TenantStore {
     assertCanWrite(actor)
     const priority = input.priority ?? 1
     assertPriority(priority)
+    const tooDeep = findTooDeep(input.content, this.options.maxDepth ?? 32)
+    if (tooDeep !== undefined) {
+      throw new ContextError('validation_error', `content is nested deeper than ${this.options.maxDepth ?? 32} levels`,
+        [{ path: tooDeep === '' ? 'content' : `content.${tooDeep}`, message: `nested deeper than ${this.options.maxDepth ?? 32} levels` }])
+    }
     const contentJson = JSON.stringify(input.content)
     if (contentJson === undefined) throw new ContextError('validation_error', 'content must be JSON')
     const tokens = this.options.countTokens(contentJson)

@@ -1,0 +1,68 @@
+// JWT verification for every surface. The algorithm is pinned (no `none`, no algorithm switching),
+// `exp` is required, and issuer/audience are enforced when configured. REST routes use the
+// `authenticate` preHandler; the WebSocket and MCP surfaces call `verifyToken` directly.
+import fp from 'fastify-plugin'
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { ContextError } from '../src/errors.js'
+import { identityFromPayload, type Identity } from '../src/auth/identity.js'
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: Record<string, unknown>
+    user: Record<string, unknown>
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Verifies a JWT and returns its identity; throws ContextError('unauthorized') otherwise. */
+    verifyToken: (token: string) => Identity
+    /** preHandler for routes that need a bearer token; sets request.identity. */
+    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+  }
+  interface FastifyRequest {
+    identity: Identity | null
+  }
+}
+
+/** The token of an `Authorization: Bearer <jwt>` header, or undefined. */
+export function bearerToken (header: string | undefined): string | undefined {
+  if (header === undefined) return undefined
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  return match?.[1]
+}
+
+export default fp(async (app) => {
+  const { jwt } = app.config
+  const asymmetric = jwt.publicKey !== undefined && !jwt.algorithm.startsWith('HS')
+  await app.register(fastifyJwt, {
+    secret: asymmetric ? { public: jwt.publicKey as string } : jwt.secret as string,
+    verify: {
+      algorithms: [jwt.algorithm],
+      requiredClaims: ['exp'],
+      ...(jwt.issuer !== undefined ? { allowedIss: jwt.issuer } : {}),
+      ...(jwt.audience !== undefined ? { allowedAud: jwt.audience } : {})
+    }
+  })
+
+  app.decorate('verifyToken', (token: string): Identity => {
+    let payload: unknown
+    try {
+      payload = app.jwt.verify(token)
+    } catch {
+      throw new ContextError('unauthorized', 'Invalid authentication token')
+    }
+    const identity = identityFromPayload(payload)
+    if (identity === undefined) throw new ContextError('unauthorized', 'Invalid authentication token')
+    return identity
+  })
+
+  app.decorateRequest('identity', null)
+
+  app.decorate('authenticate', async (request: FastifyRequest) => {
+    const token = bearerToken(request.headers.authorization)
+    if (token === undefined) throw new ContextError('unauthorized', 'Authentication token required')
+    request.identity = app.verifyToken(token)
+  })
+}, { name: 'auth', dependencies: ['config'] })

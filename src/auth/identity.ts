@@ -1,0 +1,40 @@
+// Turns a verified JWT payload into who the caller is: user (sub or user_id), roles (roles array
+// or role string; writer when neither is given) and tenant (default "default").
+import { z } from 'zod'
+import type { Actor, Role } from '../store/types.js'
+
+const ROLES = ['reader', 'writer', 'admin'] as const
+
+// Tenants name Redis keys and metric labels, so they are kept to a safe alphabet.
+export const tenantSchema = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, { error: 'tenant must be 1-128 of A-Z a-z 0-9 . _ -' })
+
+const payloadSchema = z.object({
+  sub: z.string().min(1).max(256).optional(),
+  user_id: z.string().min(1).max(256).optional(),
+  roles: z.array(z.string()).optional(),
+  role: z.string().optional(),
+  tenant: tenantSchema.optional(),
+  exp: z.number(),
+  iat: z.number().optional()
+}).refine((p) => p.sub !== undefined || p.user_id !== undefined, { error: 'sub or user_id is required' })
+
+export interface Identity extends Actor {
+  /** Token expiry, milliseconds since the epoch. */
+  readonly expiresAt: number
+}
+
+/** The identity a payload carries, or undefined when the payload does not describe one. */
+export function identityFromPayload (payload: unknown): Identity | undefined {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return undefined
+  const parsed = payloadSchema.safeParse(payload)
+  if (!parsed.success) return undefined
+  const claims = parsed.data
+  const named = claims.roles ?? (claims.role !== undefined ? [claims.role] : ['writer'])
+  const roles = named.filter((r): r is Role => (ROLES as readonly string[]).includes(r))
+  return {
+    userId: (claims.sub ?? claims.user_id) as string,
+    roles,
+    tenant: claims.tenant ?? 'default',
+    expiresAt: claims.exp * 1000
+  }
+}

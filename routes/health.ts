@@ -14,7 +14,7 @@ const healthRoutes: FastifyPluginAsync = async (app) => {
       status: 'healthy',
       timestamp: new Date().toISOString(),
       version: VERSION,
-      connections: 0,
+      connections: app.sessions.size,
       memory_usage: {
         rss_mb: +(memory.rss / MB).toFixed(1),
         heap_used_mb: +(memory.heapUsed / MB).toFixed(1),

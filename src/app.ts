@@ -9,6 +9,7 @@ import lifecyclePlugin from '../plugins/lifecycle.js'
 import storePlugin from '../plugins/store.js'
 import authPlugin from '../plugins/auth.js'
 import metricsPlugin from '../plugins/metrics.js'
+import sessionsPlugin from '../plugins/sessions.js'
 import healthRoutes from '../routes/health.js'
 
 export interface BuildOptions {
@@ -37,6 +38,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(storePlugin)
   await app.register(authPlugin)
   await app.register(metricsPlugin)
+  await app.register(sessionsPlugin)
 
   // 3. Routes.
   await app.register(healthRoutes)

@@ -11,9 +11,11 @@ export function redactUrl (url: string): string {
   return url.slice(0, queryStart + 1) + query
 }
 
-export function loggerOptions (config: Config): FastifyServerOptions['logger'] {
+/** Logger options from config; `stream` redirects output (tests read what would be logged). */
+export function loggerOptions (config: Config, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
   return {
     level: config.logLevel,
+    ...(stream !== undefined ? { stream } : {}),
     redact: {
       paths: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token', 'headers.authorization', 'token'],
       censor: '[redacted]'

@@ -1,47 +1,73 @@
 // The eviction order of one tenant: priority descending, then most recent write first.
-// Priorities are the ten integers 1..10, so the index is ten buckets, each a Map kept in write
-// order (JS Maps iterate in insertion order). Every write appends the newest entry to its bucket,
-// so finding the entry that ranks last is "first key of the lowest non-empty bucket": O(1), with
-// no sorting, whatever the number of entries.
+// Priorities are the ten integers 1..10, so the index is ten buckets, each a doubly linked list in
+// write order. Every write appends the newest entry to its bucket's tail, so the entry that ranks
+// last is the head of the lowest non-empty bucket: O(1), with no sorting, whatever the number of
+// entries.
+//
+// Why linked lists and not a Map per bucket: V8 leaves deleted slots at the front of a Map until
+// it rehashes, so "first key" after many front deletions costs a scan that grows with the store.
+// The nodes also carry the entry itself, so the store keeps one Map (key -> node), not two.
+import type { StoredEntry } from './types.js'
 
 export const MIN_PRIORITY = 1
 export const MAX_PRIORITY = 10
 
+export interface IndexNode {
+  readonly stored: StoredEntry
+  older: IndexNode | undefined
+  newer: IndexNode | undefined
+}
+
+interface Bucket { oldest: IndexNode | undefined, newest: IndexNode | undefined }
+
 export class RankedIndex {
-  private readonly buckets: Array<Map<string, number>> = []
+  private readonly buckets: Bucket[] = []
 
   constructor () {
-    for (let p = 0; p <= MAX_PRIORITY; p++) this.buckets.push(new Map())
+    for (let p = 0; p <= MAX_PRIORITY; p++) this.buckets.push({ oldest: undefined, newest: undefined })
   }
 
   /**
-   * Adds a key as the most recent write of its priority. Callers add in increasing `seq` order
-   * (a write always carries the tenant's newest seq), which keeps every bucket in rank order.
+   * Appends an entry as the most recent write of its priority. Callers insert in increasing write
+   * order (a write always carries the tenant's newest seq), which keeps every bucket in rank order.
    */
-  add (key: string, priority: number, seq: number): void {
-    this.buckets[priority].set(key, seq)
+  insert (stored: StoredEntry): IndexNode {
+    const bucket = this.buckets[stored.entry.priority]
+    const node: IndexNode = { stored, older: bucket.newest, newer: undefined }
+    if (bucket.newest !== undefined) bucket.newest.newer = node
+    else bucket.oldest = node
+    bucket.newest = node
+    return node
   }
 
-  remove (key: string, priority: number): void {
-    this.buckets[priority].delete(key)
+  unlink (node: IndexNode): void {
+    const bucket = this.buckets[node.stored.entry.priority]
+    if (node.older !== undefined) node.older.newer = node.newer
+    else bucket.oldest = node.newer
+    if (node.newer !== undefined) node.newer.older = node.older
+    else bucket.newest = node.older
+    node.older = undefined
+    node.newer = undefined
   }
 
-  /** The key that ranks last: the oldest write of the lowest priority present. */
-  last (): string | undefined {
+  /**
+   * Entries from the one that ranks last upwards (eviction order), as they would be if `incoming`
+   * were written now (the newest of its priority) and the entry with key `replaced` were gone.
+   * Read-only, so planning an eviction costs only the entries it visits.
+   */
+  * inEvictionOrder (incoming: StoredEntry, replaced?: string): Generator<StoredEntry> {
     for (let p = MIN_PRIORITY; p <= MAX_PRIORITY; p++) {
-      const bucket = this.buckets[p]
-      if (bucket.size > 0) return bucket.keys().next().value
+      for (let node = this.buckets[p].oldest; node !== undefined; node = node.newer) {
+        if (node.stored.key !== replaced) yield node.stored
+      }
+      if (p === incoming.entry.priority) yield incoming
     }
-    return undefined
   }
 
-  /** Every key from the best-ranked to the last. O(n): for snapshots and queries, never writes. */
-  * inRankOrder (): Generator<string> {
+  /** Every entry from the best-ranked to the last. O(n): for snapshots and queries, never writes. */
+  * inRankOrder (): Generator<StoredEntry> {
     for (let p = MAX_PRIORITY; p >= MIN_PRIORITY; p--) {
-      const bucket = this.buckets[p]
-      if (bucket.size === 0) continue
-      const keys = [...bucket.keys()]
-      for (let i = keys.length - 1; i >= 0; i--) yield keys[i]
+      for (let node = this.buckets[p].newest; node !== undefined; node = node.older) yield node.stored
     }
   }
 }

@@ -9,7 +9,7 @@ import { ChangeHistory } from './change-history.js'
 import { ExpiryQueue } from './expiry-queue.js'
 import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
-import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex } from './ranked-index.js'
+import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex, type IndexNode } from './ranked-index.js'
 import type {
   Actor, ChangeEvent, ChangeReason, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult,
   QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult
@@ -25,7 +25,8 @@ export interface TenantStoreOptions {
 }
 
 export class TenantStore {
-  private readonly entries = new Map<string, StoredEntry>()
+  /** key -> index node; the node carries the entry, so one lookup serves both. */
+  private readonly nodes = new Map<string, IndexNode>()
   private readonly index = new RankedIndex()
   private readonly expiries = new ExpiryQueue()
   private readonly history: ChangeHistory
@@ -38,43 +39,29 @@ export class TenantStore {
   }
 
   get seq (): number { return this.currentSeq }
-  get size (): number { return this.entries.size }
+  get size (): number { return this.nodes.size }
 
   get metadata (): StoreMetadata {
-    return { total_tokens: this.totalTokens, max_tokens: this.options.maxTokens, entry_count: this.entries.size }
+    return { total_tokens: this.totalTokens, max_tokens: this.options.maxTokens, entry_count: this.nodes.size }
   }
 
   get (key: string): StoredEntry | undefined {
-    return this.entries.get(key)
+    return this.nodes.get(key)?.stored
   }
 
   /** Creates or replaces an entry, then evicts what ranks last until the budget holds. */
   write (actor: Actor, input: WriteInput, now = Date.now()): { result: WriteResult, change: ChangeEvent } {
-    assertCanWrite(actor)
-    const priority = input.priority ?? 1
-    assertPriority(priority)
-    const tooDeep = findTooDeep(input.content, this.options.maxDepth ?? 32)
-    if (tooDeep !== undefined) {
-      throw new ContextError('validation_error', `content is nested deeper than ${this.options.maxDepth ?? 32} levels`,
-        [{ path: tooDeep === '' ? 'content' : `content.${tooDeep}`, message: `nested deeper than ${this.options.maxDepth ?? 32} levels` }])
-    }
-    const contentJson = JSON.stringify(input.content)
-    if (contentJson === undefined) throw new ContextError('validation_error', 'content must be JSON')
-    const tokens = this.options.countTokens(contentJson)
-    if (tokens > this.options.maxEntryTokens) {
-      throw new ContextError('entry_too_large',
-        `Entry has ${tokens} tokens; the limit for one entry is ${this.options.maxEntryTokens}`,
-        { tokens, max_entry_tokens: this.options.maxEntryTokens })
-    }
+    const { priority, contentJson, tokens } = checkWriteInput(actor, input, this.options)
     const source = input.source ?? actor.userId
     const key = input.key ?? this.generateKey(source, now)
-    const existing = this.entries.get(key)
+    const existing = this.get(key)
     if (existing !== undefined) assertMayChange(actor, existing.entry.owner, key)
     checkExpectedVersion(key, existing, input.expected_version)
 
     const seq = this.currentSeq + 1
+    const timestamp = new Date(now).toISOString()
     const stored = buildStoredEntry(key, seq, contentJson, input.content, {
-      timestamp: new Date(now).toISOString(),
+      timestamp,
       tokens,
       source,
       priority,
@@ -86,7 +73,7 @@ export class TenantStore {
     // Decide the evictions on the index as it will be after the write, without touching the
     // working set yet, so a refused or failed operation leaves nothing half-done.
     const evicted = this.planEvictions(stored, existing)
-    const change = this.makeChange(seq, existing === undefined ? 'created' : 'replaced', now,
+    const change = this.makeChange(seq, existing === undefined ? 'created' : 'replaced', timestamp,
       evicted.includes(key) ? [] : [stored],
       evicted.map((k) => ({ key: k, reason: 'evicted' as const })), stored, existing)
     this.apply(change)
@@ -98,7 +85,7 @@ export class TenantStore {
 
   setPriority (actor: Actor, key: string, priority: number, now = Date.now()): { result: PriorityResult, change: ChangeEvent } {
     assertPriority(priority)
-    const existing = this.entries.get(key)
+    const existing = this.get(key)
     if (existing === undefined) throw notFound(key)
     assertMayChange(actor, existing.entry.owner, key)
     const seq = this.currentSeq + 1
@@ -112,13 +99,13 @@ export class TenantStore {
       expiresAt: existing.expiresAt
     })
     // The token total does not change, so a priority change never evicts.
-    const change = this.makeChange(seq, 'priority', now, [stored], [], stored, existing)
+    const change = this.makeChange(seq, 'priority', stored.entry.timestamp, [stored], [], stored, existing)
     this.apply(change)
     return { result: { key, priority, version: stored.entry.version, seq }, change }
   }
 
   remove (actor: Actor, key: string, now = Date.now()): { result: RemoveResult, change: ChangeEvent } {
-    const existing = this.entries.get(key)
+    const existing = this.get(key)
     if (existing === undefined) throw notFound(key)
     assertMayChange(actor, existing.entry.owner, key)
     const change = this.removal(now, 'deleted', [key])
@@ -137,8 +124,8 @@ export class TenantStore {
     if (options.all === true && !admin) throw new ContextError('forbidden', 'Clearing the whole tenant needs the admin role')
     const anyOwner = admin && (options.all === true || options.source !== undefined || options.keys !== undefined)
     const candidates = options.keys !== undefined
-      ? options.keys.map((key) => this.entries.get(key)).filter((s): s is StoredEntry => s !== undefined)
-      : this.entries.values()
+      ? options.keys.map((key) => this.get(key)).filter((s): s is StoredEntry => s !== undefined)
+      : [...this.nodes.values()].map((node) => node.stored)
     const keys: string[] = []
     for (const stored of candidates) {
       if (options.source !== undefined && !stored.entry.source.startsWith(options.source)) continue
@@ -159,7 +146,7 @@ export class TenantStore {
     const next = this.expiries.peekTime()
     if (next === undefined || next > now) return undefined
     const keys = this.expiries.popDue(now)
-      .filter((item) => this.entries.get(item.key)?.seq === item.seq)
+      .filter((item) => this.get(item.key)?.seq === item.seq)
       .map((item) => item.key)
     if (keys.length === 0) return undefined
     const change = this.removal(now, 'expired', keys)
@@ -180,24 +167,24 @@ export class TenantStore {
     for (const { key } of change.removed) this.drop(key)
     for (const stored of change.upserted) {
       this.drop(stored.key)
-      this.entries.set(stored.key, stored)
-      this.index.add(stored.key, stored.entry.priority, stored.seq)
-      this.totalTokens += stored.entry.tokens
-      if (stored.expiresAt !== undefined) this.expiries.push(stored.expiresAt, stored.key, stored.seq)
+      this.put(stored)
     }
     this.currentSeq = change.seq
     this.history.record(change)
   }
 
-  /** Loads entries restored from a snapshot (journal compaction, Redis), oldest write first. */
-  restore (entries: StoredEntry[], seq: number): void {
+  /**
+   * Loads entries restored from a snapshot (journal compaction, Redis), oldest write first.
+   * `history`, when given, is the run of changes that ended at `seq` (oldest first): it seeds the
+   * resume history so `since_seq` works on an instance that loaded the tenant from Redis.
+   */
+  restore (entries: StoredEntry[], seq: number, history: readonly ChangeEvent[] = []): void {
     for (const stored of [...entries].sort((a, b) => a.seq - b.seq)) {
-      this.entries.set(stored.key, stored)
-      this.index.add(stored.key, stored.entry.priority, stored.seq)
-      this.totalTokens += stored.entry.tokens
-      if (stored.expiresAt !== undefined) this.expiries.push(stored.expiresAt, stored.key, stored.seq)
+      this.drop(stored.key)
+      this.put(stored)
     }
     this.currentSeq = Math.max(this.currentSeq, seq)
+    for (const change of history) this.history.record(change)
   }
 
   /** The whole store in rank order. */
@@ -243,48 +230,44 @@ export class TenantStore {
   }
 
   private rankedEntries (): StoredEntry[] {
-    const out: StoredEntry[] = []
-    for (const key of this.index.inRankOrder()) out.push(this.entries.get(key) as StoredEntry)
-    return out
+    return [...this.index.inRankOrder()]
+  }
+
+  private put (stored: StoredEntry): void {
+    this.nodes.set(stored.key, this.index.insert(stored))
+    this.totalTokens += stored.entry.tokens
+    if (stored.expiresAt !== undefined) this.expiries.push(stored.expiresAt, stored.key, stored.seq)
   }
 
   private drop (key: string): void {
-    const stored = this.entries.get(key)
-    if (stored === undefined) return
-    this.entries.delete(key)
-    this.index.remove(key, stored.entry.priority)
-    this.totalTokens -= stored.entry.tokens
+    const node = this.nodes.get(key)
+    if (node === undefined) return
+    this.nodes.delete(key)
+    this.index.unlink(node)
+    this.totalTokens -= node.stored.entry.tokens
   }
 
   /**
    * Which keys leave if `incoming` replaces `existing`: the entries that rank last, in eviction
-   * order, until the total fits. Temporarily edits the index and restores it, so the cost is
-   * proportional to the number evicted, not the number stored.
+   * order, until the total fits. The index is only read, so the cost is proportional to the number
+   * evicted, not the number stored.
    */
   private planEvictions (incoming: StoredEntry, existing: StoredEntry | undefined): string[] {
     let total = this.totalTokens - (existing?.entry.tokens ?? 0) + incoming.entry.tokens
     if (total <= this.options.maxTokens) return []
-    if (existing !== undefined) this.index.remove(existing.key, existing.entry.priority)
-    this.index.add(incoming.key, incoming.entry.priority, incoming.seq)
-    const evicted: StoredEntry[] = []
-    while (total > this.options.maxTokens) {
-      const key = this.index.last() as string
-      const victim = key === incoming.key ? incoming : this.entries.get(key) as StoredEntry
-      this.index.remove(key, victim.entry.priority)
-      evicted.push(victim)
+    const evicted: string[] = []
+    for (const victim of this.index.inEvictionOrder(incoming, existing?.key)) {
+      if (total <= this.options.maxTokens) break
+      evicted.push(victim.key)
       total -= victim.entry.tokens
     }
-    // Put the index back exactly as it was: victims in their original write order.
-    this.index.remove(incoming.key, incoming.entry.priority)
-    for (const victim of evicted.filter((v) => v !== incoming)) this.index.add(victim.key, victim.entry.priority, victim.seq)
-    if (existing !== undefined) this.index.add(existing.key, existing.entry.priority, existing.seq)
-    return evicted.map((v) => v.key)
+    return evicted
   }
 
   private removal (now: number, reason: RemovalReason & ChangeReason, keys: string[]): ChangeEvent {
     const removed = keys.map((key) => ({ key, reason }))
     let tokens = 0
-    for (const key of keys) tokens += this.entries.get(key)?.entry.tokens ?? 0
+    for (const key of keys) tokens += this.get(key)?.entry.tokens ?? 0
     return {
       tenant: this.tenant,
       seq: this.currentSeq + 1,
@@ -295,26 +278,26 @@ export class TenantStore {
       metadata: {
         total_tokens: this.totalTokens - tokens,
         max_tokens: this.options.maxTokens,
-        entry_count: this.entries.size - keys.length
+        entry_count: this.nodes.size - keys.length
       }
     }
   }
 
   private makeChange (
-    seq: number, reason: ChangeReason, now: number, upserted: StoredEntry[],
+    seq: number, reason: ChangeReason, at: string, upserted: StoredEntry[],
     removed: Array<{ key: string, reason: RemovalReason }>, incoming: StoredEntry, existing: StoredEntry | undefined
   ): ChangeEvent {
     let tokens = this.totalTokens - (existing?.entry.tokens ?? 0) + incoming.entry.tokens
-    let count = this.entries.size + (existing === undefined ? 1 : 0)
+    let count = this.nodes.size + (existing === undefined ? 1 : 0)
     for (const { key } of removed) {
-      tokens -= key === incoming.key ? incoming.entry.tokens : (this.entries.get(key)?.entry.tokens ?? 0)
+      tokens -= key === incoming.key ? incoming.entry.tokens : (this.get(key)?.entry.tokens ?? 0)
       count--
     }
     return {
       tenant: this.tenant,
       seq,
       reason,
-      at: new Date(now).toISOString(),
+      at,
       upserted,
       removed,
       metadata: { total_tokens: tokens, max_tokens: this.options.maxTokens, entry_count: count }
@@ -325,7 +308,7 @@ export class TenantStore {
   private generateKey (source: string, now: number): string {
     let micros = Math.max(now * 1000, this.lastKeyMicros + 1)
     let key = formatKey(source, micros)
-    while (this.entries.has(key)) key = formatKey(source, ++micros)
+    while (this.nodes.has(key)) key = formatKey(source, ++micros)
     this.lastKeyMicros = micros
     return key
   }
@@ -336,7 +319,33 @@ function formatKey (source: string, micros: number): string {
   return `${source}_${seconds}.${String(micros % 1e6).padStart(6, '0')}`
 }
 
-function assertPriority (priority: number): void {
+/**
+ * The checks of a write that need no stored state: role, priority, nesting depth, JSON, and the
+ * size of the entry alone. Returns the content serialized and counted once. Backends that decide
+ * the rest elsewhere (the Redis script) run the same checks first.
+ */
+export function checkWriteInput (actor: Actor, input: WriteInput, options: TenantStoreOptions): { priority: number, contentJson: string, tokens: number } {
+  assertCanWrite(actor)
+  const priority = input.priority ?? 1
+  assertPriority(priority)
+  const maxDepth = options.maxDepth ?? 32
+  const tooDeep = findTooDeep(input.content, maxDepth)
+  if (tooDeep !== undefined) {
+    throw new ContextError('validation_error', `content is nested deeper than ${maxDepth} levels`,
+      [{ path: tooDeep === '' ? 'content' : `content.${tooDeep}`, message: `nested deeper than ${maxDepth} levels` }])
+  }
+  const contentJson = JSON.stringify(input.content)
+  if (contentJson === undefined) throw new ContextError('validation_error', 'content must be JSON')
+  const tokens = options.countTokens(contentJson)
+  if (tokens > options.maxEntryTokens) {
+    throw new ContextError('entry_too_large',
+      `Entry has ${tokens} tokens; the limit for one entry is ${options.maxEntryTokens}`,
+      { tokens, max_entry_tokens: options.maxEntryTokens })
+  }
+  return { priority, contentJson, tokens }
+}
+
+export function assertPriority (priority: number): void {
   if (!Number.isInteger(priority) || priority < MIN_PRIORITY || priority > MAX_PRIORITY) {
     throw new ContextError('validation_error', 'priority must be an integer from 1 to 10',
       [{ path: 'priority', message: 'must be an integer from 1 to 10' }])

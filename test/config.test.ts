@@ -31,8 +31,13 @@ test('defaults follow the contract', async (t) => {
 
 test('values are parsed and typed', async (t) => {
   const config = loadConfig({
-    MCP_PORT: '8080', MCP_MAX_TOKENS: '256000', MCP_MAX_ENTRY_TOKENS: '5000', MCP_TOKEN_ENCODING: 'cl100k_base',
-    JWT_SECRET_KEY: 'fallback-secret', MCP_ALLOWED_ORIGINS: 'https://a.example, https://b.example', MCP_DATA_DIR: ''
+    MCP_PORT: '8080',
+    MCP_MAX_TOKENS: '256000',
+    MCP_MAX_ENTRY_TOKENS: '5000',
+    MCP_TOKEN_ENCODING: 'cl100k_base',
+    JWT_SECRET_KEY: 'fallback-secret',
+    MCP_ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+    MCP_DATA_DIR: ''
   })
   t.equal(config.port, 8080)
   t.equal(config.maxTokens, 256000)

@@ -20,8 +20,13 @@ test('a write stores the contract entry shape, counted with tiktoken', async (t)
   const { result, change } = store.write(alice, { content, source: 'content_agent_001', priority: 5 }, Date.parse('2026-11-24T10:30:00.123Z'))
   t.equal(result.key, 'content_agent_001_1795516200.123000', 'source, epoch seconds, microseconds')
   t.same(result.entry, {
-    timestamp: '2026-11-24T10:30:00.123Z', content, tokens: count(JSON.stringify(content)),
-    source: 'content_agent_001', priority: 5, owner: 'alice', version: 1
+    timestamp: '2026-11-24T10:30:00.123Z',
+    content,
+    tokens: count(JSON.stringify(content)),
+    source: 'content_agent_001',
+    priority: 5,
+    owner: 'alice',
+    version: 1
   })
   t.equal(result.seq, 1)
   t.same(result.evicted, [])

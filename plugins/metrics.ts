@@ -4,8 +4,23 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ContextStore } from '../src/store/context-store.js'
+import type { StoreMetadata } from '../src/store/types.js'
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]
+
+/** A per-tenant gauge read from the store at scrape time, so it can never drift from the store. */
+function tenantGauge (registry: Registry, store: ContextStore, name: string, help: string, pick: (metadata: StoreMetadata) => number) {
+  return new Gauge({
+    name,
+    help,
+    labelNames: ['tenant'] as const,
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const tenant of store.tenants()) this.set({ tenant }, pick(store.metadata(tenant)))
+    }
+  })
+}
 
 function createMetrics (store: ContextStore) {
   const registry = new Registry()
@@ -22,26 +37,8 @@ function createMetrics (store: ContextStore) {
     broadcastRecipients: new Counter({ name: 'mcp_broadcast_deliveries_total', help: 'Messages queued to subscribers, by mode', labelNames: ['mode'] as const, registers: [registry] }),
     messageSeconds: new Histogram({ name: 'mcp_message_duration_seconds', help: 'Time to handle one client message, by type', labelNames: ['type'] as const, buckets: LATENCY_BUCKETS, registers: [registry] })
   }
-  new Gauge({ // eslint-disable-line no-new
-    name: 'mcp_context_entries',
-    help: 'Entries in each tenant store',
-    labelNames: ['tenant'] as const,
-    registers: [registry],
-    collect () {
-      this.reset()
-      for (const tenant of store.tenants()) this.set({ tenant }, store.metadata(tenant).entry_count)
-    }
-  })
-  new Gauge({ // eslint-disable-line no-new
-    name: 'mcp_context_tokens',
-    help: 'Tokens held in each tenant store',
-    labelNames: ['tenant'] as const,
-    registers: [registry],
-    collect () {
-      this.reset()
-      for (const tenant of store.tenants()) this.set({ tenant }, store.metadata(tenant).total_tokens)
-    }
-  })
+  tenantGauge(registry, store, 'mcp_context_entries', 'Entries in each tenant store', (m) => m.entry_count)
+  tenantGauge(registry, store, 'mcp_context_tokens', 'Tokens held in each tenant store', (m) => m.total_tokens)
   return metrics
 }
 

@@ -60,9 +60,24 @@ export default fp(async (app) => {
 
   app.decorateRequest('identity', null)
 
+  // authenticate is the REST surface's check, so its attempts are counted as surface "rest"
+  // (when the metrics plugin is present; it is registered after this one).
+  const countAttempt = (result: 'success' | 'missing' | 'invalid') => {
+    if (app.hasDecorator('metrics')) app.metrics.authAttempts.inc({ result, surface: 'rest' })
+  }
+
   app.decorate('authenticate', async (request: FastifyRequest) => {
     const token = bearerToken(request.headers.authorization)
-    if (token === undefined) throw new ContextError('unauthorized', 'Authentication token required')
-    request.identity = app.verifyToken(token)
+    if (token === undefined) {
+      countAttempt('missing')
+      throw new ContextError('unauthorized', 'Authentication token required')
+    }
+    try {
+      request.identity = app.verifyToken(token)
+    } catch (error) {
+      countAttempt('invalid')
+      throw error
+    }
+    countAttempt('success')
   })
 }, { name: 'auth', dependencies: ['config'] })

@@ -11,6 +11,12 @@ import authPlugin from '../plugins/auth.js'
 import metricsPlugin from '../plugins/metrics.js'
 import sessionsPlugin from '../plugins/sessions.js'
 import healthRoutes from '../routes/health.js'
+import rateLimitPlugin from '../plugins/rate-limit.js'
+import swaggerPlugin from '../plugins/swagger.js'
+import errorHandlerPlugin from '../plugins/error-handler.js'
+import statusRoutes from '../routes/status.js'
+import metricsRoutes from '../routes/metrics.js'
+import contextRoutes from '../routes/context.js'
 
 export interface BuildOptions {
   /** Overrides the logger built from config (tests pass false). */
@@ -24,13 +30,17 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     trustProxy: true,
     bodyLimit: config.maxMessageBytes,
     return503OnClosing: true,
-    forceCloseConnections: true
+    forceCloseConnections: true,
+    // Entry keys (up to 512 characters) travel in paths, URL-encoded: up to 9 characters each.
+    routerOptions: { maxParamLength: 512 * 9 }
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
 
   // 1. Framework plugins that add onRoute hooks (websocket, rate-limit, swagger) go here, awaited.
+  await app.register(rateLimitPlugin, { max: config.httpRateLimit })
+  await app.register(swaggerPlugin)
 
   // 2. The app's own plugins: each builds one thing and decorates the instance with it.
   await app.register(configPlugin, { config })
@@ -39,9 +49,13 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(authPlugin)
   await app.register(metricsPlugin)
   await app.register(sessionsPlugin)
+  await app.register(errorHandlerPlugin)
 
   // 3. Routes.
   await app.register(healthRoutes)
+  await app.register(statusRoutes)
+  await app.register(metricsRoutes)
+  await app.register(contextRoutes)
   return app
 }
 

@@ -5,7 +5,14 @@ import type { Actor } from './types.js'
 
 export const isAdmin = (actor: Actor): boolean => actor.roles.includes('admin')
 
+/** Any known role reads; a token whose roles are all unknown reads nothing. */
+export const canRead = (actor: Actor): boolean => actor.roles.length > 0
+
 export const canWrite = (actor: Actor): boolean => isAdmin(actor) || actor.roles.includes('writer')
+
+export function assertCanRead (actor: Actor): void {
+  if (!canRead(actor)) throw forbidden('This operation needs the reader, writer or admin role')
+}
 
 export function assertCanWrite (actor: Actor): void {
   if (!canWrite(actor)) throw forbidden('This operation needs the writer or admin role')

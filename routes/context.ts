@@ -1,0 +1,166 @@
+// The REST surface of the context store (contract §3): read, query, write, re-prioritise, delete
+// and clear the caller's tenant. Roles, ownership, token counting and eviction are the store's; a
+// REST write is a store change like any other, so WebSocket subscribers and MCP hosts see it.
+import { z } from 'zod'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { ContextError, notFound } from '../src/errors.js'
+import type { Identity } from '../src/auth/identity.js'
+import { assertCanRead } from '../src/store/permissions.js'
+import { keySchema, prioritySchema, writeBodySchema } from '../src/protocol/schemas.js'
+import { clearQueryStringSchema, contextQueryStringSchema } from '../src/rest/query-schemas.js'
+import { contextListJson, keyedEntryJson } from '../src/rest/context-json.js'
+import {
+  clearResultSchema, contextListSchema, errorResponses, jsonResponse, keyedEntrySchema, priorityResultSchema, writeResultSchema
+} from '../src/rest/response-schemas.js'
+import type { WriteResult } from '../src/store/types.js'
+
+const JSON_TYPE = 'application/json; charset=utf-8'
+
+const keyParams = z.object({ key: keySchema })
+
+// REST bodies are strict: a misspelt or misplaced field (`data` for `context`, a `key` in a PUT
+// body) is a 400 naming it, not a silently ignored option.
+const postBodySchema = writeBodySchema.strict()
+const putBodySchema = writeBodySchema.omit({ key: true }).strict()
+const patchBodySchema = z.object({ priority: prioritySchema }).strict()
+
+/** The caller, set by the authentication hook that runs before any handler here. */
+function callerOf (request: FastifyRequest): Identity {
+  if (request.identity === null) throw new ContextError('unauthorized', 'Authentication token required')
+  return request.identity
+}
+
+/**
+ * Sends JSON already assembled from the store's cached entry JSON (why: src/rest/context-json.ts).
+ * The route's response schema still documents the shape; the tests hold the bodies to it.
+ */
+function sendSerialized (reply: FastifyReply, json: string) {
+  return reply.type(JSON_TYPE).send(json)
+}
+
+/** The store's write result without its entry: what POST and PUT reply with. */
+function writeReply (result: WriteResult) {
+  return { key: result.key, tokens: result.tokens, version: result.version, seq: result.seq, evicted: result.evicted, stored: result.stored }
+}
+
+const contextRoutes: FastifyPluginAsyncZod = async (app) => {
+  // Before the body is read: a caller without a valid token gets 401 and costs no parsing. The
+  // rate limit (onRequest) has already counted the request by then.
+  app.addHook('preParsing', async (request, reply, payload) => {
+    await app.authenticate(request, reply)
+    return payload
+  })
+
+  app.get('/context', {
+    schema: {
+      tags: ['context'],
+      summary: 'Read the store, or query it',
+      description: 'Without parameters: every entry of the tenant. With parameters: the query_context filters ' +
+        '(all must match). Entries come in rank order: priority descending, then most recent write. `max_tokens` ' +
+        'returns the best-ranked matches that fit that budget.',
+      querystring: contextQueryStringSchema,
+      response: { 200: jsonResponse('The matching entries in rank order, with totals and the seq they reflect', contextListSchema), ...errorResponses(400, 403) }
+    }
+  }, async (request, reply) => {
+    const caller = callerOf(request)
+    assertCanRead(caller)
+    // The query, the store totals and seq are read in one synchronous step, so they agree.
+    const result = app.store.query(caller.tenant, request.query)
+    const { omitted: _omitted, ...matches } = result.metadata
+    const body = contextListJson(result.entries, { ...app.store.metadata(caller.tenant), ...matches }, app.store.seq(caller.tenant))
+    return sendSerialized(reply, body)
+  })
+
+  app.get('/context/:key', {
+    schema: {
+      tags: ['context'],
+      summary: 'Read one entry',
+      description: 'The entry with this key (URL-encode it), or 404.',
+      params: keyParams,
+      response: { 200: jsonResponse('The entry', keyedEntrySchema), ...errorResponses(400, 403, 404) }
+    }
+  }, async (request, reply) => {
+    const caller = callerOf(request)
+    assertCanRead(caller)
+    const stored = app.store.get(caller.tenant, request.params.key)
+    if (stored === undefined) throw notFound(request.params.key)
+    return sendSerialized(reply, keyedEntryJson(stored))
+  })
+
+  app.post('/context', {
+    schema: {
+      tags: ['context'],
+      summary: 'Create an entry',
+      description: 'The body of update_context: `context` (any JSON object) and optionally `source`, `priority` ' +
+        '(1-10, default 1), `key` (create or replace; otherwise the server makes one from the source), ' +
+        '`expected_version` (0: only if absent) and `ttl_seconds`. Evictions that keep the tenant within ' +
+        'its budget are listed in `evicted`. Needs the writer or admin role; a writer replaces only its own entries.',
+      body: postBodySchema,
+      response: { 201: jsonResponse('Written (Location names the entry); evicted lists what the budget pushed out', writeResultSchema), ...errorResponses(400, 403, 409, 413) }
+    }
+  }, async (request, reply) => {
+    const { context, ...options } = request.body
+    const result = await app.store.write(callerOf(request), { ...options, content: context })
+    return reply.code(201).header('location', `/context/${encodeURIComponent(result.key)}`).send(writeReply(result))
+  })
+
+  app.put('/context/:key', {
+    schema: {
+      tags: ['context'],
+      summary: 'Create or replace the entry with this key',
+      description: 'As POST /context, with the key in the path. 201 when the key was created, 200 when replaced.',
+      params: keyParams,
+      body: putBodySchema,
+      response: { 200: jsonResponse('Replaced', writeResultSchema), 201: jsonResponse('Created', writeResultSchema), ...errorResponses(400, 403, 409, 413) }
+    }
+  }, async (request, reply) => {
+    const { context, ...options } = request.body
+    const result = await app.store.write(callerOf(request), { ...options, key: request.params.key, content: context })
+    return reply.code(result.version === 1 ? 201 : 200).send(writeReply(result))
+  })
+
+  app.patch('/context/:key', {
+    schema: {
+      tags: ['context'],
+      summary: "Change an entry's priority",
+      description: 'Counts as a write of the entry: its version goes up and it becomes the most recent.',
+      params: keyParams,
+      body: patchBodySchema,
+      response: { 200: jsonResponse('Priority set; the entry has a new version', priorityResultSchema), ...errorResponses(400, 403, 404) }
+    }
+  }, async (request) => {
+    const { key, priority, version, seq } = await app.store.setPriority(callerOf(request), request.params.key, request.body.priority)
+    return { key, priority, version, seq }
+  })
+
+  app.delete('/context/:key', {
+    schema: {
+      tags: ['context'],
+      summary: 'Delete one entry',
+      description: 'Writers delete their own entries, admins any entry of the tenant.',
+      params: keyParams,
+      response: { 204: z.undefined().describe('Deleted'), ...errorResponses(400, 403, 404) }
+    }
+  }, async (request, reply) => {
+    await app.store.remove(callerOf(request), request.params.key)
+    return reply.code(204).send()
+  })
+
+  app.delete('/context', {
+    schema: {
+      tags: ['context'],
+      summary: 'Clear entries',
+      description: "The clear_context options. None: the caller's own entries. `source` (prefix) and `keys` narrow " +
+        "it (an admin's reach every owner). `all=true`: the whole tenant (admin only). A writer naming another " +
+        "user's key is refused with 403 and nothing is removed.",
+      querystring: clearQueryStringSchema,
+      response: { 200: jsonResponse('What was removed', clearResultSchema), ...errorResponses(400, 403) }
+    }
+  }, async (request) => {
+    const { removed, count, seq } = await app.store.clear(callerOf(request), request.query)
+    return { removed, count, seq }
+  })
+}
+
+export default contextRoutes

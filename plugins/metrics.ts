@@ -35,7 +35,9 @@ function createMetrics (store: ContextStore) {
     changes: new Counter({ name: 'mcp_context_changes_total', help: 'Store changes, by reason', labelNames: ['reason'] as const, registers: [registry] }),
     broadcastSeconds: new Histogram({ name: 'mcp_broadcast_duration_seconds', help: 'Time to fan one change out to local subscribers', buckets: LATENCY_BUCKETS, registers: [registry] }),
     broadcastRecipients: new Counter({ name: 'mcp_broadcast_deliveries_total', help: 'Messages queued to subscribers, by mode', labelNames: ['mode'] as const, registers: [registry] }),
-    messageSeconds: new Histogram({ name: 'mcp_message_duration_seconds', help: 'Time to handle one client message, by type', labelNames: ['type'] as const, buckets: LATENCY_BUCKETS, registers: [registry] })
+    messageSeconds: new Histogram({ name: 'mcp_message_duration_seconds', help: 'Time to handle one client message, by type', labelNames: ['type'] as const, buckets: LATENCY_BUCKETS, registers: [registry] }),
+    httpRequests: new Counter({ name: 'mcp_http_requests_total', help: 'HTTP requests answered, by method, route and status', labelNames: ['method', 'route', 'status'] as const, registers: [registry] }),
+    httpSeconds: new Histogram({ name: 'mcp_http_request_duration_seconds', help: 'Time to answer one HTTP request, by method and route', labelNames: ['method', 'route'] as const, buckets: LATENCY_BUCKETS, registers: [registry] })
   }
   tenantGauge(registry, store, 'mcp_context_entries', 'Entries in each tenant store', (m) => m.entry_count)
   tenantGauge(registry, store, 'mcp_context_tokens', 'Tokens held in each tenant store', (m) => m.total_tokens)
@@ -54,4 +56,11 @@ export default fp(async (app) => {
     for (const removal of change.removed) metrics.evictions.inc({ reason: removal.reason })
   })
   app.addHook('onClose', async () => { unsubscribe() })
+  // Labelled by route template (/context/:key), never the raw URL, so keys and probes for unknown
+  // paths cannot create unbounded series.
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? '(unmatched)'
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) })
+    metrics.httpSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+  })
 }, { name: 'metrics', dependencies: ['store'] })

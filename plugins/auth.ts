@@ -40,7 +40,8 @@ export default fp(async (app) => {
     secret: asymmetric ? { public: jwt.publicKey as string } : jwt.secret as string,
     verify: {
       algorithms: [jwt.algorithm],
-      requiredClaims: ['exp'],
+      // fast-jwt checks iss/aud only when the token carries them: configured means required.
+      requiredClaims: ['exp', ...(jwt.issuer !== undefined ? ['iss'] : []), ...(jwt.audience !== undefined ? ['aud'] : [])],
       ...(jwt.issuer !== undefined ? { allowedIss: jwt.issuer } : {}),
       ...(jwt.audience !== undefined ? { allowedAud: jwt.audience } : {})
     }

@@ -17,6 +17,8 @@ import errorHandlerPlugin from '../plugins/error-handler.js'
 import statusRoutes from '../routes/status.js'
 import metricsRoutes from '../routes/metrics.js'
 import contextRoutes from '../routes/context.js'
+import websocketPlugin from '../plugins/websocket.js'
+import websocketRoutes from '../routes/websocket.js'
 
 export interface BuildOptions {
   /** Overrides the logger built from config (tests pass false). */
@@ -39,6 +41,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   app.setSerializerCompiler(serializerCompiler)
 
   // 1. Framework plugins that add onRoute hooks (websocket, rate-limit, swagger) go here, awaited.
+  await app.register(websocketPlugin, { config })
   await app.register(rateLimitPlugin, { max: config.httpRateLimit })
   await app.register(swaggerPlugin)
 
@@ -56,6 +59,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(statusRoutes)
   await app.register(metricsRoutes)
   await app.register(contextRoutes)
+  await app.register(websocketRoutes)
   return app
 }
 

@@ -1,0 +1,56 @@
+// The WebSocket surface (CONTRACT §2) at /ws and at / (clients of the original design connect to
+// ws://host:9877?token=...). Browser origins and the connection cap are checked before the upgrade;
+// everything after it is the hub's (src/ws).
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { WsHub } from '../src/ws/hub.js'
+
+export const WEBSOCKET_PATHS = ['/ws', '/'] as const
+
+const websocketRoutes: FastifyPluginAsync = async (app) => {
+  const hub = new WsHub({
+    config: app.config,
+    store: app.store,
+    sessions: app.sessions,
+    verifyToken: app.verifyToken,
+    metrics: app.metrics,
+    log: app.log.child({ surface: 'ws' })
+  })
+
+  // Finish in-flight messages, then close every client with 1001, before the server stops.
+  app.addHook('preClose', async () => { await hub.shutdown() })
+  app.addHook('onClose', async () => { hub.stop() })
+
+  const allowedOrigins = new Set(app.config.allowedOrigins)
+  async function beforeUpgrade (request: FastifyRequest, reply: FastifyReply) {
+    if (!request.ws) return
+    const origin = request.headers.origin
+    // Only browsers send Origin; agents and tools do not, and are not refused for it.
+    if (allowedOrigins.size > 0 && origin !== undefined && !allowedOrigins.has(origin)) {
+      app.metrics.authAttempts.inc({ result: 'origin_refused', surface: 'ws' })
+      return reply.code(403).send({ statusCode: 403, error: 'Forbidden', message: 'Origin not allowed', code: 'forbidden' })
+    }
+    if (!hub.hasCapacity()) {
+      return reply.code(503).header('retry-after', '5')
+        .send({ statusCode: 503, error: 'Service Unavailable', message: 'Too many connections', code: 'unavailable' })
+    }
+  }
+
+  for (const url of WEBSOCKET_PATHS) {
+    app.route({
+      method: 'GET',
+      url,
+      schema: { hide: true },
+      // The upgrade counts against the HTTP rate limit like any request (plugins/rate-limit.ts);
+      // frames inside the connection have their own limit (MCP_WS_RATE_LIMIT).
+      onRequest: beforeUpgrade,
+      handler: async (_request, reply) => reply.code(426).header('upgrade', 'websocket')
+        .send({ statusCode: 426, error: 'Upgrade Required', message: `${url} speaks WebSocket; see docs/protocol.md (REST: /docs)` }),
+      wsHandler: (socket, request) => {
+        // Only what the connection needs is passed on; the request objects are not kept.
+        hub.accept(socket, { authorization: request.headers.authorization, query: request.query, netSocket: request.raw.socket })
+      }
+    })
+  }
+}
+
+export default websocketRoutes

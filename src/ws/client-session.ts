@@ -1,0 +1,28 @@
+// One authenticated WebSocket client as the handlers and the session registry see it: who it is,
+// what it subscribed to, and when it was last heard from. Socket state lives in the connection.
+import type { Identity } from '../auth/identity.js'
+import type { SessionInfo } from '../sessions/session-registry.js'
+import type { Subscription } from './subscription.js'
+
+export class ClientSession implements SessionInfo {
+  readonly authenticatedAt: Date
+  /** Milliseconds since the epoch; a number, so that a message does not allocate a Date. */
+  lastActivityMs: number
+
+  constructor (
+    readonly clientId: string,
+    /** Replaced by a successful refresh_token (same user, tenant and roles; a later expiry). */
+    public identity: Identity,
+    public subscription: Subscription,
+    now: number
+  ) {
+    this.authenticatedAt = new Date(now)
+    this.lastActivityMs = now
+  }
+
+  get userId (): string { return this.identity.userId }
+  get tenant (): string { return this.identity.tenant }
+
+  get lastActivity (): Date { return new Date(this.lastActivityMs) }
+  set lastActivity (value: Date) { this.lastActivityMs = value.getTime() }
+}

@@ -1,0 +1,337 @@
+// One WebSocket connection from upgrade to close: authentication, then each frame's path
+// (size and type checks, rate limit, parse, validate, handle, reply, effects), and the socket end
+// of broadcasts (unsent bytes, drain, slow-consumer close).
+import { randomUUID } from 'node:crypto'
+import type { Socket } from 'node:net'
+import type { RawData, WebSocket } from 'ws'
+import type { Identity } from '../auth/identity.js'
+import type { ErrorCode } from '../errors.js'
+import { connectQuerySchema, type ClientMessage, type ConnectOptions, type MessageId } from '../protocol/messages.js'
+import { issueDetails } from '../protocol/schemas.js'
+import { serverInfo } from '../server-info.js'
+import type { Group, Subscriber } from './broadcaster.js'
+import { ClientSession } from './client-session.js'
+import { parseFrame } from './frame-parser.js'
+import { handleMessage, type Effect, type Outcome } from './handlers.js'
+import type { WsHub } from './hub.js'
+import { MessageRateLimiter } from './rate-limiter.js'
+import { contextFrame, errorFrame, replyFrame } from './serialization.js'
+import { subscriptionOf } from './subscription.js'
+
+/** What the connection needs from the upgrade request; the request itself is not kept. */
+export interface ConnectRequest {
+  readonly authorization?: string
+  readonly query: unknown
+  /** The TCP socket under the WebSocket, for 'drain' events. */
+  readonly netSocket: Socket
+}
+
+const OPEN = 1
+const TEXT_FRAME = { binary: false }
+
+export const CLOSE = {
+  goingAway: 1001,
+  unsupportedData: 1003,
+  policyViolation: 1008,
+  tryAgainLater: 1013,
+  unauthorized: 4001,
+  idle: 4002,
+  slowConsumer: 4008,
+  rateLimited: 4029
+} as const
+
+/** The `Authorization: Bearer <jwt>` credential, or undefined for a missing or other scheme. */
+function bearerCredential (header: string | undefined): string | undefined {
+  if (header === undefined) return undefined
+  return /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1]
+}
+
+export class Connection implements Subscriber {
+  readonly id = randomUUID()
+  session: ClientSession | undefined
+  // Broadcast state (see Broadcaster).
+  cursor = 0
+  pending: Subscriber['pending'] = 'none'
+  heldBytes = 0
+  group: Group | undefined
+  // Heartbeat state (see WsHub): pings sent without a pong since.
+  missedPongs = 0
+  private awaitingPong = false
+  private limiter: MessageRateLimiter | undefined
+  private authTimer: NodeJS.Timeout | undefined
+  private options: ConnectOptions = {}
+  private closing = false
+  private drainArmed = false
+
+  constructor (private readonly socket: WebSocket, private readonly netSocket: Socket, private readonly hub: WsHub) {}
+
+  get tenant (): string { return this.session?.tenant ?? '' }
+  get authenticated (): boolean { return this.session !== undefined }
+
+  /**
+   * Runs right after the upgrade. The frame listener is attached first and synchronously, so no
+   * frame that arrives while anything else happens can be lost.
+   */
+  start (request: ConnectRequest): void {
+    this.socket.on('message', (data, isBinary) => this.onFrame(data, isBinary))
+    this.socket.on('close', () => this.onClosed())
+    this.socket.on('pong', () => this.onPong())
+
+    const options = connectQuerySchema.safeParse(request.query)
+    if (!options.success) {
+      this.sendText(errorFrame(undefined, 'validation_error', 'Invalid connection parameters', issueDetails(options.error)))
+      this.close(CLOSE.policyViolation, 'Invalid connection parameters')
+      return
+    }
+    this.options = options.data
+
+    // Credentials, the first found wins: the header, then the `token` query parameter, then an
+    // `authenticate` message within MCP_AUTH_TIMEOUT.
+    const fromHeader = bearerCredential(request.authorization)
+    if (fromHeader !== undefined) return this.authenticate(fromHeader, undefined)
+    const fromQuery = (request.query as { token?: unknown } | undefined)?.token
+    if (fromQuery !== undefined) {
+      if (typeof fromQuery === 'string') return this.authenticate(fromQuery, undefined)
+      return this.refuse('Invalid authentication token', 'invalid')
+    }
+    this.authTimer = setTimeout(() => this.refuse('Authentication token required', 'timeout'), this.hub.config.authTimeoutMs)
+    this.authTimer.unref()
+  }
+
+  // ---- Frames ------------------------------------------------------------------------------
+
+  private onFrame (data: RawData, isBinary: boolean): void {
+    if (this.closing) return
+    try {
+      if (isBinary) {
+        this.hub.metrics.errors.inc({ code: 'binary_frame', surface: 'ws' })
+        this.close(CLOSE.unsupportedData, 'Binary frames are not supported')
+        return
+      }
+      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8')
+      if (this.session === undefined) this.onFirstFrame(text)
+      else this.onMessage(this.session, text)
+    } catch (error) {
+      // A bug in one frame's path must cost that frame only, never the process or other clients.
+      this.hub.log.error({ err: error, clientId: this.id }, 'websocket frame failed')
+      this.sendText(errorFrame(undefined, 'internal', 'Internal error'))
+    }
+  }
+
+  private onFirstFrame (text: string): void {
+    const parsed = parseFrame(text)
+    if (parsed.ok && parsed.message.type === 'authenticate') this.authenticate(parsed.message.token, parsed.message.id)
+    else this.refuse('Authentication token required', 'missing')
+  }
+
+  private onMessage (session: ClientSession, text: string): void {
+    const now = Date.now()
+    session.lastActivityMs = now
+    const rate = (this.limiter as MessageRateLimiter).take(now)
+    if (!rate.allowed) {
+      if (rate.exhausted) {
+        this.countError('rate_limit_exceeded')
+        this.close(CLOSE.rateLimited, 'Rate limit exceeded')
+        return
+      }
+      this.replyError(idOf(parseFrame(text)), 'rate_limited', 'Too many messages; slow down', undefined, { retry_after_ms: rate.retryAfterMs })
+      return
+    }
+    const parsed = parseFrame(text)
+    if (!parsed.ok) {
+      this.replyError(parsed.id, parsed.code, parsed.message, parsed.details)
+      return
+    }
+    const message = parsed.message
+    if (this.hub.draining) {
+      this.replyError(message.id, 'internal', 'The server is shutting down; reconnect and send again')
+      return
+    }
+    this.hub.metrics.messages.inc({ type: message.type })
+    const started = process.hrtime.bigint()
+    const outcome = handleMessage(message, session, this.hub.deps)
+    if (outcome instanceof Promise) this.hub.track(outcome.then((result) => this.finish(message, result, started)))
+    else this.finish(message, outcome, started)
+  }
+
+  private finish (message: ClientMessage, outcome: Outcome, started: bigint): void {
+    for (const frame of outcome.replies) this.sendText(frame)
+    if (outcome.error !== undefined) this.countError(outcome.error)
+    if (outcome.failure !== undefined) this.hub.log.error({ err: outcome.failure, clientId: this.id, type: message.type }, 'websocket message failed')
+    if (outcome.effect !== undefined && !this.closing) this.apply(outcome.effect)
+    this.hub.metrics.messageSeconds.observe({ type: message.type }, Number(process.hrtime.bigint() - started) / 1e9)
+  }
+
+  private apply (effect: Effect): void {
+    const session = this.session as ClientSession
+    switch (effect.kind) {
+      case 'subscribe': {
+        // One synchronous block: the cursor is set and the replay built with no change in between.
+        session.subscription = effect.subscription
+        const { broadcaster } = this.hub
+        const { frames, cursor } = effect.sinceSeq === undefined
+          ? { frames: [], cursor: broadcaster.publishedSeq(session.tenant) }
+          : broadcaster.replay(session.tenant, effect.subscription, effect.sinceSeq)
+        this.sendText(replyFrame('subscribed', effect.id, { mode: effect.subscription.mode, seq: cursor }))
+        for (const frame of frames) this.send(frame)
+        broadcaster.subscribe(this, effect.subscription, cursor)
+        return
+      }
+      case 'refresh':
+        session.identity = effect.identity
+        return
+      case 'close':
+        this.close(effect.code, effect.reason)
+    }
+  }
+
+  // ---- Authentication ----------------------------------------------------------------------
+
+  private authenticate (token: string, id: MessageId | undefined): void {
+    clearTimeout(this.authTimer)
+    this.authTimer = undefined
+    const { hub } = this
+    let identity: Identity
+    try {
+      identity = hub.deps.verifyToken(token)
+    } catch {
+      this.refuse('Invalid authentication token', 'invalid')
+      return
+    }
+    if (hub.sessions.countForUser(identity.tenant, identity.userId) >= hub.config.maxConnectionsPerUser) {
+      hub.metrics.authAttempts.inc({ result: 'over_capacity', surface: 'ws' })
+      this.close(CLOSE.tryAgainLater, 'Too many connections for this user')
+      return
+    }
+    const now = Date.now()
+    const session = new ClientSession(this.id, identity, subscriptionOf(this.options.mode ?? 'snapshot', undefined), now)
+    this.session = session
+    this.limiter = new MessageRateLimiter(hub.config.wsRateLimit, hub.config.wsRateBurst, now)
+    hub.sessions.add(session)
+    hub.metrics.authAttempts.inc({ result: 'success', surface: 'ws' })
+    hub.metrics.connections.dec({ state: 'pending' })
+    hub.metrics.connections.inc({ state: 'authenticated' })
+
+    // CONTRACT §2: the store first, then auth_success.
+    const snapshot = hub.store.snapshot(identity.tenant)
+    this.sendText(contextFrame(snapshot))
+    this.sendText(replyFrame('auth_success', id, {
+      client_id: this.id,
+      user_id: identity.userId,
+      roles: identity.roles,
+      tenant: identity.tenant,
+      authenticated_at: session.authenticatedAt.toISOString(),
+      expires_at: new Date(identity.expiresAt).toISOString(),
+      server_info: serverInfo(hub.config, hub.store.backend)
+    }))
+    const sinceSeq = this.options.since_seq
+    if (sinceSeq === undefined) {
+      hub.broadcaster.subscribe(this, session.subscription, snapshot.seq)
+    } else {
+      const { frames, cursor } = hub.broadcaster.replay(identity.tenant, session.subscription, sinceSeq)
+      for (const frame of frames) this.send(frame)
+      hub.broadcaster.subscribe(this, session.subscription, cursor)
+    }
+  }
+
+  /** Closes 4001 with one of the contract's two reasons; the reason never carries the token. */
+  private refuse (reason: 'Authentication token required' | 'Invalid authentication token', result: string): void {
+    this.hub.metrics.authAttempts.inc({ result, surface: 'ws' })
+    this.close(CLOSE.unauthorized, reason)
+  }
+
+  // ---- Upkeep (called by the hub's timers) -------------------------------------------------
+
+  /** A heartbeat tick: a client that has missed two pings in a row is gone; terminate it. */
+  heartbeat (): void {
+    if (this.closing) return
+    if (this.awaitingPong && ++this.missedPongs >= 2) {
+      this.closing = true
+      this.socket.terminate()
+      return
+    }
+    this.awaitingPong = true
+    this.socket.ping()
+  }
+
+  /** Closes a client whose token has expired (4001) or that has been idle too long (4002). */
+  checkDeadlines (now: number): void {
+    const session = this.session
+    if (session === undefined || this.closing) return
+    if (now >= session.identity.expiresAt) this.close(CLOSE.unauthorized, 'Token expired')
+    else if (now - session.lastActivityMs > this.hub.config.connectionTimeoutMs) this.close(CLOSE.idle, 'Connection timeout')
+  }
+
+  private onPong (): void {
+    this.awaitingPong = false
+    this.missedPongs = 0
+  }
+
+  // ---- Sending and closing -----------------------------------------------------------------
+
+  unsentBytes (): number {
+    return this.socket.bufferedAmount
+  }
+
+  /** Writes a broadcast frame (shared bytes, sent as text). */
+  send (frame: Buffer): void {
+    if (this.socket.readyState === OPEN) this.socket.send(frame, TEXT_FRAME)
+  }
+
+  notifyOnDrain (): void {
+    if (this.drainArmed) return
+    this.drainArmed = true
+    this.netSocket.once('drain', () => {
+      this.drainArmed = false
+      if (!this.closing) this.hub.broadcaster.drained(this)
+    })
+  }
+
+  closeSlow (): void {
+    this.countError('slow_consumer')
+    this.close(CLOSE.slowConsumer, 'Slow consumer')
+  }
+
+  private sendText (frame: string): void {
+    if (this.socket.readyState !== OPEN) return
+    this.socket.send(frame)
+    if (this.socket.bufferedAmount > this.hub.config.maxBufferedBytes) this.closeSlow()
+  }
+
+  private replyError (id: MessageId | undefined, code: ErrorCode, message: string, details?: unknown, extra?: Record<string, unknown>): void {
+    this.countError(code)
+    this.sendText(errorFrame(id, code, message, details, extra))
+  }
+
+  private countError (code: string): void {
+    this.hub.metrics.errors.inc({ code, surface: 'ws' })
+  }
+
+  /** Starts a close handshake; broadcasts stop at once. */
+  close (code: number, reason: string): void {
+    if (this.closing) return
+    this.closing = true
+    clearTimeout(this.authTimer)
+    this.hub.broadcaster.leave(this)
+    this.socket.close(code, reason)
+  }
+
+  /** Forces the socket shut (shutdown, after the close handshake had its chance). */
+  terminate (): void {
+    this.closing = true
+    this.socket.terminate()
+  }
+
+  private onClosed (): void {
+    this.closing = true
+    clearTimeout(this.authTimer)
+    this.hub.broadcaster.leave(this)
+    if (this.session !== undefined) this.hub.sessions.remove(this.id)
+    this.hub.metrics.connections.dec({ state: this.session !== undefined ? 'authenticated' : 'pending' })
+    this.hub.forget(this)
+  }
+}
+
+function idOf (parsed: ReturnType<typeof parseFrame>): MessageId | undefined {
+  return parsed.ok ? parsed.message.id : parsed.id
+}

@@ -1,0 +1,232 @@
+// The embedded persistence of the memory backend: every change is written to SQLite (WAL mode)
+// before it is acknowledged, and on start every tenant's store is rebuilt from the database.
+//
+// The database holds current state, not a log: one row per live entry (upserted or deleted per
+// change) and one row per tenant with its seq, so restart cost follows the store's size, never its
+// age, and no compaction is needed. The recent change history used for `since_seq` stays in
+// memory: after a restart an old `since_seq` is answered with a resync snapshot.
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { ContextError } from '../errors.js'
+import { MemoryContextStore, type ChangeJournal, type MemoryStoreOptions } from './memory-store.js'
+import { buildStoredEntry, contentJsonOf } from './tenant-store.js'
+import { TenantRegistry } from './tenant-registry.js'
+import type { ChangeEvent, StoredEntry } from './types.js'
+
+export interface SqliteJournalOptions {
+  /** Directory of the database file (MCP_DATA_DIR); created when missing. */
+  dataDir: string
+  /** `always`: fsync every commit (survives power loss); `batch`: survives a process crash. */
+  fsync: 'always' | 'batch'
+  /** Reports a failed commit (its writers are also rejected). */
+  onError?: (error: unknown) => void
+}
+
+interface Pending { change: ChangeEvent, resolve: () => void, reject: (error: unknown) => void }
+
+interface EntryRow {
+  tenant: string
+  key: string
+  seq: number
+  timestamp: string
+  content: string
+  tokens: number
+  source: string
+  priority: number
+  owner: string
+  version: number
+  expires_at: number | null
+}
+
+const SCHEMA_VERSION = 1
+export const DATABASE_FILE = 'context.db'
+
+export class SqliteJournal implements ChangeJournal {
+  private readonly db: Database.Database
+  private queue: Pending[] = []
+  private flushScheduled = false
+  private healthy = true
+  private closed = false
+  private readonly onError: (error: unknown) => void
+  private readonly commitBatch: (changes: ChangeEvent[]) => void
+  /** Transactions committed and changes they held: how well writes are being grouped. */
+  readonly stats = { commits: 0, changes: 0 }
+
+  /**
+   * Opens (or creates) the database in `dataDir`. Takes an exclusive lock on it, so a second
+   * process pointed at the same directory fails at start instead of interleaving writes.
+   */
+  constructor (options: SqliteJournalOptions) {
+    mkdirSync(options.dataDir, { recursive: true })
+    this.onError = options.onError ?? (() => {})
+    // A short busy timeout: another live server holding the lock is a configuration error.
+    this.db = new Database(join(options.dataDir, DATABASE_FILE), { timeout: 1000 })
+    try {
+      // Exclusive before WAL: one process owns the file, and WAL needs no shared-memory index.
+      this.db.pragma('locking_mode = EXCLUSIVE')
+      this.db.pragma('journal_mode = WAL')
+      // In WAL mode NORMAL syncs only at checkpoints: a commit is in the OS once written, which
+      // survives kill -9 but not power loss. FULL syncs the WAL on every commit.
+      this.db.pragma(`synchronous = ${options.fsync === 'always' ? 'FULL' : 'NORMAL'}`)
+      // The migration writes, which takes the lock now rather than at the first client write.
+      this.migrate()
+    } catch (error) {
+      this.db.close()
+      if ((error as { code?: string }).code === 'SQLITE_BUSY') {
+        throw new Error(`MCP_DATA_DIR ${options.dataDir} is in use by another server process`)
+      }
+      throw error
+    }
+
+    const upsert = this.db.prepare(`INSERT INTO entries
+      (tenant, key, seq, timestamp, content, tokens, source, priority, owner, version, expires_at)
+      VALUES (@tenant, @key, @seq, @timestamp, @content, @tokens, @source, @priority, @owner, @version, @expires_at)
+      ON CONFLICT (tenant, key) DO UPDATE SET seq = excluded.seq, timestamp = excluded.timestamp,
+        content = excluded.content, tokens = excluded.tokens, source = excluded.source,
+        priority = excluded.priority, owner = excluded.owner, version = excluded.version,
+        expires_at = excluded.expires_at`)
+    const remove = this.db.prepare('DELETE FROM entries WHERE tenant = ? AND key = ?')
+    const setSeq = this.db.prepare(`INSERT INTO tenants (tenant, seq) VALUES (?, ?)
+      ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq`)
+    // One transaction per batch: the WAL is written (and, with FULL, synced) once for all of them.
+    this.commitBatch = this.db.transaction((changes: ChangeEvent[]) => {
+      for (const change of changes) {
+        for (const { key } of change.removed) remove.run(change.tenant, key)
+        for (const stored of change.upserted) upsert.run(toRow(change.tenant, stored))
+        setSeq.run(change.tenant, change.seq)
+      }
+    })
+  }
+
+  /**
+   * Queues a change; resolves once the transaction holding it has committed. Changes appended in
+   * the same turn of the event loop share one commit (group commit).
+   */
+  append (change: ChangeEvent): Promise<void> {
+    if (this.closed) return Promise.reject(new ContextError('unavailable', 'The store is shutting down'))
+    return new Promise((resolve, reject) => {
+      this.queue.push({ change, resolve, reject })
+      if (!this.flushScheduled) {
+        this.flushScheduled = true
+        setImmediate(() => this.flush())
+      }
+    })
+  }
+
+  isHealthy (): boolean {
+    return this.healthy && !this.closed
+  }
+
+  /** Commits what is queued, then closes the database (checkpointing the WAL into the file). */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.flush()
+    this.closed = true
+    this.db.close()
+  }
+
+  /** Rebuilds every tenant's store in `registry` from the database. Returns the tenants restored. */
+  restoreInto (registry: TenantRegistry): number {
+    const seqs = this.db.prepare('SELECT tenant, seq FROM tenants').all() as Array<{ tenant: string, seq: number }>
+    const rows = this.db.prepare('SELECT * FROM entries ORDER BY tenant, seq').iterate() as IterableIterator<EntryRow>
+    const byTenant = new Map<string, StoredEntry[]>()
+    for (const row of rows) {
+      let list = byTenant.get(row.tenant)
+      if (list === undefined) byTenant.set(row.tenant, (list = []))
+      list.push(fromRow(row))
+    }
+    for (const { tenant, seq } of seqs) registry.of(tenant).restore(byTenant.get(tenant) ?? [], seq)
+    return seqs.length
+  }
+
+  private flush (): void {
+    this.flushScheduled = false
+    if (this.queue.length === 0 || this.closed) return
+    const batch = this.queue
+    this.queue = []
+    try {
+      this.commitBatch(batch.map((p) => p.change))
+      this.healthy = true
+      this.stats.commits++
+      this.stats.changes += batch.length
+    } catch (error) {
+      // The working set already holds these changes; report the failure to every writer (no
+      // false success) and stop reporting ready until a commit succeeds again.
+      this.healthy = false
+      this.onError(error)
+      const failure = new ContextError('unavailable', 'The change could not be persisted')
+      for (const pending of batch) pending.reject(failure)
+      return
+    }
+    for (const pending of batch) pending.resolve()
+  }
+
+  private migrate (): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`The database in MCP_DATA_DIR has schema version ${version}; this server knows ${SCHEMA_VERSION}`)
+    }
+    if (version === SCHEMA_VERSION) {
+      this.db.exec('BEGIN IMMEDIATE; COMMIT')
+      return
+    }
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS tenants (tenant TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS entries (
+        tenant TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL, timestamp TEXT NOT NULL,
+        content TEXT NOT NULL, tokens INTEGER NOT NULL, source TEXT NOT NULL, priority INTEGER NOT NULL,
+        owner TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER,
+        PRIMARY KEY (tenant, key)
+      );
+      PRAGMA user_version = ${SCHEMA_VERSION};
+    `)
+  }
+}
+
+function toRow (tenant: string, stored: StoredEntry): EntryRow {
+  const { entry } = stored
+  return {
+    tenant,
+    key: stored.key,
+    seq: stored.seq,
+    timestamp: entry.timestamp,
+    // The content as it was serialized for counting: cut out of the entry JSON, not re-serialized.
+    content: contentJsonOf(stored),
+    tokens: entry.tokens,
+    source: entry.source,
+    priority: entry.priority,
+    owner: entry.owner,
+    version: entry.version,
+    expires_at: stored.expiresAt ?? null
+  }
+}
+
+function fromRow (row: EntryRow): StoredEntry {
+  return buildStoredEntry(row.key, row.seq, row.content, JSON.parse(row.content), {
+    timestamp: row.timestamp,
+    tokens: row.tokens,
+    source: row.source,
+    priority: row.priority,
+    owner: row.owner,
+    version: row.version,
+    expiresAt: row.expires_at ?? undefined
+  })
+}
+
+/**
+ * The embedded persistent store: opens the journal in `dataDir`, rebuilds every tenant from it,
+ * and serves from memory with every change committed before it is acknowledged.
+ */
+export function openPersistentStore (options: MemoryStoreOptions & Omit<SqliteJournalOptions, 'onError'>): { store: MemoryContextStore, journal: SqliteJournal, restoredTenants: number } {
+  const journal = new SqliteJournal({ dataDir: options.dataDir, fsync: options.fsync, onError: options.onError })
+  const registry = new TenantRegistry(options)
+  let restoredTenants: number
+  try {
+    restoredTenants = journal.restoreInto(registry)
+  } catch (error) {
+    journal.close().catch(() => {})
+    throw error
+  }
+  return { store: new MemoryContextStore({ ...options, registry, journal }), journal, restoredTenants }
+}

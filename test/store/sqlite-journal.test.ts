@@ -1,0 +1,107 @@
+// Embedded persistence: what was acknowledged is exactly what a reopened store holds, writes of
+// one turn share one commit, a second process cannot open the same directory, and a process
+// killed with SIGKILL loses no acknowledged write.
+import { test } from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { openPersistentStore } from '../../src/store/sqlite-journal.js'
+import { tokenCounter } from '../../src/token-counter.js'
+import type { MemoryContextStore } from '../../src/store/memory-store.js'
+import { actor, admin, alice, bob } from '../helpers/actors.js'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const options = (dataDir: string) => ({
+  dataDir, fsync: 'batch' as const, maxTokens: 120, maxEntryTokens: 120, countTokens: tokenCounter('o200k_base'), historySize: 50
+})
+
+const everything = (store: MemoryContextStore) => Object.fromEntries(store.tenants().sort().map((tenant) => [tenant, {
+  json: store.snapshot(tenant).entries.map((e) => [e.key, e.seq, e.json]),
+  metadata: store.metadata(tenant),
+  seq: store.seq(tenant)
+}]))
+
+test('a reopened store holds exactly what was acknowledged, in the same rank order', async (t) => {
+  const dir = t.testdir()
+  const first = openPersistentStore(options(dir))
+  const acme = actor('carol', ['writer'], 'acme')
+  await first.store.write(alice, { content: { text: 'one two three' }, key: 'a', priority: 3 })
+  await first.store.write(bob, { content: { text: 'bob '.repeat(30) }, key: 'b', priority: 2 })
+  await first.store.write(alice, { content: { text: 'low '.repeat(40) }, key: 'low', priority: 1 })
+  const evicting = await first.store.write(alice, { content: { text: 'more '.repeat(40) }, key: 'c', priority: 2 })
+  t.ok(evicting.evicted.length > 0, 'the scenario evicts')
+  await first.store.write(alice, { content: { text: 'replaced' }, key: 'a', priority: 3 })
+  await first.store.setPriority(admin, 'b', 7)
+  await first.store.write(alice, { content: { soon: true }, key: 'ttl', ttl_seconds: 3600 })
+  await first.store.write(acme, { content: { ['__proto__']: { polluted: true }, unicode: 'δέλτα 🎉' }, key: 'constructor' })
+  await first.store.write(acme, { content: { gone: true }, key: 'gone' })
+  await first.store.remove(acme, 'gone')
+  await first.store.clear(bob, { keys: ['b'] })
+  const before = everything(first.store)
+  await first.store.close()
+
+  const second = openPersistentStore(options(dir))
+  t.teardown(() => second.store.close())
+  t.equal(second.restoredTenants, 2)
+  t.same(everything(second.store), before, 'entries, seq, JSON and order survive')
+  t.same(second.store.get('default', 'ttl')?.entry.expires_at, first.store.get('default', 'ttl')?.entry.expires_at, 'the TTL survives')
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution from restored content')
+  const next = await second.store.write(alice, { content: { text: 'again' }, key: 'a', priority: 3 })
+  t.equal(next.seq, before.default.seq + 1, 'seq continues')
+  t.equal(next.version, 3, 'versions continue')
+  t.same(second.store.changesSince('default', 1), undefined, 'history before the restart is gone: resume gets a resync')
+  t.same(second.store.changesSince('default', before.default.seq)?.map((c) => c.seq), [next.seq], 'history after it works')
+})
+
+test('writes that arrive together share one commit', async (t) => {
+  const { store, journal } = openPersistentStore({ ...options(t.testdir()), maxTokens: 100000, maxEntryTokens: 100000 })
+  t.teardown(() => store.close())
+  await Promise.all(Array.from({ length: 50 }, (_, i) => store.write(alice, { content: { i }, key: `k${i}` })))
+  t.same(journal.stats, { commits: 1, changes: 50 })
+  await store.write(alice, { content: { alone: true } })
+  t.same(journal.stats, { commits: 2, changes: 51 })
+})
+
+test('a second server on the same data directory is refused at start', async (t) => {
+  const dir = t.testdir()
+  const { store } = openPersistentStore(options(dir))
+  t.teardown(() => store.close())
+  t.throws(() => openPersistentStore(options(dir)), { message: `MCP_DATA_DIR ${dir} is in use by another server process` })
+})
+
+for (const fsync of ['batch', 'always'] as const) {
+  test(`SIGKILL loses no acknowledged write (MCP_FSYNC=${fsync})`, async (t) => {
+    const dir = t.testdir()
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/store/persist-writer.fixture.ts', dir, fsync], {
+      cwd: root, stdio: ['ignore', 'pipe', 'inherit']
+    })
+    t.teardown(() => { child.kill('SIGKILL') })
+    const acked: string[] = []
+    let tenant = ''
+    let buffered = ''
+    const enough = new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString()
+        const lines = buffered.split('\n')
+        buffered = lines.pop() as string
+        for (const line of lines) {
+          if (line.startsWith('ready ')) tenant = line.slice(6)
+          if (line.startsWith('ack ')) acked.push(line.slice(4))
+        }
+        if (acked.length >= 400) resolve()
+      })
+    })
+    await enough
+    const exited = once(child, 'exit')
+    child.kill('SIGKILL')
+    const [code, signal] = await exited
+    t.equal(signal, 'SIGKILL', 'the writer was killed mid-stream')
+    t.equal(code, null)
+
+    const { store } = openPersistentStore({ ...options(dir), maxTokens: 1_000_000, maxEntryTokens: 1_000_000 })
+    t.teardown(() => store.close())
+    const missing = acked.filter((key) => store.get(tenant, key) === undefined)
+    t.same(missing, [], `all ${acked.length} acknowledged writes are present`)
+    t.ok(store.seq(tenant) >= acked.length, 'the seq covers them')
+  })
+}

@@ -16,7 +16,7 @@
 // afterwards. With the cursor rule below that gives no gap and no duplicate.
 import type { ContextStore } from '../store/context-store.js'
 import type { ChangeEvent, Snapshot } from '../store/types.js'
-import { contextFrame, deltaFrame, snapshotUpdateFrame } from './serialization.js'
+import { contextFrame, deltaFrame, entriesObject, snapshotUpdateFrame } from './serialization.js'
 import { subscriptionKey, viewOf, type Subscription } from './subscription.js'
 
 /** What the broadcaster needs from a connection. */
@@ -44,8 +44,10 @@ export interface Group {
   readonly subscription: Subscription
   readonly members: Set<Subscriber>
   /** The last frame built for this group, by the seq it reflects, reused by every member. */
-  frame?: { seq: number, bytes: Buffer }
+  frame?: { seq: number, bytes: Buffer, data: string }
   resync?: { seq: number, bytes: Buffer }
+  /** Snapshot mode with a filter: the entries last broadcast, to skip changes that leave them as they were. */
+  view?: string
 }
 
 export interface BroadcastMetrics {
@@ -168,11 +170,8 @@ export class Broadcaster {
     if (group === undefined || owed === 'none') return
     const seq = this.options.store.seq(group.tenant)
     if (subscriber.cursor >= seq) return
-    if (owed === 'snapshot') {
-      this.sendFrame(subscriber, this.snapshotFrame(group), seq)
-    } else {
-      this.sendFrame(subscriber, this.resyncFrame(group), seq)
-    }
+    this.sendFrame(subscriber, owed === 'snapshot' ? this.snapshotFrame(group) : this.resyncFrame(group), seq)
+    this.options.metrics?.broadcastRecipients.inc({ mode: owed === 'snapshot' ? 'snapshot' : 'resync' }, 1)
   }
 
   private publish (change: ChangeEvent): void {
@@ -196,8 +195,12 @@ export class Broadcaster {
       const frame = deltaFrame(change, filter)
       if (frame === undefined) return
       bytes = Buffer.from(frame)
-    } else {
-      if (filter !== undefined && viewOf(change, filter) === undefined) return
+    } else if (filter !== undefined) {
+      if (viewOf(change, filter) === undefined) return
+      this.snapshotFrame(group)
+      const view = group.frame?.data
+      if (view === group.view) return
+      group.view = view
     }
     let delivered = 0
     for (const subscriber of group.members) {
@@ -247,7 +250,8 @@ export class Broadcaster {
     const seq = this.options.store.seq(group.tenant)
     if (group.frame?.seq !== seq) {
       const snapshot: Snapshot = this.options.store.snapshot(group.tenant)
-      group.frame = { seq: snapshot.seq, bytes: Buffer.from(snapshotUpdateFrame(snapshot, group.subscription.filter)) }
+      const data = entriesObject(snapshot.entries, group.subscription.filter)
+      group.frame = { seq: snapshot.seq, bytes: Buffer.from(snapshotUpdateFrame(data, snapshot)), data }
     }
     return group.frame.bytes
   }

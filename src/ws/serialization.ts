@@ -34,10 +34,12 @@ export function contextFrame (snapshot: Snapshot, options: { id?: MessageId, res
     `,"metadata":${metadataJson(snapshot.metadata)},"seq":${snapshot.seq}${options.resync === true ? ',"resync":true' : ''}}`
 }
 
-/** A snapshot-mode broadcast: the whole store (or its matching part), as the original design sent it. */
-export function snapshotUpdateFrame (snapshot: Snapshot, filter?: SubscriptionFilter): string {
-  return `{"type":"context_update","data":${entriesObject(snapshot.entries, filter)}` +
-    `,"metadata":${metadataJson(snapshot.metadata)},"seq":${snapshot.seq}}`
+/**
+ * A snapshot-mode broadcast: the whole store (or its matching part, `data` from entriesObject), as
+ * the original design sent it.
+ */
+export function snapshotUpdateFrame (data: string, snapshot: Snapshot): string {
+  return `{"type":"context_update","data":${data},"metadata":${metadataJson(snapshot.metadata)},"seq":${snapshot.seq}}`
 }
 
 /** A delta-mode broadcast, or undefined when nothing in the change matches the filter. */

@@ -2,6 +2,7 @@
 // one on (so nothing that arrives before a test starts waiting is missed), and waits for frames
 // matching a predicate or for the close. Waits have a safety timeout so a broken server fails the
 // test instead of hanging it; they assert nothing about speed.
+import { createConnection, type Socket } from 'node:net'
 import type { Test } from 'tap'
 import { WebSocket, type ClientOptions } from 'ws'
 import { buildApp } from '../../src/app.js'
@@ -128,4 +129,23 @@ export async function startServer (t: Test, overrides: Record<string, string> = 
   t.teardown(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, url: wsUrl(app) }
+}
+
+/**
+ * Like connectAuthenticated, and also hands back the client's TCP socket, so a test can stop
+ * reading (`tcp.pause()`) the way a stalled consumer does, and start again (`tcp.resume()`).
+ */
+export async function connectPausable (base: string, token: string, query: Record<string, string | number> = {}): Promise<{ client: TestClient, tcp: Socket }> {
+  let tcp: Socket | undefined
+  const client = await openClient(base, {
+    query: { token, ...query },
+    wsOptions: {
+      createConnection: (options) => {
+        tcp = createConnection(options as Parameters<typeof createConnection>[0])
+        return tcp
+      }
+    }
+  })
+  await client.nextOfType('auth_success')
+  return { client, tcp: tcp as Socket }
 }

@@ -1,8 +1,11 @@
-// Builds the configured context store (memory or Redis) and closes it with the server.
+// Builds the configured context store and closes it with the server: Redis (MCP_STORE=redis),
+// memory persisted to MCP_DATA_DIR (the default), or memory only (MCP_DATA_DIR empty).
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import { tokenCounter } from '../src/token-counter.js'
 import { MemoryContextStore } from '../src/store/memory-store.js'
+import { openPersistentStore } from '../src/store/sqlite-journal.js'
+import { RedisContextStore } from '../src/store/redis-store.js'
 import type { ContextStore } from '../src/store/context-store.js'
 
 declare module 'fastify' {
@@ -10,16 +13,27 @@ declare module 'fastify' {
 }
 
 async function createStore (app: FastifyInstance): Promise<ContextStore> {
-  const { config } = app
-  const tenantOptions = {
+  const { config, log } = app
+  const options = {
     maxTokens: config.maxTokens,
     maxEntryTokens: config.maxEntryTokens,
     countTokens: tokenCounter(config.tokenEncoding),
     historySize: config.historySize,
-    maxDepth: config.maxDepth
+    maxDepth: config.maxDepth,
+    onError: (error: unknown) => log.error({ err: error }, 'context store background failure')
   }
-  const onError = (error: unknown) => app.log.error({ err: error }, 'context store background failure')
-  return new MemoryContextStore({ ...tenantOptions, onError })
+  if (config.store === 'redis') {
+    const store = await RedisContextStore.connect({ ...options, url: config.redisUrl, prefix: config.redisPrefix, log })
+    log.info({ tenants: store.tenants().length, prefix: config.redisPrefix }, 'store: redis, shared with every instance on the same prefix')
+    return store
+  }
+  if (config.dataDir === undefined) {
+    log.warn('store: memory only (MCP_DATA_DIR is empty): nothing survives a restart')
+    return new MemoryContextStore(options)
+  }
+  const { store, restoredTenants } = openPersistentStore({ ...options, dataDir: config.dataDir, fsync: config.fsync })
+  log.info({ dataDir: config.dataDir, fsync: config.fsync, restoredTenants }, 'store: memory, persisted to MCP_DATA_DIR')
+  return store
 }
 
 export default fp(async (app) => {

@@ -16,6 +16,16 @@ export class TenantRegistry {
     return store
   }
 
+  /** A new, empty store with the registry's options, not yet registered (see `replace`). */
+  create (tenant: string): TenantStore {
+    return new TenantStore(tenant, this.options)
+  }
+
+  /** Puts a store in place of the tenant's current one (a replica reloaded from its backend). */
+  replace (store: TenantStore): void {
+    this.stores.set(store.tenant, store)
+  }
+
   peek (tenant: string): TenantStore | undefined {
     return this.stores.get(tenant)
   }

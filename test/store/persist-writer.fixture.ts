@@ -4,6 +4,11 @@ import { openPersistentStore } from '../../src/store/sqlite-journal.js'
 import { tokenCounter } from '../../src/token-counter.js'
 
 const [dataDir, fsync] = process.argv.slice(2)
+if (dataDir === undefined) {
+  // Run by a test runner rather than by sqlite-journal.test.ts: nothing to test here.
+  process.stdout.write('TAP version 14\n1..0 # SKIP a child-process fixture of sqlite-journal.test.ts, not a test\n')
+  process.exit(0)
+}
 const { store } = openPersistentStore({
   dataDir,
   fsync: fsync === 'always' ? 'always' : 'batch',

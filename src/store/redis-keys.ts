@@ -1,0 +1,34 @@
+// Redis key names of the shared store. Every key of one tenant carries the same hash tag
+// `{prefix:tenant}`, so all of them live in one slot and a script may touch them together on a
+// Redis Cluster. The tenant name is URI-encoded so a `}` in it cannot end the tag early.
+
+export interface TenantKeys {
+  readonly state: string
+  readonly meta: string
+  readonly content: string
+  readonly rank: string
+  readonly ttl: string
+  readonly stream: string
+  /** The six keys in the order every script takes them. */
+  readonly all: readonly string[]
+}
+
+/** The keys of one tenant under `prefix`. */
+export function tenantKeys (prefix: string, tenant: string): TenantKeys {
+  const tag = `{${prefix}:${encodeURIComponent(tenant)}}`
+  const keys = {
+    state: `${tag}:state`,
+    meta: `${tag}:meta`,
+    content: `${tag}:content`,
+    rank: `${tag}:rank`,
+    ttl: `${tag}:ttl`,
+    stream: `${tag}:changes`
+  }
+  return { ...keys, all: [keys.state, keys.meta, keys.content, keys.rank, keys.ttl, keys.stream] }
+}
+
+/** The set of every tenant name that has been written under `prefix`. */
+export const tenantSetKey = (prefix: string) => `${prefix}:tenants`
+
+/** Pub/sub channel announcing a tenant's first write, so other instances start reading its stream. */
+export const newTenantChannel = (prefix: string) => `${prefix}:tenants:new`

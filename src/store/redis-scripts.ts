@@ -1,0 +1,246 @@
+// The Redis backend's operations as Lua scripts: each checks, assigns the tenant's next seq,
+// applies, evicts and appends its change record to the tenant's stream in one atomic step, so
+// instances writing at once can never interleave halfway and eviction stays exact.
+//
+// Every script takes the same six keys of one tenant (one hash slot, see redis-keys.ts):
+//   state   hash  seq, tokens                the tenant's sequence and token total
+//   meta    hash  key -> JSON meta           s seq, t tokens, p priority, v version, o owner,
+//                                            src source, x expiry ms; oj/srcj/tsj/xj: the owner,
+//                                            source, timestamp and expiry as JSON text, made by
+//                                            the caller so entry JSON is byte-identical to JS's
+//   content hash  key -> content JSON
+//   rank    zset  key scored priority*2^48 + seq: ZRANGE 0 0 is the entry that ranks last
+//   ttl     zset  key scored expiry ms
+//   stream  stream  one record per change, id "<seq>-0": field h (header JSON), then 1, 2, ...
+//                   (the JSON of each upserted entry, in order)
+//
+// Replies: {1, seq, header, written-entry JSON or '', entry JSON...} for a change; {0, code,
+// detail} for a refusal (nothing changed); {2, seq} when there was nothing to do.
+
+const PRELUDE = `
+local STATE, META, CONTENT, RANK, TTL, STREAM = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local SCORE_BASE = 281474976710656
+
+local function int (n) return string.format('%d', n) end
+
+local function entry_json (m, content)
+  local j = '{"timestamp":' .. m.tsj .. ',"content":' .. content .. ',"tokens":' .. int(m.t) ..
+    ',"source":' .. m.srcj .. ',"priority":' .. int(m.p) .. ',"owner":' .. m.oj .. ',"version":' .. int(m.v)
+  if m.xj then j = j .. ',"expires_at":' .. m.xj end
+  return j .. '}'
+end
+
+local function drop (key)
+  redis.call('HDEL', META, key)
+  redis.call('HDEL', CONTENT, key)
+  redis.call('ZREM', RANK, key)
+  redis.call('ZREM', TTL, key)
+end
+
+-- Appends the change to the stream and returns the script's reply. upserts: {key, meta, json}.
+local function emit (seq, reason, at, upserts, removed, total, max_tokens, stream_len, written)
+  local u = {}
+  for i, up in ipairs(upserts) do u[i] = { up[1], up[2].s, up[2].x or 0 } end
+  local header = cjson.encode({ r = reason, at = at, u = u, d = removed,
+    m = { total, max_tokens, redis.call('HLEN', META) } })
+  local fields = { 'h', header }
+  local reply = { 1, seq, header, written or '' }
+  for i, up in ipairs(upserts) do
+    fields[#fields + 1] = tostring(i)
+    fields[#fields + 1] = up[3]
+    reply[#reply + 1] = up[3]
+  end
+  redis.call('XADD', STREAM, 'MAXLEN', '~', stream_len, int(seq) .. '-0', unpack(fields))
+  return reply
+end
+
+local function tokens_total () return tonumber(redis.call('HGET', STATE, 'tokens') or '0') end
+local function current_seq () return tonumber(redis.call('HGET', STATE, 'seq') or '0') end
+`
+
+/**
+ * ARGV: key, content JSON, tokens, priority, owner, owner JSON, source, source JSON, timestamp,
+ * expiry ms or '', expiry JSON or '', admin '1'/'0', expected version or '', must-create '1'/'0',
+ * max tokens, stream length.
+ */
+const WRITE = PRELUDE + `
+local key, content = ARGV[1], ARGV[2]
+local raw = redis.call('HGET', META, key)
+local existing = raw and cjson.decode(raw)
+if existing and ARGV[14] == '1' then return { 0, 'key_exists', '' } end
+if existing and ARGV[12] ~= '1' and existing.o ~= ARGV[5] then return { 0, 'forbidden_owner', '' } end
+if ARGV[13] ~= '' then
+  local actual = existing and existing.v or 0
+  if actual ~= tonumber(ARGV[13]) then return { 0, 'version_conflict', int(actual) } end
+end
+local max_tokens = tonumber(ARGV[15])
+local seq = redis.call('HINCRBY', STATE, 'seq', 1)
+local m = { s = seq, t = tonumber(ARGV[3]), p = tonumber(ARGV[4]), v = (existing and existing.v or 0) + 1,
+  o = ARGV[5], oj = ARGV[6], src = ARGV[7], srcj = ARGV[8], tsj = '"' .. ARGV[9] .. '"' }
+if ARGV[10] ~= '' then m.x = tonumber(ARGV[10]); m.xj = ARGV[11] end
+
+local total = tokens_total() + m.t
+if existing then total = total - existing.t end
+redis.call('ZADD', RANK, m.p * SCORE_BASE + seq, key)
+
+-- Evict what ranks last (the new entry included) until the budget holds.
+local removed, self_evicted = {}, false
+while total > max_tokens do
+  local victim = redis.call('ZRANGE', RANK, 0, 0)[1]
+  if victim == key then
+    self_evicted = true
+    total = total - m.t
+    redis.call('ZREM', RANK, key)
+  else
+    total = total - cjson.decode(redis.call('HGET', META, victim)).t
+    drop(victim)
+  end
+  removed[#removed + 1] = { victim, 'evicted' }
+end
+
+local json = entry_json(m, content)
+local upserts = {}
+if self_evicted then
+  drop(key)
+else
+  redis.call('HSET', META, key, cjson.encode(m))
+  redis.call('HSET', CONTENT, key, content)
+  if m.x then redis.call('ZADD', TTL, m.x, key) else redis.call('ZREM', TTL, key) end
+  upserts[1] = { key, m, json }
+end
+redis.call('HSET', STATE, 'tokens', total)
+return emit(seq, existing and 'replaced' or 'created', ARGV[9], upserts, removed, total, max_tokens, ARGV[16], json)
+`
+
+/** ARGV: key, priority, user, admin '1'/'0', can-write '1'/'0', timestamp, max tokens, stream length. */
+const SET_PRIORITY = PRELUDE + `
+local key = ARGV[1]
+local raw = redis.call('HGET', META, key)
+if not raw then return { 0, 'not_found', '' } end
+if ARGV[5] ~= '1' then return { 0, 'forbidden_role', '' } end
+local m = cjson.decode(raw)
+if ARGV[4] ~= '1' and m.o ~= ARGV[3] then return { 0, 'forbidden_owner', '' } end
+local seq = redis.call('HINCRBY', STATE, 'seq', 1)
+m.s = seq
+m.p = tonumber(ARGV[2])
+m.v = m.v + 1
+m.tsj = '"' .. ARGV[6] .. '"'
+redis.call('HSET', META, key, cjson.encode(m))
+redis.call('ZADD', RANK, m.p * SCORE_BASE + seq, key)
+local json = entry_json(m, redis.call('HGET', CONTENT, key))
+-- The token total does not change, so a priority change never evicts.
+return emit(seq, 'priority', ARGV[6], { { key, m, json } }, {}, tokens_total(), tonumber(ARGV[7]), ARGV[8], json)
+`
+
+/** ARGV: key, user, admin '1'/'0', can-write '1'/'0', timestamp, max tokens, stream length. */
+const REMOVE = PRELUDE + `
+local key = ARGV[1]
+local raw = redis.call('HGET', META, key)
+if not raw then return { 0, 'not_found', '' } end
+if ARGV[4] ~= '1' then return { 0, 'forbidden_role', '' } end
+local m = cjson.decode(raw)
+if ARGV[3] ~= '1' and m.o ~= ARGV[2] then return { 0, 'forbidden_owner', '' } end
+local seq = redis.call('HINCRBY', STATE, 'seq', 1)
+drop(key)
+local total = tokens_total() - m.t
+redis.call('HSET', STATE, 'tokens', total)
+return emit(seq, 'deleted', ARGV[5], {}, { { key, 'deleted' } }, total, tonumber(ARGV[6]), ARGV[7])
+`
+
+/**
+ * ARGV: user, any-owner '1'/'0', source prefix or '', keys as a JSON array or '', timestamp,
+ * max tokens, stream length. Same rules as TenantStore.clear: without any-owner only the
+ * caller's entries go, and naming someone else's key refuses the whole clear.
+ */
+const CLEAR = PRELUDE + `
+local user, any_owner, prefix = ARGV[1], ARGV[2] == '1', ARGV[3]
+local candidates = {}
+if ARGV[4] ~= '' then
+  for _, key in ipairs(cjson.decode(ARGV[4])) do
+    local raw = redis.call('HGET', META, key)
+    if raw then candidates[#candidates + 1] = { key, cjson.decode(raw) } end
+  end
+else
+  local all = redis.call('HGETALL', META)
+  for i = 1, #all, 2 do candidates[#candidates + 1] = { all[i], cjson.decode(all[i + 1]) } end
+end
+local chosen = {}
+for _, c in ipairs(candidates) do
+  local m = c[2]
+  if string.sub(m.src, 1, #prefix) == prefix then
+    if any_owner or m.o == user then
+      chosen[#chosen + 1] = c
+    elseif ARGV[4] ~= '' then
+      return { 0, 'forbidden_owner', c[1] }
+    end
+  end
+end
+if #chosen == 0 then return { 2, current_seq() } end
+-- Oldest write first, as the memory backend lists them (hash order is arbitrary).
+if ARGV[4] == '' then table.sort(chosen, function (x, y) return x[2].s < y[2].s end) end
+local seq = redis.call('HINCRBY', STATE, 'seq', 1)
+local total = tokens_total()
+local removed = {}
+for i, c in ipairs(chosen) do
+  drop(c[1])
+  total = total - c[2].t
+  removed[i] = { c[1], 'cleared' }
+end
+redis.call('HSET', STATE, 'tokens', total)
+return emit(seq, 'cleared', ARGV[5], {}, removed, total, tonumber(ARGV[6]), ARGV[7])
+`
+
+/** ARGV: now ms, timestamp, max tokens, stream length. Removes every entry due; one change or none. */
+const EXPIRE = PRELUDE + `
+local now = tonumber(ARGV[1])
+local due = redis.call('ZRANGEBYSCORE', TTL, '-inf', now)
+local removed, total = {}, tokens_total()
+for _, key in ipairs(due) do
+  local raw = redis.call('HGET', META, key)
+  if raw then
+    local m = cjson.decode(raw)
+    total = total - m.t
+    removed[#removed + 1] = { key, 'expired' }
+  end
+  drop(key)
+end
+local next_due = redis.call('ZRANGE', TTL, 0, 0, 'WITHSCORES')[2] or ''
+if #removed == 0 then return { 2, current_seq(), next_due } end
+local seq = redis.call('HINCRBY', STATE, 'seq', 1)
+redis.call('HSET', STATE, 'tokens', total)
+local reply = emit(seq, 'expired', ARGV[2], {}, removed, total, tonumber(ARGV[3]), ARGV[4])
+reply[4] = next_due
+return reply
+`
+
+/**
+ * ARGV: history length. A consistent view of one tenant: {seq, {key, meta JSON, entry JSON, ...},
+ * the newest stream records, newest first}.
+ */
+const LOAD = PRELUDE + `
+local flat = {}
+local all = redis.call('HGETALL', META)
+for i = 1, #all, 2 do
+  local m = cjson.decode(all[i + 1])
+  flat[#flat + 1] = all[i]
+  flat[#flat + 1] = all[i + 1]
+  flat[#flat + 1] = entry_json(m, redis.call('HGET', CONTENT, all[i]))
+end
+local history = {}
+if tonumber(ARGV[1]) > 0 then history = redis.call('XREVRANGE', STREAM, '+', '-', 'COUNT', ARGV[1]) end
+return { current_seq(), flat, history }
+`
+
+export const SCRIPTS = {
+  ctxWrite: WRITE,
+  ctxSetPriority: SET_PRIORITY,
+  ctxRemove: REMOVE,
+  ctxClear: CLEAR,
+  ctxExpire: EXPIRE,
+  ctxLoad: LOAD
+} as const
+
+export type ScriptName = keyof typeof SCRIPTS
+
+/** Every script takes the tenant's six keys, in the order of tenantKeys(). */
+export const SCRIPT_KEY_COUNT = 6

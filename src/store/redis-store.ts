@@ -1,0 +1,484 @@
+// The shared backend (MCP_STORE=redis): entries, eviction order and each tenant's seq live in
+// Redis and change only through the atomic scripts of redis-scripts.ts; every change is also a
+// record in the tenant's Redis stream. Each instance keeps a local replica of every tenant
+// (TenantStore, fed by TenantStore.apply) for synchronous reads and fans changes out to its own
+// listeners in seq order. Instances learn of each other's changes by reading the streams, so one
+// that briefly lost Redis catches up from where it stopped, and resume history is the same
+// everywhere.
+import { Redis, ReplyError, type RedisOptions } from 'ioredis'
+import { ContextError, forbidden, notFound } from '../errors.js'
+import type { ChangeListener, ContextStore } from './context-store.js'
+import { assertCanWrite, canWrite, isAdmin } from './permissions.js'
+import { decodeChange, decodeRecord, seqOfId, storedEntry } from './redis-change.js'
+import { newTenantChannel, tenantKeys, tenantSetKey } from './redis-keys.js'
+import { TenantReplica } from './redis-replica.js'
+import { SCRIPTS, SCRIPT_KEY_COUNT, type ScriptName } from './redis-scripts.js'
+import { TenantRegistry } from './tenant-registry.js'
+import { assertPriority, checkWriteInput, type TenantStoreOptions } from './tenant-store.js'
+import type {
+  Actor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult, RemoveResult, WriteInput, WriteResult
+} from './types.js'
+
+export interface RedisStoreOptions extends TenantStoreOptions {
+  /** REDIS_URL. */
+  url: string
+  /** MCP_REDIS_PREFIX: instances sharing a prefix share the store. */
+  prefix: string
+  /** How often due TTLs are expired (they are also expired when a read finds one due). */
+  expirySweepMs?: number
+  /** How often the tenant set is re-read, in case a new-tenant notification was missed. */
+  tenantRescanMs?: number
+  /** How long to wait for Redis at start before giving up. */
+  connectTimeoutMs?: number
+  onError?: (error: unknown) => void
+  log?: { info: (obj: object, msg: string) => void, warn: (obj: object, msg: string) => void }
+}
+
+type Reply = [0, string, string] | [1, number, string, string, ...string[]] | [2, number, string?]
+type ScriptCommand = (...args: Array<string | number>) => Promise<Reply>
+
+/** Records read per XREAD call, and how long it blocks before looking at the tenant list again. */
+const READ_COUNT = 1000
+const READ_BLOCK_MS = 5000
+/** A write is acknowledged once applied locally, or after this long (it is committed anyway). */
+const APPLY_WAIT_MS = 5000
+/** Streams keep at least this many records, so a briefly lagging instance needs no full reload. */
+const MIN_STREAM_LENGTH = 1000
+/** Retries of a generated key that another instance made in the same microsecond. */
+const KEY_ATTEMPTS = 20
+
+export class RedisContextStore implements ContextStore {
+  readonly backend = 'redis' as const
+  /** Commands and scripts. Never queues while disconnected: a write then fails at once. */
+  readonly redis: Redis
+  /** Blocks in XREAD on every tenant's stream. */
+  private readonly reader: Redis
+  /** Hears about new tenants. */
+  private readonly subscriber: Redis
+  private readonly registry: TenantRegistry
+  private readonly replicas = new Map<string, TenantReplica>()
+  private readonly byStream = new Map<string, TenantReplica>()
+  private readonly listeners = new Set<ChangeListener>()
+  private readonly timers: NodeJS.Timeout[] = []
+  private readonly streamLength: number
+  private readonly onError: (error: unknown) => void
+  private readerId: number | undefined
+  private readLoop: Promise<void> | undefined
+  private wakeIdle: (() => void) | undefined
+  private lastKeyMicros = 0
+  private closed = false
+  private started = false
+
+  private constructor (private readonly options: RedisStoreOptions) {
+    this.registry = new TenantRegistry(options)
+    this.streamLength = Math.max(options.historySize, MIN_STREAM_LENGTH)
+    this.onError = options.onError ?? (() => {})
+    const base: RedisOptions = {
+      lazyConnect: true,
+      connectionName: `context-server:${options.prefix}`,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 1000)
+    }
+    // No offline queue, no retries, no resend after a reconnect: a command that cannot run now
+    // fails now, and one cut off mid-flight is never silently run twice.
+    const failFast: RedisOptions = { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false }
+    this.redis = new Redis(options.url, { ...failFast, commandTimeout: 10_000 })
+    this.reader = new Redis(options.url, failFast)
+    this.subscriber = new Redis(options.url, { ...base, maxRetriesPerRequest: null })
+    for (const client of [this.redis, this.reader, this.subscriber]) {
+      // Connection errors surface as readiness and as failed operations; without a listener
+      // ioredis would print each reconnect attempt's error.
+      client.on('error', () => {})
+    }
+    for (const [name, lua] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { numberOfKeys: SCRIPT_KEY_COUNT, lua })
+  }
+
+  /**
+   * Connects, loads every tenant's state (and recent history) from Redis and starts following
+   * the change streams. Rejects when Redis does not answer within the connect timeout.
+   */
+  static async connect (options: RedisStoreOptions): Promise<RedisContextStore> {
+    const store = new RedisContextStore(options)
+    try {
+      await store.start()
+    } catch (error) {
+      await store.close()
+      const where = new URL(options.url).host
+      throw new Error(`Redis at ${where} (REDIS_URL) did not answer: ${(error as Error).message}`)
+    }
+    return store
+  }
+
+  // ---- Operations: validated here, decided and applied atomically by a script in Redis. ----
+
+  async write (actor: Actor, input: WriteInput): Promise<WriteResult> {
+    const { priority, contentJson, tokens } = checkWriteInput(actor, input, this.options)
+    const replica = this.replica(actor.tenant)
+    const source = input.source ?? actor.userId
+    const now = Date.now()
+    const timestamp = new Date(now).toISOString()
+    const expiresAt = input.ttl_seconds !== undefined ? now + input.ttl_seconds * 1000 : undefined
+    await this.register(replica)
+    for (let attempt = 1; ; attempt++) {
+      const key = input.key ?? this.generateKey(source, now)
+      const reply = await this.run('ctxWrite', replica, [
+        key, contentJson, tokens, priority, actor.userId, JSON.stringify(actor.userId), source, JSON.stringify(source),
+        timestamp, expiresAt ?? '', expiresAt !== undefined ? JSON.stringify(new Date(expiresAt).toISOString()) : '',
+        isAdmin(actor) ? '1' : '0', input.expected_version ?? '', input.key === undefined ? '1' : '0',
+        this.options.maxTokens, this.streamLength
+      ])
+      if (reply[0] === 0 && reply[1] === 'key_exists' && attempt < KEY_ATTEMPTS) {
+        // Another instance made the same key: jump a random distance so the two stop marching
+        // in step through the same microseconds.
+        this.lastKeyMicros += 1 + Math.floor(Math.random() * 1000)
+        continue
+      }
+      const change = await this.accept(replica, reply, key, input.expected_version)
+      const entry = JSON.parse((reply as string[])[3]) as Entry
+      const evicted = change.removed.map((r) => r.key)
+      return { key, tokens, version: entry.version, seq: change.seq, evicted, stored: !evicted.includes(key), entry }
+    }
+  }
+
+  async setPriority (actor: Actor, key: string, priority: number): Promise<PriorityResult> {
+    assertPriority(priority)
+    const replica = this.replica(actor.tenant)
+    const reply = await this.run('ctxSetPriority', replica, [
+      key, priority, actor.userId, isAdmin(actor) ? '1' : '0', canWrite(actor) ? '1' : '0',
+      new Date().toISOString(), this.options.maxTokens, this.streamLength
+    ])
+    const change = await this.accept(replica, reply, key)
+    return { key, priority, version: change.upserted[0].entry.version, seq: change.seq }
+  }
+
+  async remove (actor: Actor, key: string): Promise<RemoveResult> {
+    const replica = this.replica(actor.tenant)
+    const reply = await this.run('ctxRemove', replica, [
+      key, actor.userId, isAdmin(actor) ? '1' : '0', canWrite(actor) ? '1' : '0',
+      new Date().toISOString(), this.options.maxTokens, this.streamLength
+    ])
+    const change = await this.accept(replica, reply, key)
+    return { key, seq: change.seq }
+  }
+
+  /** Same rules as TenantStore.clear, decided inside the script against Redis's entries. */
+  async clear (actor: Actor, options: ClearOptions): Promise<ClearResult> {
+    assertCanWrite(actor)
+    const admin = isAdmin(actor)
+    if (options.all === true && !admin) throw new ContextError('forbidden', 'Clearing the whole tenant needs the admin role')
+    const anyOwner = admin && (options.all === true || options.source !== undefined || options.keys !== undefined)
+    const replica = this.replica(actor.tenant)
+    const reply = await this.run('ctxClear', replica, [
+      actor.userId, anyOwner ? '1' : '0', options.source ?? '', options.keys !== undefined ? JSON.stringify(options.keys) : '',
+      new Date().toISOString(), this.options.maxTokens, this.streamLength
+    ])
+    if (reply[0] === 2) return { removed: [], count: 0, seq: reply[1] }
+    const change = await this.accept(replica, reply, '')
+    const removed = change.removed.map((r) => r.key)
+    return { removed, count: removed.length, seq: change.seq }
+  }
+
+  // ---- Reads: synchronous, from the local replica. ----
+
+  get (tenant: string, key: string) {
+    const stored = this.view(tenant).get(key)
+    // The expire script may not have run yet; an entry past its time is never returned.
+    if (stored?.expiresAt !== undefined && stored.expiresAt <= Date.now()) return undefined
+    return stored
+  }
+
+  snapshot (tenant: string) { return this.view(tenant).snapshot() }
+  query (tenant: string, query: ContextQuery) { return this.view(tenant).query(query) }
+  metadata (tenant: string) { return this.view(tenant).metadata }
+  seq (tenant: string) { return this.view(tenant).seq }
+  /** From the local replica's history, which holds every instance's changes (fed by the streams). */
+  changesSince (tenant: string, seq: number) { return this.view(tenant).changesSince(seq) }
+  tenants () { return this.registry.names() }
+
+  onChange (listener: ChangeListener) {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  /** Ready when both connections are up and Redis answers a PING. */
+  async isReady (): Promise<boolean> {
+    if (this.closed || this.redis.status !== 'ready' || this.reader.status !== 'ready') return false
+    try {
+      await this.redis.ping()
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    for (const timer of this.timers) clearInterval(timer)
+    for (const replica of this.replicas.values()) replica.releaseAll()
+    this.wakeIdle?.()
+    // The reader may be blocked in XREAD: drop its connection rather than wait for the timeout.
+    this.reader.disconnect()
+    this.subscriber.disconnect()
+    await this.readLoop?.catch(() => {})
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => {})
+    this.redis.disconnect()
+  }
+
+  // ---- Start, discovery and the stream reader. ----
+
+  private async start (): Promise<void> {
+    const timeoutMs = this.options.connectTimeoutMs ?? 10_000
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs)
+    })
+    try {
+      await Promise.race([Promise.all([this.redis.connect(), this.reader.connect(), this.subscriber.connect()]), timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+    const tenants = await this.redis.smembers(tenantSetKey(this.options.prefix))
+    for (const tenant of tenants) {
+      const replica = this.replica(tenant)
+      replica.registered = true
+      await this.reload(replica)
+    }
+    await this.subscriber.subscribe(newTenantChannel(this.options.prefix))
+    this.subscriber.on('message', (_channel: string, tenant: string) => { this.replica(tenant).registered = true })
+    // After a reconnect, look for a Redis that came back without the data this replica has
+    // (restarted without persistence): follow it from its own seq rather than ignore it.
+    this.redis.on('ready', () => { if (this.started) this.reconcile().catch(this.onError) })
+    this.started = true
+    this.readLoop = this.readStreams()
+    this.every(this.options.expirySweepMs ?? 1000, () => this.sweepExpired())
+    this.every(this.options.tenantRescanMs ?? 10_000, () => { this.rescanTenants().catch(() => {}) })
+  }
+
+  /** The tenant's replica, created (and its stream followed) on first mention. */
+  private replica (tenant: string): TenantReplica {
+    let replica = this.replicas.get(tenant)
+    if (replica === undefined) {
+      replica = new TenantReplica(tenant, tenantKeys(this.options.prefix, tenant), this.registry, {
+        emit: (change) => this.emit(change),
+        onGap: (r) => { this.fillGap(r).catch(this.onError) }
+      })
+      this.replicas.set(tenant, replica)
+      this.byStream.set(replica.keys.stream, replica)
+      this.registry.of(tenant)
+      this.wakeReader()
+    }
+    return replica
+  }
+
+  /** The tenant's local store for a read; starts an expiry when one is due. */
+  private view (tenant: string) {
+    const replica = this.replica(tenant)
+    if (replica.nextExpiry !== undefined && replica.nextExpiry <= Date.now()) this.expire(replica)
+    return replica.store
+  }
+
+  /** Adds the tenant to Redis's tenant set once, and tells other instances when it is new. */
+  private async register (replica: TenantReplica): Promise<void> {
+    if (replica.registered) return
+    const prefix = this.options.prefix
+    const added = await this.call(() => this.redis.sadd(tenantSetKey(prefix), replica.tenant))
+    if (added === 1) await this.call(() => this.redis.publish(newTenantChannel(prefix), replica.tenant))
+    replica.registered = true
+  }
+
+  private async rescanTenants (): Promise<void> {
+    for (const tenant of await this.redis.smembers(tenantSetKey(this.options.prefix))) this.replica(tenant).registered = true
+  }
+
+  /**
+   * Follows every tenant's stream from the seq its replica has reached. A record after a gap
+   * (trimmed while this instance was away) makes the replica fetch or reload what it missed.
+   */
+  private async readStreams (): Promise<void> {
+    while (!this.closed) {
+      try {
+        if (this.reader.status !== 'ready') {
+          this.readerId = undefined
+          await new Promise((resolve) => setTimeout(resolve, 100))
+          continue
+        }
+        this.readerId ??= await this.reader.client('ID') as number
+        const following = [...this.replicas.values()].filter((r) => !r.reloading)
+        if (following.length === 0) {
+          await new Promise<void>((resolve) => { this.wakeIdle = resolve; setTimeout(resolve, READ_BLOCK_MS).unref() })
+          continue
+        }
+        const reply = await this.reader.call('XREAD', 'COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS',
+          ...following.map((r) => r.keys.stream), ...following.map((r) => `${r.seq}-0`)) as Array<[string, Array<[string, string[]]>]> | null
+        if (reply === null) continue
+        for (const [stream, records] of reply) {
+          const replica = this.byStream.get(stream)
+          if (replica === undefined) continue
+          for (const record of records) replica.deliver(decodeRecord(replica.tenant, record))
+        }
+      } catch (error) {
+        if (this.closed) return
+        this.readerId = undefined
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    }
+  }
+
+  /** Interrupts a blocked XREAD so a newly followed stream is included at once. */
+  private wakeReader (): void {
+    this.wakeIdle?.()
+    this.wakeIdle = undefined
+    if (this.readerId !== undefined && this.redis.status === 'ready') {
+      this.redis.call('CLIENT', 'UNBLOCK', this.readerId).catch(() => {})
+    }
+  }
+
+  /** Fetches the records missing before the replica's held changes; reloads when they are gone. */
+  private async fillGap (replica: TenantReplica): Promise<void> {
+    const gap = replica.gap()
+    if (gap === undefined || replica.reloading) return
+    let records: Array<[string, string[]]>
+    try {
+      records = await this.redis.xrange(replica.keys.stream, `${gap.from}-0`, `${gap.to}-0`)
+    } catch {
+      return // Redis is away: the stream reader catches up after the reconnect.
+    }
+    if (records.length === 0 || seqOfId(records[0][0]) !== gap.from) {
+      await this.reload(replica)
+      return
+    }
+    for (const record of records) replica.deliver(decodeRecord(replica.tenant, record))
+  }
+
+  /** Replaces the replica with the tenant's state and recent history, read in one atomic script. */
+  private async reload (replica: TenantReplica): Promise<void> {
+    if (replica.reloading) return
+    replica.hold()
+    try {
+      const [seq, flat, newestFirst] = await this.scriptCommand('ctxLoad')(...replica.keys.all, this.options.historySize) as unknown as
+        [number, string[], Array<[string, string[]]>]
+      const entries = []
+      for (let i = 0; i < flat.length; i += 3) {
+        const meta = JSON.parse(flat[i + 1]) as { s: number, x?: number }
+        entries.push(storedEntry(flat[i], meta.s, meta.x ?? 0, flat[i + 2]))
+      }
+      // Keep the unbroken run of records that ends at seq (resume needs no holes).
+      const history: ChangeEvent[] = []
+      for (const record of newestFirst) {
+        const change = decodeRecord(replica.tenant, record)
+        if (change.seq !== seq - history.length) break
+        history.unshift(change)
+      }
+      if (seq < replica.seq) this.options.log?.warn({ tenant: replica.tenant, redisSeq: seq, localSeq: replica.seq }, 'Redis holds less than this instance saw (was it restarted without persistence?); following Redis')
+      const fresh = this.registry.create(replica.tenant)
+      fresh.restore(entries, seq, history)
+      replica.replace(fresh)
+    } catch (error) {
+      replica.replace(replica.store) // give up this attempt; the next gap or reconnect retries
+      throw error
+    } finally {
+      this.wakeReader()
+    }
+  }
+
+  private async reconcile (): Promise<void> {
+    for (const replica of this.replicas.values()) {
+      const remote = Number(await this.redis.hget(replica.keys.state, 'seq') ?? 0)
+      if (remote < replica.seq) await this.reload(replica)
+    }
+    this.wakeReader()
+  }
+
+  // ---- Expiry. ----
+
+  private sweepExpired (): void {
+    const now = Date.now()
+    for (const replica of this.replicas.values()) {
+      if (replica.nextExpiry !== undefined && replica.nextExpiry <= now) this.expire(replica)
+    }
+  }
+
+  private readonly expiring = new Set<TenantReplica>()
+
+  /** Runs the expire script for one tenant (at most one at a time per tenant). */
+  private expire (replica: TenantReplica): void {
+    if (this.expiring.has(replica) || this.redis.status !== 'ready') return
+    this.expiring.add(replica)
+    const now = Date.now()
+    this.run('ctxExpire', replica, [now, new Date(now).toISOString(), this.options.maxTokens, this.streamLength])
+      .then(async (reply) => {
+        // The script reports the next expiry Redis knows of (the replica's hint may be stale).
+        const nextDue = reply[0] === 2 ? reply[2] : (reply as string[])[3]
+        replica.nextExpiry = nextDue !== undefined && nextDue !== '' ? Number(nextDue) : undefined
+        if (reply[0] === 1) await this.accept(replica, reply, '')
+      })
+      .catch(this.onError)
+      .finally(() => this.expiring.delete(replica))
+  }
+
+  // ---- Helpers. ----
+
+  /** Applies a script's change here at once (read-your-writes), or throws its refusal. */
+  private async accept (replica: TenantReplica, reply: Reply, key: string, expectedVersion?: number): Promise<ChangeEvent> {
+    if (reply[0] === 0) throw refusal(reply[1], reply[2], key, expectedVersion)
+    const [, seq, header, , ...entryJsons] = reply as [1, number, string, string, ...string[]]
+    const change = decodeChange(replica.tenant, seq, header, entryJsons)
+    replica.deliver(change)
+    await replica.whenApplied(seq, APPLY_WAIT_MS)
+    return change
+  }
+
+  private async run (name: ScriptName, replica: TenantReplica, args: Array<string | number>): Promise<Reply> {
+    return await this.call(() => this.scriptCommand(name)(...replica.keys.all, ...args))
+  }
+
+  private scriptCommand (name: ScriptName): ScriptCommand {
+    return (this.redis as unknown as Record<ScriptName, ScriptCommand>)[name].bind(this.redis)
+  }
+
+  /** Runs a Redis command; a lost or refused connection becomes `unavailable`, never a success. */
+  private async call<T> (command: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new ContextError('unavailable', 'The store is shutting down')
+    try {
+      return await command()
+    } catch (error) {
+      if (error instanceof ContextError) throw error
+      this.onError(error)
+      if (error instanceof ReplyError) throw new ContextError('internal', 'The shared store refused the operation')
+      throw new ContextError('unavailable', 'The shared store (Redis) is unavailable; the change was not acknowledged, retry later')
+    }
+  }
+
+  private emit (change: ChangeEvent): void {
+    // A failing listener (one broken subscriber path) must not stop the others or the replica.
+    for (const listener of this.listeners) {
+      try { listener(change) } catch (error) { this.onError(error) }
+    }
+  }
+
+  private every (ms: number, task: () => void): void {
+    const timer = setInterval(task, ms)
+    timer.unref()
+    this.timers.push(timer)
+  }
+
+  /** A key from the source, like `content_agent_001_1763980200.123456`, unique on this instance. */
+  private generateKey (source: string, now: number): string {
+    const micros = Math.max(now * 1000, this.lastKeyMicros + 1)
+    this.lastKeyMicros = micros
+    return `${source}_${Math.floor(micros / 1e6)}.${String(micros % 1e6).padStart(6, '0')}`
+  }
+}
+
+/** A script's refusal as the contract's error (same messages as the memory backend's). */
+function refusal (code: string, detail: string, key: string, expectedVersion?: number): ContextError {
+  switch (code) {
+    case 'not_found': return notFound(key)
+    case 'forbidden_role': return forbidden('This operation needs the writer or admin role')
+    case 'forbidden_owner': return forbidden(`Entry "${detail !== '' ? detail : key}" belongs to another user`)
+    case 'version_conflict': return new ContextError('version_conflict',
+      `Entry "${key}" is at version ${detail}, not ${expectedVersion}`,
+      { key, expected_version: expectedVersion, current_version: Number(detail) })
+    default: return new ContextError('internal', `The shared store refused the operation (${code})`)
+  }
+}

@@ -1,0 +1,72 @@
+// A Redis of the test's own is stopped and started again under two app instances: /ready is 503
+// while it is down, writes fail with `unavailable` (never a false success), no acknowledged write
+// is lost, and listeners on the other instance are caught up from the stream afterwards.
+import { buildApp } from '../../src/app.js'
+import { ContextError } from '../../src/errors.js'
+import type { ChangeEvent } from '../../src/store/types.js'
+import { testConfig } from '../helpers/config.js'
+import { alice } from '../helpers/actors.js'
+import { eventually, privateRedis, redisTest, uniquePrefix } from '../helpers/redis.js'
+
+redisTest('Redis stopped and started mid-run: not ready, no false success, nothing acknowledged lost', async (t) => {
+  const redis = await privateRedis(t)
+  const prefix = uniquePrefix(t, redis.url)
+  const config = testConfig({ MCP_STORE: 'redis', REDIS_URL: redis.url, MCP_REDIS_PREFIX: prefix })
+  const a = await buildApp(config, { logger: false })
+  t.teardown(() => a.close())
+  const b = await buildApp(config, { logger: false })
+  t.teardown(() => b.close())
+  const ready = async (app: typeof a) => (await app.inject({ method: 'GET', url: '/ready' })).statusCode
+  t.equal(await ready(a), 200)
+  t.equal(await ready(b), 200)
+  const heard: ChangeEvent[] = []
+  b.store.onChange((change) => heard.push(change))
+
+  // A writer that keeps going through the outage, recording what was acknowledged.
+  const acked = new Map<string, number>()
+  const refused: string[] = []
+  const run = { writing: true }
+  let n = 0
+  const writer = (async () => {
+    while (run.writing) {
+      const key = `k${n++}`
+      try {
+        const result = await a.store.write(alice, { content: { n }, key })
+        acked.set(key, result.version)
+      } catch (error) {
+        if (!(error instanceof ContextError)) throw error
+        refused.push(`${error.code}`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+  })()
+
+  await eventually(() => acked.size >= 20, 10_000, 'writes before the outage')
+  await redis.stop()
+  await eventually(async () => (await ready(a)) === 503 && (await ready(b)) === 503, 10_000, '/ready to report 503')
+  const notReady = await a.inject({ method: 'GET', url: '/ready' })
+  t.same(notReady.json(), { status: 'unavailable', store: 'redis' })
+  const refusedBefore = refused.length
+  await eventually(() => refused.length >= refusedBefore + 5, 10_000, 'writes to be refused while Redis is down')
+  t.ok(refused.every((code) => code === 'unavailable'), 'every refusal says unavailable')
+
+  await redis.start()
+  await eventually(async () => (await ready(a)) === 200 && (await ready(b)) === 200, 15_000, '/ready to recover')
+  const ackedBefore = acked.size
+  await eventually(() => acked.size >= ackedBefore + 20, 10_000, 'writes after the outage')
+  run.writing = false
+  await writer
+
+  await eventually(() => b.store.seq('default') === a.store.seq('default'), 10_000, 'B to catch up')
+  for (const store of [a.store, b.store]) {
+    const missing = [...acked].filter(([key, version]) => store.get('default', key)?.entry.version !== version)
+    t.same(missing, [], 'every acknowledged write is present')
+  }
+  const seqs = heard.map((c) => c.seq)
+  t.same(seqs, Array.from({ length: a.store.seq('default') }, (_, i) => i + 1), 'B heard every change once, in order, across the outage')
+
+  // A third instance started now reads the same from Redis's own persistence.
+  const c = await buildApp(config, { logger: false })
+  t.teardown(() => c.close())
+  t.same(c.store.snapshot('default').entries.map((e) => e.json), a.store.snapshot('default').entries.map((e) => e.json))
+})

@@ -48,7 +48,7 @@ export class TestClient {
   async next (predicate: Predicate, from = 0): Promise<Frame> {
     for (let i = from; i < this.frames.length; i++) if (predicate(this.frames[i])) return this.frames[i]
     return await new Promise<Frame>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no matching frame within ${SAFETY_TIMEOUT_MS} ms; got ${JSON.stringify(this.frames.map((f) => f.type))}`)), SAFETY_TIMEOUT_MS)
+      const timer = setTimeout(() => reject(new Error(`no matching frame within ${SAFETY_TIMEOUT_MS} ms; ${this.frames.length} frames, the last: ${JSON.stringify(this.frames.slice(-3)).slice(0, 500)}`)), SAFETY_TIMEOUT_MS)
       this.waiters.push({ predicate, from, resolve: (frame) => { clearTimeout(timer); resolve(frame) } })
     })
   }

@@ -17,6 +17,8 @@ import errorHandlerPlugin from '../plugins/error-handler.js'
 import statusRoutes from '../routes/status.js'
 import metricsRoutes from '../routes/metrics.js'
 import contextRoutes from '../routes/context.js'
+import mcpRoutes from '../routes/mcp.js'
+import oauthMetadataRoutes from '../routes/oauth-metadata.js'
 import websocketPlugin from '../plugins/websocket.js'
 import websocketRoutes from '../routes/websocket.js'
 
@@ -59,6 +61,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(statusRoutes)
   await app.register(metricsRoutes)
   await app.register(contextRoutes)
+  await app.register(mcpRoutes)
+  await app.register(oauthMetadataRoutes)
   await app.register(websocketRoutes)
   return app
 }

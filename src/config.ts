@@ -14,6 +14,10 @@ const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
 
 const optionalText = z.string().trim().optional().transform((value) => (value === '' ? undefined : value))
 
+// The URL hosts use to reach the server (MCP resource id, OAuth metadata): http(s) only.
+const optionalHttpUrl = optionalText.refine((value) => value === undefined || (/^https?:\/\/[^/?#\s]+/.test(value) && URL.canParse(value)),
+  { error: 'must be an http:// or https:// URL' })
+
 const commaList = z.string().optional().transform((value) =>
   (value ?? '').split(',').map((item) => item.trim()).filter((item) => item.length > 0))
 
@@ -54,7 +58,7 @@ const environmentSchema = z.object({
   MCP_FSYNC: z.enum(['always', 'batch'], { error: 'must be always or batch' }).default('batch'),
   MCP_METRICS_TOKEN: optionalText,
   MCP_HTTP_RATE_LIMIT: integer(1).default(600),
-  MCP_PUBLIC_URL: optionalText
+  MCP_PUBLIC_URL: optionalHttpUrl
 })
 
 export type Environment = Record<string, string | undefined>

@@ -1,0 +1,106 @@
+// /mcp: the Model Context Protocol over Streamable HTTP (POST for messages, GET for a 2025
+// session's notification stream, DELETE to end a session). This route checks Host and Origin,
+// authenticates the bearer JWT (401 with an RFC 9728 challenge otherwise), and hands the request to
+// the framework-free endpoint in src/mcp, which also hears every store change to notify hosts.
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { bearerToken } from '../plugins/auth.js'
+import type { Identity } from '../src/auth/identity.js'
+import { McpEndpoint } from '../src/mcp/mcp-endpoint.js'
+import { MCP_PATH, bearerChallenge, publicBaseUrl } from '../src/mcp/protected-resource.js'
+import { rebindingPolicy, rebindingRefusal } from '../src/mcp/rebinding-guard.js'
+import { tokenCounter } from '../src/token-counter.js'
+import { VERSION } from '../src/version.js'
+
+// Connection-level headers describe the hop to us, not the request the SDK sees.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'te', 'trailer'])
+
+const mcpRoutes: FastifyPluginAsync = async (app) => {
+  const { config } = app
+  const endpoint = new McpEndpoint({
+    store: app.store,
+    countTokens: tokenCounter(config.tokenEncoding),
+    version: VERSION,
+    registry: app.sessions,
+    maxSessions: config.maxConnections,
+    maxSessionsPerUser: config.maxConnectionsPerUser,
+    idleTimeoutMs: config.connectionTimeoutMs,
+    onToolError: (code) => app.metrics.errors.inc({ code, surface: 'mcp' }),
+    onInternalError: (error) => app.log.error({ err: error }, 'MCP tool failed'),
+    // Mostly requests the SDK refused on protocol grounds: the client's problem, not ours.
+    onProtocolError: (error) => app.log.debug({ err: error }, 'MCP protocol error')
+  })
+  const unsubscribe = app.store.onChange((change) => endpoint.publish(change))
+  // Open streams are live sockets: end them before the server waits for connections to drain.
+  app.addHook('preClose', async () => {
+    unsubscribe()
+    await endpoint.close()
+  })
+
+  const policy = rebindingPolicy(config.host, config.publicUrl, config.allowedOrigins)
+
+  async function guardRebinding (request: FastifyRequest, reply: FastifyReply) {
+    const refusal = rebindingRefusal(policy, request.headers.host, request.headers.origin)
+    if (refusal !== undefined) {
+      return reply.code(403).send({ jsonrpc: '2.0', error: { code: -32000, message: refusal }, id: null })
+    }
+  }
+
+  async function serve (request: FastifyRequest, reply: FastifyReply) {
+    const token = bearerToken(request.headers.authorization)
+    const identity = token === undefined ? undefined : verified(token)
+    if (token === undefined || identity === undefined) {
+      app.metrics.authAttempts.inc({ result: 'failure', surface: 'mcp' })
+      const message = token === undefined ? 'Authentication token required' : 'Invalid authentication token'
+      const base = publicBaseUrl(config.publicUrl, request)
+      return reply.code(401)
+        .header('www-authenticate', bearerChallenge(base, token === undefined ? undefined : { description: message }))
+        .send({ statusCode: 401, error: 'Unauthorized', message, code: 'unauthorized' })
+    }
+    app.metrics.authAttempts.inc({ result: 'success', surface: 'mcp' })
+
+    const closed = new AbortController()
+    reply.raw.once('close', () => closed.abort())
+    const response = await endpoint.handle({
+      method: request.method,
+      url: requestUrl(request),
+      headers: webHeaders(request),
+      body: request.body,
+      closed: closed.signal
+    }, identity, token)
+    return reply.send(response)
+  }
+
+  function verified (token: string): Identity | undefined {
+    try {
+      return app.verifyToken(token)
+    } catch {
+      return undefined
+    }
+  }
+
+  for (const method of ['GET', 'POST', 'DELETE'] as const) {
+    // Hidden from the OpenAPI document, which describes the REST API; docs/mcp.md covers this.
+    app.route({ method, url: MCP_PATH, schema: { hide: true }, onRequest: guardRebinding, handler: serve })
+  }
+}
+
+/** The absolute URL the SDK sees; a Host that is no valid authority (possible when no Host check applies) falls back. */
+function requestUrl (request: FastifyRequest): string {
+  try {
+    return new URL(request.url, `http://${request.headers.host ?? 'localhost'}`).href
+  } catch {
+    return new URL(request.url, 'http://localhost').href
+  }
+}
+
+function webHeaders (request: FastifyRequest): Headers {
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined || HOP_BY_HOP.has(name)) continue
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item)
+    else headers.set(name, value)
+  }
+  return headers
+}
+
+export default mcpRoutes

@@ -1,0 +1,95 @@
+// The /mcp endpoint without its HTTP framework: routes each authenticated request to the protocol
+// era it speaks, and fans store changes out to the hosts of the change's tenant.
+//
+// - 2026-07-28 (the current protocol): stateless, served by the SDK's createMcpHandler, one per
+//   tenant, because its subscriptions/listen streams all hear one event bus and a tenant's changes
+//   must reach only that tenant's hosts.
+// - 2025-11-25 and earlier: sessions with a GET stream for notifications (legacy-sessions.ts).
+import { createMcpHandler, isLegacyRequest, type McpHttpHandler } from '@modelcontextprotocol/server'
+import type { Identity } from '../auth/identity.js'
+import type { ChangeEvent } from '../store/types.js'
+import { authInfoFor } from './auth-info.js'
+import { notificationsFor } from './change-notifications.js'
+import { createContextMcpServer, type ContextServerDeps } from './context-mcp-server.js'
+import { LegacySessions, type LegacySessionOptions } from './legacy-sessions.js'
+import { endAtExpiry, isEventStream } from './stream-lifetime.js'
+
+export interface McpEndpointOptions extends ContextServerDeps, Omit<LegacySessionOptions, 'createServer' | 'onError'> {
+  /** Problems the SDK reports (refused requests, broken streams); none of them is fatal. */
+  onProtocolError?: (error: Error) => void
+}
+
+/** One HTTP request to /mcp, already authenticated, with its body parsed by the framework. */
+export interface McpHttpRequest {
+  method: string
+  url: string
+  headers: Headers
+  body: unknown
+  /** Aborts when the client goes away or the response ends. */
+  closed: AbortSignal
+}
+
+export class McpEndpoint {
+  private readonly modern = new Map<string, McpHttpHandler>()
+  private readonly legacy: LegacySessions
+  private closed = false
+
+  constructor (private readonly options: McpEndpointOptions) {
+    this.legacy = new LegacySessions({
+      ...options,
+      createServer: (subscriptions) => createContextMcpServer(options, { subscriptions }),
+      onError: options.onProtocolError
+    })
+  }
+
+  /** Open 2025-protocol sessions on this instance. */
+  get sessionCount (): number { return this.legacy.size }
+
+  /** Serves one request as the given identity. */
+  async handle (input: McpHttpRequest, identity: Identity, token: string): Promise<Response> {
+    if (this.closed) return Response.json({ jsonrpc: '2.0', error: { code: -32000, message: 'Server is shutting down' }, id: null }, { status: 503 })
+    const expiry = new AbortController()
+    const request = new Request(input.url, {
+      method: input.method,
+      headers: input.headers,
+      signal: AbortSignal.any([input.closed, expiry.signal])
+    })
+    const authInfo = authInfoFor(identity, token)
+    if (await isLegacyRequest(request, input.body)) {
+      return await this.legacy.handle(request, input.closed, identity, authInfo, input.body)
+    }
+    const response = await this.handlerFor(identity.tenant).fetch(request, { authInfo, parsedBody: input.body })
+    // A listen stream (or a call upgraded to SSE) ends when its token does.
+    if (isEventStream(response)) endAtExpiry(input.closed, identity.expiresAt, () => expiry.abort())
+    return response
+  }
+
+  /** Notifies the hosts of the change's tenant, on both protocol eras. */
+  publish (change: ChangeEvent): void {
+    const { updatedUris, listChanged } = notificationsFor(change)
+    this.legacy.notify(change.tenant, updatedUris, listChanged)
+    const handler = this.modern.get(change.tenant)
+    if (handler === undefined) return
+    for (const uri of updatedUris) handler.notify.resourceUpdated(uri)
+    if (listChanged) handler.notify.resourcesChanged()
+  }
+
+  /** Ends every session and stream (server shutdown). */
+  async close (): Promise<void> {
+    this.closed = true
+    await Promise.all([this.legacy.close(), ...[...this.modern.values()].map((handler) => handler.close())])
+  }
+
+  private handlerFor (tenant: string): McpHttpHandler {
+    let handler = this.modern.get(tenant)
+    if (handler === undefined) {
+      handler = createMcpHandler(() => createContextMcpServer(this.options), {
+        // 2025 traffic never reaches this handler: handle() routes it to the sessions.
+        legacy: 'reject',
+        ...(this.options.onProtocolError !== undefined ? { onerror: this.options.onProtocolError } : {})
+      })
+      this.modern.set(tenant, handler)
+    }
+    return handler
+  }
+}

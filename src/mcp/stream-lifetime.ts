@@ -1,0 +1,52 @@
+// Long-lived MCP streams (a 2025 session's GET stream, a subscriptions/listen stream) must not
+// outlive the token that opened them: the host reconnects with a fresh token instead, as a
+// WebSocket client refreshes its token or is closed with "Token expired".
+
+// setTimeout fires at once for delays above 2^31-1 ms, so a far expiry ends the stream after ~24
+// days instead, and the host reconnects.
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * Calls `onExpire` when the token expires, unless `closed` aborts first (the client left or the
+ * response ended). The timer never keeps the process alive.
+ */
+export function endAtExpiry (closed: AbortSignal, expiresAt: number, onExpire: () => void): void {
+  if (closed.aborted) return
+  const timer = setTimeout(onExpire, Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS))
+  timer.unref()
+  closed.addEventListener('abort', () => clearTimeout(timer), { once: true })
+}
+
+/** Runs `listener` once when the signal aborts, or at once if it already has. */
+export function onAbort (signal: AbortSignal, listener: () => void): void {
+  if (signal.aborted) listener()
+  else signal.addEventListener('abort', listener, { once: true })
+}
+
+/** Whether a response is a Server-Sent Events stream. */
+export function isEventStream (response: Response): boolean {
+  return response.headers.get('content-type')?.startsWith('text/event-stream') === true
+}
+
+const OPENING_COMMENT = new TextEncoder().encode(': stream open\n\n')
+
+/**
+ * The same event stream, starting with an SSE comment (which clients ignore). Response headers go
+ * out with the first byte, and the SDK writes nothing on a new 2025 GET stream until a
+ * notification or its 15-second keep-alive, so without it a host would wait that long to learn
+ * that its stream is open.
+ */
+export function withOpeningComment (response: Response): Response {
+  if (response.body === null) return response
+  const reader = response.body.getReader()
+  const body = new ReadableStream<Uint8Array>({
+    start (controller) { controller.enqueue(OPENING_COMMENT) },
+    async pull (controller) {
+      const { done, value } = await reader.read()
+      if (done) controller.close()
+      else controller.enqueue(value)
+    },
+    cancel (reason) { return reader.cancel(reason) }
+  })
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
+}

@@ -1,0 +1,119 @@
+// Test harness for /mcp: a real listening app per test and official MCP SDK clients connected to it
+// over HTTP with a bearer token, in either protocol era. Everything opened is closed at teardown.
+// Waits for notifications have a safety timeout so a broken server fails the test instead of
+// hanging it; they assert nothing about speed.
+import type { Test } from 'tap'
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
+import { buildApp, type App } from '../../src/app.js'
+import { signToken } from '../../src/auth/token-signer.js'
+import type { Config } from '../../src/config.js'
+import type { Role } from '../../src/store/types.js'
+import { testConfig } from '../helpers/config.js'
+
+/** The protocol eras the endpoint serves, as the client negotiates them. */
+export const ERAS = [
+  { name: '2025-11-25', version: '2025-11-25', options: {} },
+  { name: '2026-07-28', version: '2026-07-28', options: { versionNegotiation: { mode: { pin: '2026-07-28' } } } }
+] as const
+
+export type Era = typeof ERAS[number]
+
+export const LEGACY = ERAS[0]
+export const MODERN = ERAS[1]
+
+const SAFETY_TIMEOUT_MS = 10_000
+
+export interface McpServerUnderTest {
+  app: App
+  config: Config
+  /** http://127.0.0.1:<port> */
+  base: string
+  /** http://127.0.0.1:<port>/mcp */
+  url: URL
+  /** A token for a user (default: a writer of tenant "default"). */
+  token: (sub: string, roles?: Role[], tenant?: string) => string
+}
+
+/** Builds the app with the test config (plus `env`), listens on a random local port. */
+export async function startServer (t: Test, env: Record<string, string> = {}): Promise<McpServerUnderTest> {
+  const config = testConfig(env)
+  const app = await buildApp(config, { logger: false })
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no TCP address')
+  const base = `http://127.0.0.1:${address.port}`
+  return {
+    app,
+    config,
+    base,
+    url: new URL('/mcp', base),
+    token: (sub, roles = ['writer'], tenant = 'default') => signToken(config.jwt, { sub, roles, tenant, ttlSeconds: 600 })
+  }
+}
+
+export interface ConnectedClient {
+  client: Client
+  transport: StreamableHTTPClientTransport
+  /**
+   * Resolves once the server has answered a GET with a stream: a 2025 session's notification
+   * stream is open (the client opens it on its own after initializing). Watched on the client's
+   * real fetch, so a test knows when a notification can no longer be missed.
+   */
+  streamOpened: Promise<void>
+}
+
+/** An official MCP client connected to the server with `Authorization: Bearer <token>`. */
+export async function connect (t: Test, server: McpServerUnderTest, token: string, era: Era = LEGACY): Promise<ConnectedClient> {
+  let opened = () => {}
+  const streamOpened = new Promise<void>((resolve) => { opened = resolve })
+  const watchingFetch = async (input: string | URL, init?: RequestInit): Promise<Response> => {
+    const response = await fetch(input, init)
+    if ((init?.method ?? 'GET') === 'GET' && response.status === 200) opened()
+    return response
+  }
+  const client = new Client({ name: 'context-server-tests', version: '1.0.0' }, { ...era.options })
+  const transport = new StreamableHTTPClientTransport(server.url, {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    fetch: watchingFetch
+  })
+  await client.connect(transport)
+  t.teardown(() => client.close())
+  return { client, transport, streamOpened }
+}
+
+/** The structured content of a tool result, failing the test if there is none. */
+export function structured (t: Test, result: { structuredContent?: unknown }): Record<string, any> {
+  const value = result.structuredContent
+  if (value === null || typeof value !== 'object') {
+    t.fail('tool result has no structured content')
+    return {}
+  }
+  return value as Record<string, any>
+}
+
+/** Records every notification of a method a client receives, in order, from now on. */
+export class NotificationLog<T = { method: string, params?: Record<string, unknown> }> {
+  readonly received: T[] = []
+  private waiters: Array<{ predicate: (value: T) => boolean, resolve: (value: T) => void, reject: (error: Error) => void, timer: NodeJS.Timeout }> = []
+
+  push (value: T): void {
+    this.received.push(value)
+    this.waiters = this.waiters.filter((waiter) => {
+      if (!waiter.predicate(value)) return true
+      clearTimeout(waiter.timer)
+      waiter.resolve(value)
+      return false
+    })
+  }
+
+  /** The first notification (already received or still to come) that passes `predicate`. */
+  next (what: string, predicate: (value: T) => boolean): Promise<T> {
+    const found = this.received.find(predicate)
+    if (found !== undefined) return Promise.resolve(found)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), SAFETY_TIMEOUT_MS)
+      this.waiters.push({ predicate, resolve, reject, timer })
+    })
+  }
+}

@@ -1,0 +1,96 @@
+// Change notifications to MCP hosts, fed by the store's change events: a write made through
+// another surface (REST) reaches a host's subscription as resources/updated (and list_changed when
+// a key appears), in both protocol eras, and never crosses tenants. Closing the server ends every
+// MCP session.
+import { test } from 'tap'
+import { SNAPSHOT_URI, entryUri } from '../../src/mcp/context-uris.js'
+import { LEGACY, MODERN, NotificationLog, connect, startServer, type ConnectedClient, type McpServerUnderTest } from './mcp-harness.js'
+
+interface Note { method: string, params?: { uri?: string } | Record<string, unknown> }
+
+function record (connected: ConnectedClient): NotificationLog<Note> {
+  const log = new NotificationLog<Note>()
+  connected.client.setNotificationHandler('notifications/resources/updated', (note) => log.push(note))
+  connected.client.setNotificationHandler('notifications/resources/list_changed', (note) => log.push(note))
+  return log
+}
+
+/** Writes through the REST surface, as an ops tool or another agent would. */
+async function restWrite (server: McpServerUnderTest, token: string, key: string, content: Record<string, unknown>) {
+  const res = await server.app.inject({ method: 'POST', url: '/context', headers: { authorization: `Bearer ${token}` }, payload: { key, context: content } })
+  if (res.statusCode !== 201) throw new Error(`REST write failed: ${res.statusCode} ${res.body}`)
+}
+
+const updated = (uri: string) => (note: Note) => note.method === 'notifications/resources/updated' && note.params?.uri === uri
+
+test('2025-11-25: a subscribed session hears REST writes on its GET stream', async (t) => {
+  const server = await startServer(t)
+  const alice = await connect(t, server, server.token('alice'), LEGACY)
+  const log = record(alice)
+  await alice.client.subscribeResource({ uri: entryUri('plan') })
+  await alice.client.subscribeResource({ uri: SNAPSHOT_URI })
+  await alice.streamOpened
+
+  await restWrite(server, server.token('bob'), 'plan', { step: 1 })
+  await log.next('the entry update', updated(entryUri('plan')))
+  await log.next('the snapshot update', updated(SNAPSHOT_URI))
+  await log.next('the list change for a new key', (note) => note.method === 'notifications/resources/list_changed')
+
+  const changed = (await alice.client.readResource({ uri: entryUri('plan') })).contents[0]
+  t.same(JSON.parse('text' in changed ? changed.text : '').content, { step: 1 }, 'the host reads the new state')
+
+  await alice.client.unsubscribeResource({ uri: entryUri('plan') })
+  await restWrite(server, server.token('bob'), 'plan', { step: 2 })
+  const snapshotUpdates = () => log.received.filter(updated(SNAPSHOT_URI)).length
+  await log.next('the second snapshot update', () => snapshotUpdates() === 2)
+  t.equal(log.received.filter(updated(entryUri('plan'))).length, 1, 'no update for an unsubscribed entry')
+})
+
+test('2026-07-28: a subscriptions/listen stream hears REST writes', async (t) => {
+  const server = await startServer(t)
+  const alice = await connect(t, server, server.token('alice'), MODERN)
+  const log = record(alice)
+  const subscription = await alice.client.listen({ resourceSubscriptions: [entryUri('plan'), SNAPSHOT_URI], resourcesListChanged: true })
+  t.same(subscription.honoredFilter, { resourcesListChanged: true, resourceSubscriptions: [entryUri('plan'), SNAPSHOT_URI] })
+
+  await restWrite(server, server.token('bob'), 'plan', { step: 1 })
+  await log.next('the entry update', updated(entryUri('plan')))
+  await log.next('the snapshot update', updated(SNAPSHOT_URI))
+  await log.next('the list change for a new key', (note) => note.method === 'notifications/resources/list_changed')
+  await subscription.close()
+})
+
+for (const era of [LEGACY, MODERN]) {
+  test(`${era.name}: notifications reach only the change's tenant`, async (t) => {
+    const server = await startServer(t)
+    const acme = await connect(t, server, server.token('alice', ['writer'], 'acme'), era)
+    const log = record(acme)
+    const watched = [entryUri('shared-name'), entryUri('marker')]
+    if (era === LEGACY) {
+      for (const uri of watched) await acme.client.subscribeResource({ uri })
+      await acme.streamOpened
+    } else {
+      await acme.client.listen({ resourceSubscriptions: watched, resourcesListChanged: true })
+    }
+
+    // Another tenant writes the very key acme watches, then acme writes a marker. Notifications
+    // of one stream arrive in order, so anything leaked from globex would come before the marker.
+    await restWrite(server, server.token('bob', ['writer'], 'globex'), 'shared-name', { tenant: 'globex' })
+    await restWrite(server, server.token('bob', ['writer'], 'acme'), 'marker', { tenant: 'acme' })
+    await log.next('the marker update', updated(entryUri('marker')))
+    const beforeMarker = log.received.slice(0, log.received.findIndex(updated(entryUri('marker'))))
+    t.same(beforeMarker, [], 'nothing from the other tenant')
+  })
+}
+
+test('closing the server ends every MCP session and stream', async (t) => {
+  const server = await startServer(t)
+  const legacy = await connect(t, server, server.token('alice'), LEGACY)
+  await legacy.streamOpened
+  const modern = await connect(t, server, server.token('alice'), MODERN)
+  await modern.client.listen({ resourcesListChanged: true })
+  t.equal(server.app.sessions.size, 1, 'the 2025 session is registered')
+
+  await server.app.close()
+  t.equal(server.app.sessions.size, 0, 'and gone after close')
+})

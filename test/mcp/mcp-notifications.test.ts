@@ -1,10 +1,12 @@
 // Change notifications to MCP hosts, fed by the store's change events: a write made through
-// another surface (REST) reaches a host's subscription as resources/updated (and list_changed when
-// a key appears), in both protocol eras, and never crosses tenants. Closing the server ends every
-// MCP session.
+// another surface (a WebSocket agent, REST) reaches a host's subscription as resources/updated (and
+// list_changed when a key appears), in both protocol eras, from another instance too when they
+// share Redis, and never crosses tenants. Closing the server ends every MCP session.
 import { test } from 'tap'
 import { SNAPSHOT_URI, entryUri } from '../../src/mcp/context-uris.js'
 import { LEGACY, MODERN, NotificationLog, connect, startServer, type ConnectedClient, type McpServerUnderTest } from './mcp-harness.js'
+import { connectAuthenticated, wsUrl } from '../helpers/ws-client.js'
+import { REDIS_URL, redisTest, uniquePrefix } from '../helpers/redis.js'
 
 interface Note { method: string, params?: { uri?: string } | Record<string, unknown> }
 
@@ -23,7 +25,7 @@ async function restWrite (server: McpServerUnderTest, token: string, key: string
 
 const updated = (uri: string) => (note: Note) => note.method === 'notifications/resources/updated' && note.params?.uri === uri
 
-test('2025-11-25: a subscribed session hears REST writes on its GET stream', async (t) => {
+test('2025-11-25: a subscribed session hears a WebSocket agent\'s writes on its GET stream', async (t) => {
   const server = await startServer(t)
   const alice = await connect(t, server, server.token('alice'), LEGACY)
   const log = record(alice)
@@ -31,7 +33,10 @@ test('2025-11-25: a subscribed session hears REST writes on its GET stream', asy
   await alice.client.subscribeResource({ uri: SNAPSHOT_URI })
   await alice.streamOpened
 
-  await restWrite(server, server.token('bob'), 'plan', { step: 1 })
+  const agent = await connectAuthenticated(wsUrl(server.app), server.token('bob'))
+  t.teardown(() => agent.close())
+  const ack = await agent.request({ type: 'update_context', key: 'plan', context: { step: 1 } })
+  t.equal(ack.type, 'update_ack')
   await log.next('the entry update', updated(entryUri('plan')))
   await log.next('the snapshot update', updated(SNAPSHOT_URI))
   await log.next('the list change for a new key', (note) => note.method === 'notifications/resources/list_changed')
@@ -40,7 +45,7 @@ test('2025-11-25: a subscribed session hears REST writes on its GET stream', asy
   t.same(JSON.parse('text' in changed ? changed.text : '').content, { step: 1 }, 'the host reads the new state')
 
   await alice.client.unsubscribeResource({ uri: entryUri('plan') })
-  await restWrite(server, server.token('bob'), 'plan', { step: 2 })
+  await agent.request({ type: 'update_context', key: 'plan', context: { step: 2 } })
   const snapshotUpdates = () => log.received.filter(updated(SNAPSHOT_URI)).length
   await log.next('the second snapshot update', () => snapshotUpdates() === 2)
   t.equal(log.received.filter(updated(entryUri('plan'))).length, 1, 'no update for an unsubscribed entry')
@@ -82,6 +87,25 @@ for (const era of [LEGACY, MODERN]) {
     t.same(beforeMarker, [], 'nothing from the other tenant')
   })
 }
+
+redisTest('with the Redis backend, a write on one instance notifies hosts on another', async (t) => {
+  const shared = { MCP_STORE: 'redis', REDIS_URL, MCP_REDIS_PREFIX: uniquePrefix(t) }
+  const first = await startServer(t, shared)
+  const second = await startServer(t, shared)
+  const legacy = await connect(t, first, first.token('alice'), LEGACY)
+  const legacyLog = record(legacy)
+  await legacy.client.subscribeResource({ uri: entryUri('plan') })
+  await legacy.streamOpened
+  const modern = await connect(t, first, first.token('alice'), MODERN)
+  const modernLog = record(modern)
+  await modern.client.listen({ resourceSubscriptions: [entryUri('plan')] })
+
+  await restWrite(second, second.token('bob'), 'plan', { from: 'the other instance' })
+  await legacyLog.next('the 2025 session\'s update', updated(entryUri('plan')))
+  await modernLog.next('the listen stream\'s update', updated(entryUri('plan')))
+  const read = (await legacy.client.readResource({ uri: entryUri('plan') })).contents[0]
+  t.same(JSON.parse('text' in read ? read.text : '').content, { from: 'the other instance' })
+})
 
 test('closing the server ends every MCP session and stream', async (t) => {
   const server = await startServer(t)

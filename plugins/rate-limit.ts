@@ -4,7 +4,7 @@
 import fp from 'fastify-plugin'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
-import type { Redis } from 'ioredis'
+import { Redis } from 'ioredis'
 import { bearerToken } from './auth.js'
 import { ContextError } from '../src/errors.js'
 
@@ -16,6 +16,11 @@ export interface RateLimitPluginOptions {
    * behind a load balancer a client gets up to `max` per instance.
    */
   redis?: Redis
+  /**
+   * Or the URL of that Redis (MCP_STORE=redis): the plugin opens its own connection, with the
+   * short timeouts @fastify/rate-limit recommends, and closes it with the server.
+   */
+  redisUrl?: string
   /** Key prefix in Redis, so several deployments can share one Redis. */
   nameSpace?: string
 }
@@ -44,12 +49,22 @@ export default fp<RateLimitPluginOptions>(async (app, options) => {
     return `ip:${fastifyRateLimit.normalizeIP(request.ip)}`
   }
 
+  let redis = options.redis
+  if (redis === undefined && options.redisUrl !== undefined) {
+    const own = new Redis(options.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1 })
+    own.on('error', () => {}) // an outage shows in /ready (the store's connection), not per retry
+    app.addHook('onClose', async () => { await own.quit().catch(() => own.disconnect()) })
+    redis = own
+  }
+
   await app.register(fastifyRateLimit, {
     global: true,
     max: options.max,
     timeWindow: WINDOW_MS,
     keyGenerator: bucketOf,
-    ...(options.redis !== undefined ? { redis: options.redis, nameSpace: options.nameSpace ?? 'mcp-rate-limit-' } : {}),
+    // With a shared Redis: while it is unreachable, requests go unlimited rather than failing
+    // (reads still work from the local replica; writes fail on their own with 503).
+    ...(redis !== undefined ? { redis, nameSpace: options.nameSpace ?? 'mcp-rate-limit-', skipOnError: true } : {}),
     // Thrown to the central error handler, which gives it the contract's shape (code rate_limited).
     errorResponseBuilder: (_request, context) => new ContextError('rate_limited',
       `Rate limit exceeded: at most ${context.max} requests per minute, retry in ${context.after}`,

@@ -44,7 +44,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
 
   // 1. Framework plugins that add onRoute hooks (websocket, rate-limit, swagger) go here, awaited.
   await app.register(websocketPlugin, { config })
-  await app.register(rateLimitPlugin, { max: config.httpRateLimit })
+  await app.register(rateLimitPlugin, {
+    max: config.httpRateLimit,
+    // Instances sharing a Redis store share their rate limits too.
+    ...(config.store === 'redis' ? { redisUrl: config.redisUrl, nameSpace: `${config.redisPrefix}:rate-limit:` } : {})
+  })
   await app.register(swaggerPlugin)
 
   // 2. The app's own plugins: each builds one thing and decorates the instance with it.

@@ -7,6 +7,7 @@
 // - 2025-11-25 and earlier: sessions with a GET stream for notifications (legacy-sessions.ts).
 import { createMcpHandler, isLegacyRequest, type McpHttpHandler } from '@modelcontextprotocol/server'
 import type { Identity } from '../auth/identity.js'
+import { canRead } from '../store/permissions.js'
 import type { ChangeEvent } from '../store/types.js'
 import { authInfoFor } from './auth-info.js'
 import { notificationsFor } from './change-notifications.js'
@@ -48,6 +49,11 @@ export class McpEndpoint {
   /** Serves one request as the given identity. */
   async handle (input: McpHttpRequest, identity: Identity, token: string): Promise<Response> {
     if (this.closed) return Response.json({ jsonrpc: '2.0', error: { code: -32000, message: 'Server is shutting down' }, id: null }, { status: 503 })
+    // Every MCP operation reads (listing, notifications), so a token without a known role gets
+    // nothing here, as on the other surfaces; the store checks the write roles itself.
+    if (!canRead(identity)) {
+      return Response.json({ statusCode: 403, error: 'Forbidden', message: 'This operation needs the reader, writer or admin role', code: 'forbidden' }, { status: 403 })
+    }
     const expiry = new AbortController()
     const request = new Request(input.url, {
       method: input.method,

@@ -59,6 +59,11 @@ test('no token or a bad token: 401 with a Bearer challenge naming the metadata d
   const get = await raw(server.url, { method: 'GET' })
   t.equal(get.status, 401, 'the notification stream needs a token too')
 
+  const noRole = signToken(server.config.jwt, { sub: 'guest', roles: ['guest' as never], ttlSeconds: 600 })
+  const roleless = await raw(server.url, { body: INITIALIZE, headers: { authorization: `Bearer ${noRole}` } })
+  t.equal(roleless.status, 403, 'a valid token without a known role reads nothing')
+  t.match(JSON.parse(roleless.body), { code: 'forbidden' })
+
   const client = new Client({ name: 'no-token', version: '1' })
   await t.rejects(client.connect(new StreamableHTTPClientTransport(server.url)), 'the official client cannot connect without a token')
   t.equal(server.app.sessions.size, 0, 'no session was opened')

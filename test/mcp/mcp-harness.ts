@@ -3,23 +3,27 @@
 // Waits for notifications have a safety timeout so a broken server fails the test instead of
 // hanging it; they assert nothing about speed.
 import type { Test } from 'tap'
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
+import { Client, StreamableHTTPClientTransport, type ClientOptions } from '@modelcontextprotocol/client'
 import { buildApp, type App } from '../../src/app.js'
 import { signToken } from '../../src/auth/token-signer.js'
 import type { Config } from '../../src/config.js'
 import type { Role } from '../../src/store/types.js'
 import { testConfig } from '../helpers/config.js'
 
-/** The protocol eras the endpoint serves, as the client negotiates them. */
-export const ERAS = [
-  { name: '2025-11-25', version: '2025-11-25', options: {} },
-  { name: '2026-07-28', version: '2026-07-28', options: { versionNegotiation: { mode: { pin: '2026-07-28' } } } }
-] as const
+/** How a test client negotiates: the version it should end up with, and the client options that ask for it. */
+export interface Era {
+  readonly name: string
+  readonly version: string
+  readonly options: ClientOptions
+}
 
-export type Era = typeof ERAS[number]
+/** The client's default: the 2025 initialize handshake at 2025-11-25, the version most hosts speak. */
+export const LEGACY: Era = { name: '2025-11-25', version: '2025-11-25', options: {} }
+/** The current protocol, pinned so a failed negotiation fails the test instead of falling back. */
+export const MODERN: Era = { name: '2026-07-28', version: '2026-07-28', options: { versionNegotiation: { mode: { pin: '2026-07-28' } } } }
 
-export const LEGACY = ERAS[0]
-export const MODERN = ERAS[1]
+/** The protocol eras the endpoint serves. */
+export const ERAS: readonly Era[] = [LEGACY, MODERN]
 
 const SAFETY_TIMEOUT_MS = 10_000
 

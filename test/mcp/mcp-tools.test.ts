@@ -126,3 +126,13 @@ for (const era of ERAS) {
     t.equal(everything.manifest.result_cap_tokens, null)
   })
 }
+
+test('a client negotiating automatically gets the current protocol; one asking for 2025-11-25 gets that', async (t) => {
+  const server = await startServer(t)
+  const auto = await connect(t, server, server.token('alice'), { name: 'auto', version: '2026-07-28', options: { versionNegotiation: { mode: 'auto' } } })
+  t.equal(auto.client.getNegotiatedProtocolVersion(), '2026-07-28', 'server/discover finds the current revision')
+  t.equal(auto.transport.sessionId, undefined, 'the current protocol is stateless')
+  const legacy = await connect(t, server, server.token('alice'))
+  t.equal(legacy.client.getNegotiatedProtocolVersion(), '2025-11-25', 'initialize with 2025-11-25 is answered in kind')
+  t.type(legacy.transport.sessionId, 'string', 'with a session for its notifications')
+})

@@ -1,12 +1,15 @@
 // A Redis of the test's own is stopped and started again under two app instances: /ready is 503
 // while it is down, writes fail with `unavailable` (never a false success), no acknowledged write
-// is lost, and listeners on the other instance are caught up from the stream afterwards.
+// is lost, and listeners and WebSocket delta subscribers on the other instance are caught up from
+// the stream afterwards.
 import { buildApp } from '../../src/app.js'
 import { ContextError } from '../../src/errors.js'
 import type { ChangeEvent } from '../../src/store/types.js'
 import { testConfig } from '../helpers/config.js'
 import { alice } from '../helpers/actors.js'
 import { eventually, privateRedis, redisTest, uniquePrefix } from '../helpers/redis.js'
+import { signTestToken } from '../helpers/tokens.js'
+import { connectAuthenticated, wsUrl } from '../helpers/ws-client.js'
 
 redisTest('Redis stopped and started mid-run: not ready, no false success, nothing acknowledged lost', async (t) => {
   const redis = await privateRedis(t)
@@ -21,6 +24,13 @@ redisTest('Redis stopped and started mid-run: not ready, no false success, nothi
   t.equal(await ready(b), 200)
   const heard: ChangeEvent[] = []
   b.store.onChange((change) => heard.push(change))
+  await a.listen({ port: 0, host: '127.0.0.1' })
+  await b.listen({ port: 0, host: '127.0.0.1' })
+  const token = signTestToken({ sub: 'alice', roles: ['writer'] })
+  const subscriber = await connectAuthenticated(wsUrl(b), token, { mode: 'delta' })
+  t.teardown(() => subscriber.close())
+  const wsWriter = await connectAuthenticated(wsUrl(a), token, { mode: 'none' })
+  t.teardown(() => wsWriter.close())
 
   // A writer that keeps going through the outage, recording what was acknowledged.
   const acked = new Map<string, number>()
@@ -49,6 +59,9 @@ redisTest('Redis stopped and started mid-run: not ready, no false success, nothi
   const refusedBefore = refused.length
   await eventually(() => refused.length >= refusedBefore + 5, 10_000, 'writes to be refused while Redis is down')
   t.ok(refused.every((code) => code === 'unavailable'), 'every refusal says unavailable')
+  const wsRefusal = await wsWriter.request({ type: 'update_context', key: 'ws-during-outage', context: { lost: false } })
+  t.equal(wsRefusal.type, 'error', 'a WebSocket write is refused too, not acknowledged')
+  t.match(wsRefusal.message, /unavailable/)
 
   await redis.start()
   await eventually(async () => (await ready(a)) === 200 && (await ready(b)) === 200, 15_000, '/ready to recover')
@@ -64,6 +77,9 @@ redisTest('Redis stopped and started mid-run: not ready, no false success, nothi
   }
   const seqs = heard.map((c) => c.seq)
   t.same(seqs, Array.from({ length: a.store.seq('default') }, (_, i) => i + 1), 'B heard every change once, in order, across the outage')
+  const deltas = await subscriber.collect((f) => f.type === 'context_delta', seqs.length)
+  t.same(deltas.map((d) => d.seq), seqs, "B's WebSocket delta subscriber got every change once, in order")
+  t.equal(b.store.get('default', 'ws-during-outage'), undefined, 'the refused WebSocket write never happened')
 
   // A third instance started now reads the same from Redis's own persistence.
   const c = await buildApp(config, { logger: false })

@@ -34,8 +34,8 @@ export interface McpServerUnderTest {
   base: string
   /** http://127.0.0.1:<port>/mcp */
   url: URL
-  /** A token for a user (default: a writer of tenant "default"). */
-  token: (sub: string, roles?: Role[], tenant?: string) => string
+  /** A token for a user (default: a writer of tenant "default", valid ten minutes). */
+  token: (sub: string, roles?: Role[], tenant?: string, ttlSeconds?: number) => string
 }
 
 /** Builds the app with the test config (plus `env`), listens on a random local port. */
@@ -52,7 +52,7 @@ export async function startServer (t: Test, env: Record<string, string> = {}): P
     config,
     base,
     url: new URL('/mcp', base),
-    token: (sub, roles = ['writer'], tenant = 'default') => signToken(config.jwt, { sub, roles, tenant, ttlSeconds: 600 })
+    token: (sub, roles = ['writer'], tenant = 'default', ttlSeconds = 600) => signToken(config.jwt, { sub, roles, tenant, ttlSeconds })
   }
 }
 
@@ -64,17 +64,27 @@ export interface ConnectedClient {
    * stream is open (the client opens it on its own after initializing). Watched on the client's
    * real fetch, so a test knows when a notification can no longer be missed.
    */
-  streamOpened: Promise<void>
+  streamOpened: () => Promise<void>
+  /** Resolves when the server ends the first long-lived stream (a 2025 GET stream or a listen stream). */
+  streamEnded: () => Promise<void>
 }
 
 /** An official MCP client connected to the server with `Authorization: Bearer <token>`. */
 export async function connect (t: Test, server: McpServerUnderTest, token: string, era: Era = LEGACY): Promise<ConnectedClient> {
   let opened = () => {}
   const streamOpened = new Promise<void>((resolve) => { opened = resolve })
+  let ended = () => {}
+  const streamEnded = new Promise<void>((resolve) => { ended = resolve })
+  // Passes the client's requests through unchanged; only watches the long-lived streams.
   const watchingFetch = async (input: string | URL, init?: RequestInit): Promise<Response> => {
     const response = await fetch(input, init)
-    if ((init?.method ?? 'GET') === 'GET' && response.status === 200) opened()
-    return response
+    const method = init?.method ?? 'GET'
+    const longLived = (method === 'GET' && response.status === 200) ||
+      (typeof init?.body === 'string' && init.body.includes('"subscriptions/listen"'))
+    if (!longLived || response.body === null) return response
+    if (method === 'GET') opened()
+    const watched = response.body.pipeThrough(new TransformStream({ flush: () => ended() }))
+    return new Response(watched, { status: response.status, statusText: response.statusText, headers: response.headers })
   }
   const client = new Client({ name: 'context-server-tests', version: '1.0.0' }, { ...era.options })
   const transport = new StreamableHTTPClientTransport(server.url, {
@@ -83,7 +93,12 @@ export async function connect (t: Test, server: McpServerUnderTest, token: strin
   })
   await client.connect(transport)
   t.teardown(() => client.close())
-  return { client, transport, streamOpened }
+  return {
+    client,
+    transport,
+    streamOpened: () => withinSafetyTimeout(streamOpened, 'the notification stream to open'),
+    streamEnded: () => withinSafetyTimeout(streamEnded, 'the server to end the stream')
+  }
 }
 
 /** The structured content of a tool result, failing the test if there is none. */
@@ -94,6 +109,14 @@ export function structured (t: Test, result: { structuredContent?: unknown }): R
     return {}
   }
   return value as Record<string, any>
+}
+
+function withinSafetyTimeout<T> (promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), SAFETY_TIMEOUT_MS)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
 /** Records every notification of a method a client receives, in order, from now on. */

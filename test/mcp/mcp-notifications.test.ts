@@ -31,7 +31,7 @@ test('2025-11-25: a subscribed session hears a WebSocket agent\'s writes on its 
   const log = record(alice)
   await alice.client.subscribeResource({ uri: entryUri('plan') })
   await alice.client.subscribeResource({ uri: SNAPSHOT_URI })
-  await alice.streamOpened
+  await alice.streamOpened()
 
   const agent = await connectAuthenticated(wsUrl(server.app), server.token('bob'))
   t.teardown(() => agent.close())
@@ -73,7 +73,7 @@ for (const era of [LEGACY, MODERN]) {
     const watched = [entryUri('shared-name'), entryUri('marker')]
     if (era === LEGACY) {
       for (const uri of watched) await acme.client.subscribeResource({ uri })
-      await acme.streamOpened
+      await acme.streamOpened()
     } else {
       await acme.client.listen({ resourceSubscriptions: watched, resourcesListChanged: true })
     }
@@ -95,7 +95,7 @@ redisTest('with the Redis backend, a write on one instance notifies hosts on ano
   const legacy = await connect(t, first, first.token('alice'), LEGACY)
   const legacyLog = record(legacy)
   await legacy.client.subscribeResource({ uri: entryUri('plan') })
-  await legacy.streamOpened
+  await legacy.streamOpened()
   const modern = await connect(t, first, first.token('alice'), MODERN)
   const modernLog = record(modern)
   await modern.client.listen({ resourceSubscriptions: [entryUri('plan')] })
@@ -107,10 +107,23 @@ redisTest('with the Redis backend, a write on one instance notifies hosts on ano
   t.same(JSON.parse('text' in read ? read.text : '').content, { from: 'the other instance' })
 })
 
+for (const era of [LEGACY, MODERN]) {
+  test(`${era.name}: a notification stream ends when the token that opened it expires`, async (t) => {
+    const server = await startServer(t)
+    // Long enough to connect and subscribe on a busy machine; the test then waits for the expiry.
+    const connected = await connect(t, server, server.token('alice', ['writer'], 'default', 3), era)
+    connected.client.onerror = () => {} // the client's reconnect with the expired token is refused, as it should be
+    if (era === MODERN) await connected.client.listen({ resourcesListChanged: true })
+    else await connected.streamOpened()
+    await connected.streamEnded()
+    t.pass('the server ended the stream')
+  })
+}
+
 test('closing the server ends every MCP session and stream', async (t) => {
   const server = await startServer(t)
   const legacy = await connect(t, server, server.token('alice'), LEGACY)
-  await legacy.streamOpened
+  await legacy.streamOpened()
   const modern = await connect(t, server, server.token('alice'), MODERN)
   await modern.client.listen({ resourcesListChanged: true })
   t.equal(server.app.sessions.size, 1, 'the 2025 session is registered')

@@ -82,7 +82,8 @@ export class LegacySessions {
         ? [...session.subscriptions].filter((uri) => updated.has(uri))
         : updatedUris.filter((uri) => session.subscriptions.has(uri))
       for (const uri of uris) session.server.server.sendResourceUpdated({ uri }).catch((error) => this.report(error))
-      if (listChanged) session.server.sendResourceListChanged()
+      // The low-level call: McpServer's own drops the promise, and a failed send must not go unhandled.
+      if (listChanged) session.server.server.sendResourceListChanged().catch((error) => this.report(error))
     }
   }
 

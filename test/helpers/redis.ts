@@ -5,7 +5,7 @@
 // Without a Redis answering, the Redis tests skip loudly outside CI and fail in CI.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -103,9 +103,14 @@ export async function privateRedis (t: Test) {
     child.kill('SIGTERM') // redis-server fsyncs its append-only file and exits
     await exited
   }
+  /** Deletes what the stopped server persisted, so the next start is empty (a Redis without persistence). */
+  const wipe = () => {
+    rmSync(dir, { recursive: true, force: true })
+    mkdirSync(dir)
+  }
   await start()
   t.teardown(async () => { await stop(); rmSync(dir, { recursive: true, force: true }) })
-  return { url, port, start, stop }
+  return { url, port, start, stop, wipe }
 }
 
 /**

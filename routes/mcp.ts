@@ -41,7 +41,8 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
   async function guardRebinding (request: FastifyRequest, reply: FastifyReply) {
     const refusal = rebindingRefusal(policy, request.headers.host, request.headers.origin)
     if (refusal !== undefined) {
-      return reply.code(403).send({ jsonrpc: '2.0', error: { code: -32000, message: refusal }, id: null })
+      app.metrics.authAttempts.inc({ result: `${refusal.header}_refused`, surface: 'mcp' })
+      return reply.code(403).send({ jsonrpc: '2.0', error: { code: -32000, message: refusal.message }, id: null })
     }
   }
 
@@ -49,7 +50,7 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
     const token = bearerToken(request.headers.authorization)
     const identity = token === undefined ? undefined : verified(token)
     if (token === undefined || identity === undefined) {
-      app.metrics.authAttempts.inc({ result: 'failure', surface: 'mcp' })
+      app.metrics.authAttempts.inc({ result: token === undefined ? 'missing' : 'invalid', surface: 'mcp' })
       const message = token === undefined ? 'Authentication token required' : 'Invalid authentication token'
       const base = publicBaseUrl(config.publicUrl, request)
       return reply.code(401)

@@ -47,8 +47,6 @@ export class LegacySessions {
     this.sweeper.unref()
   }
 
-  get size (): number { return this.sessions.size }
-
   /**
    * Serves one 2025-protocol HTTP request. `closed` aborts when the client goes away or the
    * response ends.

@@ -43,9 +43,6 @@ export class McpEndpoint {
     })
   }
 
-  /** Open 2025-protocol sessions on this instance. */
-  get sessionCount (): number { return this.legacy.size }
-
   /** Serves one request as the given identity. */
   async handle (input: McpHttpRequest, identity: Identity, token: string): Promise<Response> {
     if (this.closed) return Response.json({ jsonrpc: '2.0', error: { code: -32000, message: 'Server is shutting down' }, id: null }, { status: 503 })

@@ -31,15 +31,21 @@ export function rebindingPolicy (bindHost: string, publicUrl: string | undefined
   return { hosts: [...hosts], origins, localOrigins }
 }
 
+export interface RebindingRefusal {
+  /** Which header gave it away. */
+  readonly header: 'host' | 'origin'
+  readonly message: string
+}
+
 /** Why a request is refused (answer 403), or undefined when it may proceed. */
-export function rebindingRefusal (policy: RebindingPolicy, host: string | undefined, origin: string | undefined): string | undefined {
+export function rebindingRefusal (policy: RebindingPolicy, host: string | undefined, origin: string | undefined): RebindingRefusal | undefined {
   if (policy.hosts !== undefined) {
     const checked = validateHostHeader(host, [...policy.hosts])
-    if (!checked.ok) return checked.message
+    if (!checked.ok) return { header: 'host', message: checked.message }
   }
   // Requests without Origin come from non-browser clients, which DNS rebinding cannot drive.
   if (origin === undefined || origin === '') return undefined
   if (policy.origins.has(origin)) return undefined
   if (policy.localOrigins && validateOriginHeader(origin, localhostAllowedOrigins()).ok) return undefined
-  return `Origin not allowed: ${origin.slice(0, 200)}`
+  return { header: 'origin', message: `Origin not allowed: ${origin.slice(0, 200)}` }
 }

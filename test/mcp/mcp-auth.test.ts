@@ -67,6 +67,10 @@ test('no token or a bad token: 401 with a Bearer challenge naming the metadata d
   const client = new Client({ name: 'no-token', version: '1' })
   await t.rejects(client.connect(new StreamableHTTPClientTransport(server.url)), 'the official client cannot connect without a token')
   t.equal(server.app.sessions.size, 0, 'no session was opened')
+
+  const metrics = (await server.app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(metrics, /mcp_auth_attempts_total\{result="missing",surface="mcp"\} [1-9]/, 'refusals are counted')
+  t.match(metrics, /mcp_auth_attempts_total\{result="invalid",surface="mcp"\} 2/)
 })
 
 test('the protected-resource metadata document (RFC 9728) describes /mcp', async (t) => {
@@ -116,6 +120,9 @@ for (const era of ERAS) {
     t.equal(structured(t, await bob.callTool({ name: 'update_context', arguments: { context: { taken: true }, key: 'alice-notes' } })).code, 'forbidden')
     t.equal(structured(t, await bob.callTool({ name: 'clear_context', arguments: { all: true } })).code, 'forbidden', 'clearing the tenant needs admin')
     t.same(server.app.store.get('default', 'alice-notes')?.entry.content, { mine: true })
+
+    const metrics = (await server.app.inject({ method: 'GET', url: '/metrics' })).body
+    t.match(metrics, /mcp_errors_total\{code="forbidden",surface="mcp"\} 5/, 'tool errors are counted by code')
 
     t.notOk((await root.callTool({ name: 'set_priority', arguments: { key: 'alice-notes', priority: 9 } })).isError, 'an admin may')
     t.match(structured(t, await root.callTool({ name: 'clear_context', arguments: { all: true } })), { count: 1 })

@@ -2,42 +2,11 @@
 // protected-resource metadata document, roles, tenant isolation, sessions bound to the identity
 // that opened them, and Host/Origin checks against DNS rebinding. Raw requests go over real HTTP
 // (node:http, which lets a test send any Host header); MCP traffic through the official client.
-import { request as httpRequest } from 'node:http'
 import { test } from 'tap'
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
 import { signToken } from '../../src/auth/token-signer.js'
 import { SNAPSHOT_URI, entryUri } from '../../src/mcp/context-uris.js'
-import { ERAS, LEGACY, connect, startServer, structured } from './mcp-harness.js'
-
-interface RawResponse { status: number, headers: Record<string, string | string[] | undefined>, body: string }
-
-function raw (url: URL, options: { method?: string, headers?: Record<string, string>, body?: unknown } = {}): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const body = options.body === undefined ? undefined : JSON.stringify(options.body)
-    const req = httpRequest(url, {
-      method: options.method ?? 'POST',
-      headers: {
-        accept: 'application/json, text/event-stream',
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...options.headers
-      }
-    }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { text += chunk })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }))
-    })
-    req.on('error', reject)
-    req.end(body)
-  })
-}
-
-const INITIALIZE = {
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } }
-}
+import { ERAS, INITIALIZE, LEGACY, connect, raw, startServer, structured } from './mcp-harness.js'
 
 test('no token or a bad token: 401 with a Bearer challenge naming the metadata document', async (t) => {
   const server = await startServer(t)
@@ -188,4 +157,13 @@ test('Host and Origin are checked against DNS rebinding', async (t) => {
   const strictCall = (origin: string) => raw(strict.url, { body: INITIALIZE, headers: { authorization: `Bearer ${strict.token('alice')}`, origin } })
   t.equal((await strictCall('https://app.example.com')).status, 200, 'MCP_ALLOWED_ORIGINS admits its origins')
   t.equal((await strictCall('http://localhost:5173')).status, 403, 'and only those')
+
+  // Bound to every interface, the server cannot know its names unless MCP_PUBLIC_URL says them.
+  const open = await startServer(t, { MCP_HOST: '0.0.0.0' })
+  const openCall = (host: string) => raw(open.url, { body: INITIALIZE, headers: { authorization: `Bearer ${open.token('alice')}`, host } })
+  t.equal((await openCall('ctx.internal')).status, 200, 'any Host on 0.0.0.0 without MCP_PUBLIC_URL')
+  const pinned = await startServer(t, { MCP_HOST: '0.0.0.0', MCP_PUBLIC_URL: 'https://ctx.example.com' })
+  const pinnedCall = (host: string) => raw(pinned.url, { body: INITIALIZE, headers: { authorization: `Bearer ${pinned.token('alice')}`, host } })
+  t.equal((await pinnedCall('ctx.example.com')).status, 200, "MCP_PUBLIC_URL's host passes")
+  t.equal((await pinnedCall('attacker.example')).status, 403, 'others do not')
 })

@@ -2,6 +2,7 @@
 // over HTTP with a bearer token, in either protocol era. Everything opened is closed at teardown.
 // Waits for notifications have a safety timeout so a broken server fails the test instead of
 // hanging it; they assert nothing about speed.
+import { request as httpRequest } from 'node:http'
 import type { Test } from 'tap'
 import { Client, StreamableHTTPClientTransport, type ClientOptions } from '@modelcontextprotocol/client'
 import { buildApp, type App } from '../../src/app.js'
@@ -143,4 +144,36 @@ export class NotificationLog<T = { method: string, params?: Record<string, unkno
       this.waiters.push({ predicate, resolve, reject, timer })
     })
   }
+}
+
+export interface RawResponse { status: number, headers: Record<string, string | string[] | undefined>, body: string }
+
+/** One HTTP request over a real socket (node:http, which lets a test send any Host header). */
+export function raw (url: URL, options: { method?: string, headers?: Record<string, string>, body?: unknown } = {}): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body)
+    const req = httpRequest(url, {
+      method: options.method ?? 'POST',
+      headers: {
+        accept: 'application/json, text/event-stream',
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...options.headers
+      }
+    }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+/** A 2025-11-25 initialize request, as a host's first message. */
+export const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } }
 }

@@ -81,7 +81,8 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
 
   for (const method of ['GET', 'POST', 'DELETE'] as const) {
     // Hidden from the OpenAPI document, which describes the REST API; docs/mcp.md covers this.
-    app.route({ method, url: MCP_PATH, schema: { hide: true }, onRequest: guardRebinding, handler: serve })
+    // No automatic HEAD twin of GET: it would open a notification stream only to drop its body.
+    app.route({ method, url: MCP_PATH, schema: { hide: true }, exposeHeadRoute: false, onRequest: guardRebinding, handler: serve })
   }
 }
 

@@ -5,8 +5,9 @@ import type { SessionInfo } from '../sessions/session-registry.js'
 import type { Subscription } from './subscription.js'
 
 export class ClientSession implements SessionInfo {
-  readonly authenticatedAt: Date
-  /** Milliseconds since the epoch; a number, so that a message does not allocate a Date. */
+  // Times are kept as epoch milliseconds (a Date object per session, and one per message for the
+  // activity time, would cost memory and garbage); the Date views are made when read.
+  readonly authenticatedAtMs: number
   lastActivityMs: number
 
   constructor (
@@ -16,9 +17,11 @@ export class ClientSession implements SessionInfo {
     public subscription: Subscription,
     now: number
   ) {
-    this.authenticatedAt = new Date(now)
+    this.authenticatedAtMs = now
     this.lastActivityMs = now
   }
+
+  get authenticatedAt (): Date { return new Date(this.authenticatedAtMs) }
 
   get userId (): string { return this.identity.userId }
   get tenant (): string { return this.identity.tenant }

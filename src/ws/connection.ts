@@ -1,12 +1,13 @@
 // One WebSocket connection from upgrade to close: authentication, then each frame's path
 // (size and type checks, rate limit, parse, validate, handle, reply, effects), and the socket end
 // of broadcasts (unsent bytes, drain, slow-consumer close).
-import { randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import type { RawData, WebSocket } from 'ws'
 import type { Identity } from '../auth/identity.js'
 import type { ErrorCode } from '../errors.js'
-import { connectQuerySchema, type ClientMessage, type ConnectOptions, type MessageId } from '../protocol/messages.js'
+import { connectQuerySchema, type BroadcastMode, type ClientMessage, type MessageId } from '../protocol/messages.js'
 import { issueDetails } from '../protocol/schemas.js'
 import { serverInfo } from '../server-info.js'
 import type { Group, Subscriber } from './broadcaster.js'
@@ -47,7 +48,9 @@ function bearerCredential (header: string | undefined): string | undefined {
 }
 
 export class Connection implements Subscriber {
-  readonly id = randomUUID()
+  // 96 random bits as one flat 16-character string (a UUID string is built from a dozen
+  // concatenated pieces that stay alive as long as the id does: ~300 bytes per connection).
+  readonly id = randomBytes(12).toString('base64url')
   session: ClientSession | undefined
   // Broadcast state (see Broadcaster).
   cursor = 0
@@ -59,9 +62,12 @@ export class Connection implements Subscriber {
   private awaitingPong = false
   private limiter: MessageRateLimiter | undefined
   private authTimer: NodeJS.Timeout | undefined
-  private options: ConnectOptions = {}
+  // The connect options (query string), kept as two fields until authentication uses them.
+  private connectMode: BroadcastMode = 'snapshot'
+  private connectSinceSeq: number | undefined
   private closing = false
   private drainArmed = false
+  private corked = false
 
   constructor (private readonly socket: WebSocket, private readonly netSocket: Socket, private readonly hub: WsHub) {}
 
@@ -73,9 +79,13 @@ export class Connection implements Subscriber {
    * frame that arrives while anything else happens can be lost.
    */
   start (request: ConnectRequest): void {
-    this.socket.on('message', (data, isBinary) => this.onFrame(data, isBinary))
-    this.socket.on('close', () => this.onClosed())
-    this.socket.on('pong', () => this.onPong())
+    // Shared listener functions find their connection on the socket: three closures per
+    // connection would cost more than the tag.
+    const socket = this.socket as TaggedSocket
+    socket[CONNECTION] = this
+    socket.on('message', onSocketMessage)
+    socket.on('close', onSocketClose)
+    socket.on('pong', onSocketPong)
 
     const options = connectQuerySchema.safeParse(request.query)
     if (!options.success) {
@@ -83,7 +93,8 @@ export class Connection implements Subscriber {
       this.close(CLOSE.policyViolation, 'Invalid connection parameters')
       return
     }
-    this.options = options.data
+    this.connectMode = options.data.mode ?? 'snapshot'
+    this.connectSinceSeq = options.data.since_seq
 
     // Credentials, the first found wins: the header, then the `token` query parameter, then an
     // `authenticate` message within MCP_AUTH_TIMEOUT.
@@ -100,7 +111,8 @@ export class Connection implements Subscriber {
 
   // ---- Frames ------------------------------------------------------------------------------
 
-  private onFrame (data: RawData, isBinary: boolean): void {
+  /** @internal Every frame of the socket, first thing. */
+  onFrame (data: RawData, isBinary: boolean): void {
     if (this.closing) return
     try {
       if (isBinary) {
@@ -147,19 +159,31 @@ export class Connection implements Subscriber {
       this.replyError(message.id, 'internal', 'The server is shutting down; reconnect and send again')
       return
     }
-    this.hub.metrics.messages.inc({ type: message.type })
-    const started = process.hrtime.bigint()
+    const started = performance.now()
     const outcome = handleMessage(message, session, this.hub.deps)
-    if (outcome instanceof Promise) this.hub.track(outcome.then((result) => this.finish(message, result, started)))
-    else this.finish(message, outcome, started)
+    if (outcome instanceof Promise) {
+      // handleMessage never rejects; the hub counts the message in flight until it is answered.
+      this.hub.messageStarted()
+      outcome.then((result) => {
+        try {
+          this.finish(message, result, started)
+        } catch (error) {
+          this.hub.log.error({ err: error, clientId: this.id }, 'websocket reply failed')
+        } finally {
+          this.hub.messageFinished()
+        }
+      }, () => {})
+    } else {
+      this.finish(message, outcome, started)
+    }
   }
 
-  private finish (message: ClientMessage, outcome: Outcome, started: bigint): void {
+  private finish (message: ClientMessage, outcome: Outcome, started: number): void {
     for (const frame of outcome.replies) this.sendText(frame)
     if (outcome.error !== undefined) this.countError(outcome.error)
     if (outcome.failure !== undefined) this.hub.log.error({ err: outcome.failure, clientId: this.id, type: message.type }, 'websocket message failed')
     if (outcome.effect !== undefined && !this.closing) this.apply(outcome.effect)
-    this.hub.metrics.messageSeconds.observe({ type: message.type }, Number(process.hrtime.bigint() - started) / 1e9)
+    this.hub.countMessage(message.type, (performance.now() - started) / 1000)
   }
 
   private apply (effect: Effect): void {
@@ -204,7 +228,7 @@ export class Connection implements Subscriber {
       return
     }
     const now = Date.now()
-    const session = new ClientSession(this.id, identity, subscriptionOf(this.options.mode ?? 'snapshot', undefined), now)
+    const session = new ClientSession(this.id, identity, subscriptionOf(this.connectMode, undefined), now)
     this.session = session
     this.limiter = new MessageRateLimiter(hub.config.wsRateLimit, hub.config.wsRateBurst, now)
     hub.sessions.add(session)
@@ -224,7 +248,7 @@ export class Connection implements Subscriber {
       expires_at: new Date(identity.expiresAt).toISOString(),
       server_info: serverInfo(hub.config, hub.store.backend)
     }))
-    const sinceSeq = this.options.since_seq
+    const sinceSeq = this.connectSinceSeq
     if (sinceSeq === undefined) {
       hub.broadcaster.subscribe(this, session.subscription, snapshot.seq)
     } else {
@@ -262,7 +286,8 @@ export class Connection implements Subscriber {
     else if (now - session.lastActivityMs > this.hub.config.connectionTimeoutMs) this.close(CLOSE.idle, 'Connection timeout')
   }
 
-  private onPong (): void {
+  /** @internal */
+  onPong (): void {
     this.awaitingPong = false
     this.missedPongs = 0
   }
@@ -275,7 +300,27 @@ export class Connection implements Subscriber {
 
   /** Writes a broadcast frame (shared bytes, sent as text). */
   send (frame: Buffer): void {
-    if (this.socket.readyState === OPEN) this.socket.send(frame, TEXT_FRAME)
+    if (this.socket.readyState !== OPEN) return
+    this.corkForThisTick()
+    this.socket.send(frame, TEXT_FRAME)
+  }
+
+  /**
+   * Holds this tick's frames in the socket and writes them with one system call: a client that
+   * pipelines messages gets its replies (and broadcasts) together, not one writev each. Replies to
+   * a store write are sent from a microtask; the uncork is a nextTick scheduled after them.
+   */
+  private corkForThisTick (): void {
+    if (this.corked) return
+    this.corked = true
+    this.netSocket.cork()
+    process.nextTick(uncork, this)
+  }
+
+  /** @internal Ends corkForThisTick. */
+  uncork (): void {
+    this.corked = false
+    this.netSocket.uncork()
   }
 
   notifyOnDrain (): void {
@@ -294,6 +339,7 @@ export class Connection implements Subscriber {
 
   private sendText (frame: string): void {
     if (this.socket.readyState !== OPEN) return
+    this.corkForThisTick()
     this.socket.send(frame)
     if (this.socket.bufferedAmount > this.hub.config.maxBufferedBytes) this.closeSlow()
   }
@@ -322,7 +368,8 @@ export class Connection implements Subscriber {
     this.socket.terminate()
   }
 
-  private onClosed (): void {
+  /** @internal The socket has closed (handshake done, or cut). */
+  onClosed (): void {
     this.closing = true
     clearTimeout(this.authTimer)
     this.hub.broadcaster.leave(this)
@@ -330,6 +377,25 @@ export class Connection implements Subscriber {
     this.hub.metrics.connections.dec({ state: this.session !== undefined ? 'authenticated' : 'pending' })
     this.hub.forget(this)
   }
+}
+
+const CONNECTION = Symbol('connection')
+type TaggedSocket = WebSocket & { [CONNECTION]: Connection }
+
+function onSocketMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
+  (this as TaggedSocket)[CONNECTION].onFrame(data, isBinary)
+}
+
+function onSocketClose (this: WebSocket): void {
+  (this as TaggedSocket)[CONNECTION].onClosed()
+}
+
+function onSocketPong (this: WebSocket): void {
+  (this as TaggedSocket)[CONNECTION].onPong()
+}
+
+function uncork (connection: Connection): void {
+  connection.uncork()
 }
 
 function idOf (parsed: ReturnType<typeof parseFrame>): MessageId | undefined {

@@ -14,10 +14,10 @@ import type { HandlerDeps } from './handlers.js'
 /** The metrics the surface records (prom-client's Counter/Gauge/Histogram fit these shapes). */
 export interface WsMetrics extends BroadcastMetrics {
   readonly connections: { inc: (labels: { state: string }) => void, dec: (labels: { state: string }) => void }
-  readonly messages: { inc: (labels: { type: string }) => void }
+  readonly messages: { labels: (type: string) => { inc: () => void } }
   readonly errors: { inc: (labels: { code: string, surface: string }) => void }
   readonly authAttempts: { inc: (labels: { result: string, surface: string }) => void }
-  readonly messageSeconds: { observe: (labels: { type: string }, seconds: number) => void }
+  readonly messageSeconds: { labels: (type: string) => { observe: (seconds: number) => void } }
 }
 
 export interface WsLog {
@@ -51,6 +51,8 @@ export class WsHub {
   private readonly connections = new Set<Connection>()
   private readonly heartbeatTimer: NodeJS.Timeout
   private readonly deadlineTimer: NodeJS.Timeout
+  // Per-type metric children, bound once: label lookups per message are measurable at ingest rates.
+  private readonly perType = new Map<string, { count: { inc: () => void }, time: { observe: (seconds: number) => void } }>()
   private inFlight = 0
   private onSettled: (() => void) | undefined
   private onEmpty: (() => void) | undefined
@@ -101,19 +103,30 @@ export class WsHub {
     else if (this.connections.size > this.config.maxConnections) connection.close(CLOSE.tryAgainLater, 'Too many connections')
   }
 
+  /** Records one handled message of a (validated, so bounded) type and how long it took. */
+  countMessage (type: string, seconds: number): void {
+    let bound = this.perType.get(type)
+    if (bound === undefined) {
+      bound = { count: this.metrics.messages.labels(type), time: this.metrics.messageSeconds.labels(type) }
+      this.perType.set(type, bound)
+    }
+    bound.count.inc()
+    bound.time.observe(seconds)
+  }
+
   /** Called by a connection once its socket has closed. */
   forget (connection: Connection): void {
     this.connections.delete(connection)
     if (this.connections.size === 0) this.onEmpty?.()
   }
 
-  /** Counts a message whose handling awaits (a store write), so shutdown can wait for it. */
-  track (work: Promise<unknown>): void {
+  /** A message whose handling awaits (a store write) has started: shutdown waits for it. */
+  messageStarted (): void {
     this.inFlight++
-    work.catch((error: unknown) => this.log.error({ err: error }, 'websocket message failed'))
-      .finally(() => {
-        if (--this.inFlight === 0) this.onSettled?.()
-      })
+  }
+
+  messageFinished (): void {
+    if (--this.inFlight === 0) this.onSettled?.()
   }
 
   /**

@@ -8,9 +8,16 @@ export interface Subscription {
   readonly filter?: SubscriptionFilter
 }
 
+// The unfiltered subscriptions, shared by every client that has one (most do).
+const UNFILTERED: Readonly<Record<BroadcastMode, Subscription>> = {
+  snapshot: Object.freeze({ mode: 'snapshot' }),
+  delta: Object.freeze({ mode: 'delta' }),
+  none: Object.freeze({ mode: 'none' })
+}
+
 /** Normalizes a filter: an empty one is no filter, so unfiltered clients share one group. */
 export function subscriptionOf (mode: BroadcastMode, filter: SubscriptionFilter | undefined): Subscription {
-  if (filter === undefined || (filter.source === undefined && filter.min_priority === undefined)) return { mode }
+  if (filter === undefined || (filter.source === undefined && filter.min_priority === undefined)) return UNFILTERED[mode]
   return { mode, filter: { source: filter.source, min_priority: filter.min_priority } }
 }
 

@@ -74,7 +74,8 @@ export default fp(async (app) => {
       throw new ContextError('unauthorized', 'Authentication token required')
     }
     try {
-      request.identity = app.verifyToken(token)
+      // The rate limiter may already have verified this header's token for its bucket.
+      request.identity ??= app.verifyToken(token)
     } catch (error) {
       countAttempt('invalid')
       throw error

@@ -36,11 +36,14 @@ export default fp<RateLimitPluginOptions>(async (app, options) => {
    */
   function bucketOf (request: FastifyRequest): string {
     const query = request.query as Record<string, unknown> | undefined
+    const headerToken = bearerToken(request.headers.authorization)
     // The WebSocket upgrade may carry its token in the query string (contract §2).
-    const token = bearerToken(request.headers.authorization) ?? (typeof query?.token === 'string' ? query.token : undefined)
+    const token = headerToken ?? (typeof query?.token === 'string' ? query.token : undefined)
     if (token !== undefined) {
       try {
         const identity = app.verifyToken(token)
+        // Verified from the Authorization header: `authenticate` reuses it instead of verifying twice.
+        if (token === headerToken) request.identity = identity
         return `user:${identity.tenant}:${identity.userId}`
       } catch {
         // Falls through to the address: an invalid token is treated like none.

@@ -30,8 +30,9 @@ export interface BuildOptions {
 export async function buildApp (config: Config, options: BuildOptions = {}) {
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config),
-    // Behind a load balancer the client address comes from X-Forwarded-For.
-    trustProxy: true,
+    // Only behind a proxy that sets X-Forwarded-For may it decide the client address: otherwise
+    // any client could pick its own address and dodge the per-IP rate limit.
+    trustProxy: config.trustProxy,
     bodyLimit: config.maxMessageBytes,
     return503OnClosing: true,
     forceCloseConnections: true,

@@ -58,6 +58,8 @@ const environmentSchema = z.object({
   MCP_FSYNC: z.enum(['always', 'batch'], { error: 'must be always or batch' }).default('batch'),
   MCP_METRICS_TOKEN: optionalText,
   MCP_HTTP_RATE_LIMIT: integer(1).default(600),
+  MCP_TRUST_PROXY: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false')
+    .transform((value) => value === 'true' || value === '1'),
   MCP_PUBLIC_URL: optionalHttpUrl
 })
 
@@ -112,6 +114,7 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     fsync: env.MCP_FSYNC,
     metricsToken: env.MCP_METRICS_TOKEN,
     httpRateLimit: env.MCP_HTTP_RATE_LIMIT,
+    trustProxy: env.MCP_TRUST_PROXY,
     publicUrl: env.MCP_PUBLIC_URL
   }
 }

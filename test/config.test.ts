@@ -26,6 +26,7 @@ test('defaults follow the contract', async (t) => {
   t.equal(config.historySize, 10000)
   t.equal(config.store, 'memory')
   t.equal(config.dataDir, './data')
+  t.equal(config.trustProxy, false, 'X-Forwarded-For is not trusted unless asked')
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.jwt), 'frozen')
 })
 
@@ -59,6 +60,8 @@ test('a bad value names the variable and what it must be', async (t) => {
   t.match(refused({ MCP_TOKEN_ENCODING: 'p50k_base' }), /^MCP_TOKEN_ENCODING must be one of/)
   t.match(refused({ LOG_LEVEL: 'loud' }), /^LOG_LEVEL must be one of/)
   t.match(refused({ REDIS_URL: 'http://x' }), /^REDIS_URL must be a redis/)
+  t.equal(refused({ MCP_TRUST_PROXY: 'yes' }), 'MCP_TRUST_PROXY must be true or false')
+  t.equal(loadConfig({ MCP_TRUST_PROXY: 'true' }).trustProxy, true)
   t.match(refused({ JWT_ALGORITHM: 'RS256' }), /^MCP_JWT_PUBLIC_KEY is required/)
 })
 

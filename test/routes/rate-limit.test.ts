@@ -61,3 +61,17 @@ test('/health and /ready are never limited; unknown routes are', async (t) => {
   for (let i = 0; i <= LIMIT; i++) codes.push((await app.inject({ method: 'GET', url: `/probe-${i}` })).statusCode)
   t.same(codes, [404, 404, 404, 429])
 })
+
+test('X-Forwarded-For decides the address only with MCP_TRUST_PROXY=true', async (t) => {
+  const spoofing = async (trustProxy: string) => {
+    const { app } = await restApp(t, { MCP_HTTP_RATE_LIMIT: String(LIMIT), MCP_TRUST_PROXY: trustProxy })
+    const codes: number[] = []
+    for (let i = 0; i <= LIMIT; i++) {
+      const res = await app.inject({ method: 'GET', url: '/context', remoteAddress: '198.51.100.7', headers: { 'x-forwarded-for': `203.0.113.${i}` } })
+      codes.push(res.statusCode)
+    }
+    return codes.at(-1)
+  }
+  t.equal(await spoofing('false'), 429, 'a direct client cannot pick a new address per request')
+  t.equal(await spoofing('true'), 401, 'behind a trusted proxy each forwarded address has its own bucket')
+})

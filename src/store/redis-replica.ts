@@ -61,7 +61,6 @@ export class TenantReplica {
         this.waiters = this.waiters.filter((w) => w !== waiter)
         resolve()
       }, timeoutMs)
-      timer.unref()
       const waiter = { seq, resolve: () => { clearTimeout(timer); resolve() } }
       this.waiters.push(waiter)
     })

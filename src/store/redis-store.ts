@@ -44,6 +44,8 @@ const READ_BLOCK_MS = 5000
 const APPLY_WAIT_MS = 5000
 /** Streams keep at least this many records, so a briefly lagging instance needs no full reload. */
 const MIN_STREAM_LENGTH = 1000
+/** How long a gap in a replica may stay open before it is fetched with XRANGE. */
+const GAP_GRACE_MS = 20
 /** Retries of a generated key that another instance made in the same microsecond. */
 const KEY_ATTEMPTS = 20
 
@@ -260,7 +262,7 @@ export class RedisContextStore implements ContextStore {
     if (replica === undefined) {
       replica = new TenantReplica(tenant, tenantKeys(this.options.prefix, tenant), this.registry, {
         emit: (change) => this.emit(change),
-        onGap: (r) => { this.fillGap(r).catch(this.onError) }
+        onGap: (r) => this.scheduleFill(r)
       })
       this.replicas.set(tenant, replica)
       this.byStream.set(replica.keys.stream, replica)
@@ -313,7 +315,13 @@ export class RedisContextStore implements ContextStore {
         if (reply === null) continue
         for (const [stream, records] of reply) {
           const replica = this.byStream.get(stream)
-          if (replica === undefined) continue
+          if (replica === undefined || records.length === 0) continue
+          // Every seq has a record, so a first record past seq + 1 means the ones between were
+          // trimmed while this instance was away: only a reload can bring it up to date.
+          if (seqOfId(records[0][0]) > replica.seq + 1) {
+            this.reload(replica).catch(this.onError)
+            continue
+          }
           for (const record of records) replica.deliver(decodeRecord(replica.tenant, record))
         }
       } catch (error) {
@@ -332,6 +340,22 @@ export class RedisContextStore implements ContextStore {
       this.redis.call('CLIENT', 'UNBLOCK', this.readerId).catch(() => {})
     }
   }
+
+  /**
+   * A gap usually closes by itself within a moment: with writers on several instances, a script's
+   * reply often arrives before the stream brings the changes just before it. Fetch only when the
+   * gap is still open a little later, so concurrent writers do not each cost an extra XRANGE.
+   */
+  private scheduleFill (replica: TenantReplica): void {
+    if (this.fillScheduled.has(replica) || this.closed) return
+    this.fillScheduled.add(replica)
+    setTimeout(() => {
+      this.fillScheduled.delete(replica)
+      if (replica.gap() !== undefined) this.fillGap(replica).catch(this.onError)
+    }, GAP_GRACE_MS).unref()
+  }
+
+  private readonly fillScheduled = new Set<TenantReplica>()
 
   /** Fetches the records missing before the replica's held changes; reloads when they are gone. */
   private async fillGap (replica: TenantReplica): Promise<void> {

@@ -142,8 +142,19 @@ function refused (id: MessageId | undefined, message: string): Outcome {
   return { ...replyError(id, 'forbidden', message), effect: { kind: 'close', code: 4001, reason: 'Invalid authentication token' } }
 }
 
+/** The codes CONTRACT §2 lets a WebSocket error carry. */
+const WS_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'invalid_json', 'validation_error', 'unknown_type', 'forbidden', 'not_found', 'entry_too_large',
+  'version_conflict', 'rate_limited', 'internal'
+])
+
 function failed (message: ClientMessage, error: unknown): Outcome {
-  if (error instanceof ContextError) return replyError(message.id, error.code, error.message, error.details)
+  if (error instanceof ContextError) {
+    if (WS_ERROR_CODES.has(error.code)) return replyError(message.id, error.code, error.message, error.details)
+    // Other codes (a backend `unavailable`) are `internal` here; the reason tells a client that
+    // retrying later may help, and the message says what happened.
+    return replyError(message.id, 'internal', error.message, { reason: error.code })
+  }
   return { ...replyError(message.id, 'internal', 'Internal error'), failure: error }
 }
 

@@ -135,7 +135,9 @@ export class RedisContextStore implements ContextStore {
         continue
       }
       const change = await this.accept(replica, reply, key, input.expected_version)
-      const entry = JSON.parse((reply as string[])[3]) as Entry
+      // The written entry, parsed once already when it was stored; only a write that evicted
+      // itself at once needs its JSON parsed here.
+      const entry = change.upserted.find((stored) => stored.key === key)?.entry ?? JSON.parse((reply as string[])[3]) as Entry
       const evicted = change.removed.map((r) => r.key)
       return { key, tokens, version: entry.version, seq: change.seq, evicted, stored: !evicted.includes(key), entry }
     }
@@ -322,7 +324,10 @@ export class RedisContextStore implements ContextStore {
             this.reload(replica).catch(this.onError)
             continue
           }
-          for (const record of records) replica.deliver(decodeRecord(replica.tenant, record))
+          for (const record of records) {
+            // This instance's own writes come back too: skip them before parsing their entries.
+            if (seqOfId(record[0]) > replica.seq) replica.deliver(decodeRecord(replica.tenant, record))
+          }
         }
       } catch (error) {
         if (this.closed) return

@@ -68,6 +68,7 @@ export class RedisContextStore implements ContextStore {
   private readLoop: Promise<void> | undefined
   private wakeIdle: (() => void) | undefined
   private lastKeyMicros = 0
+  private lastConnectionError: Error | undefined
   private closed = false
   private started = false
 
@@ -87,9 +88,9 @@ export class RedisContextStore implements ContextStore {
     this.reader = new Redis(options.url, failFast)
     this.subscriber = new Redis(options.url, { ...base, maxRetriesPerRequest: null })
     for (const client of [this.redis, this.reader, this.subscriber]) {
-      // Connection errors surface as readiness and as failed operations; without a listener
-      // ioredis would print each reconnect attempt's error.
-      client.on('error', () => {})
+      // Connection errors surface as readiness and as failed operations (and the last one in the
+      // message of a failed start); without a listener ioredis would print every retry's error.
+      client.on('error', (error: Error) => { this.lastConnectionError = error })
     }
     for (const [name, lua] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { numberOfKeys: SCRIPT_KEY_COUNT, lua })
   }
@@ -105,7 +106,8 @@ export class RedisContextStore implements ContextStore {
     } catch (error) {
       await store.close()
       const where = new URL(options.url).host
-      throw new Error(`Redis at ${where} (REDIS_URL) did not answer: ${(error as Error).message}`)
+      const cause = store.lastConnectionError ?? error as Error
+      throw new Error(`Redis at ${where} (REDIS_URL) did not answer: ${cause.message}`)
     }
     return store
   }

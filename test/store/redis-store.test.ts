@@ -1,7 +1,7 @@
 // The Redis backend against the real Redis at REDIS_URL: it answers exactly like the memory
 // backend, several instances share one store and one ordered change stream, eviction stays exact
 // with concurrent writers, and an instance cut off from Redis refuses writes and catches up.
-import type { Test } from 'tap'
+import { test, type Test } from 'tap'
 import { MemoryContextStore } from '../../src/store/memory-store.js'
 import { RedisContextStore, type RedisStoreOptions } from '../../src/store/redis-store.js'
 import type { ContextStore } from '../../src/store/context-store.js'
@@ -10,7 +10,7 @@ import { ContextError } from '../../src/errors.js'
 import { tokenCounter } from '../../src/token-counter.js'
 import { ReferenceStore } from '../helpers/reference-store.js'
 import { actor, admin, alice, bob, reader } from '../helpers/actors.js'
-import { REDIS_URL, eventually, partitionableProxy, redisTest, uniquePrefix } from '../helpers/redis.js'
+import { REDIS_URL, eventually, freePort, partitionableProxy, redisTest, uniquePrefix } from '../helpers/redis.js'
 
 const storeOptions = (maxTokens: number) => ({
   maxTokens, maxEntryTokens: maxTokens, countTokens: tokenCounter('o200k_base'), historySize: 100
@@ -215,4 +215,10 @@ redisTest('an instance cut off from Redis refuses writes, then catches up, reloa
   }
   t.same(new Map(a.snapshot('default').entries.map((e) => [e.key, e.json])), view, 'the deltas B sent add up to the store')
   t.equal(b.changesSince('default', 1), undefined, 'resuming from before the gap asks for a resync')
+})
+
+test('a Redis that does not answer at start stops the start with its address and the cause', async (t) => {
+  const port = await freePort()
+  await t.rejects(RedisContextStore.connect({ ...storeOptions(100), url: `redis://127.0.0.1:${port}`, prefix: 'never' }),
+    { message: `Redis at 127.0.0.1:${port} (REDIS_URL) did not answer: connect ECONNREFUSED 127.0.0.1:${port}` })
 })

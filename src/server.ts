@@ -17,8 +17,18 @@ function configOrExit (): Config {
   }
 }
 
+/** Builds the app; a backend that cannot start (Redis down, data dir locked) is one line, exit 1. */
+async function appOrExit (config: Config) {
+  try {
+    return await buildApp(config)
+  } catch (error) {
+    process.stderr.write(`Could not start: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.exit(1)
+  }
+}
+
 const config = configOrExit()
-const app = await buildApp(config)
+const app = await appOrExit(config)
 
 closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'shutting down after an error')

@@ -70,3 +70,13 @@ test('production without a secret refuses to start', async (t) => {
   t.match(server.output().stderr.trim(), /^Invalid configuration: MCP_JWT_SECRET_KEY must be set in production/)
   server.listening.catch(() => {})
 })
+
+test('a backend that cannot start stops the process with one line, no stack trace', async (t) => {
+  const server = startServer({ MCP_JWT_SECRET_KEY: TEST_SECRET, MCP_STORE: 'redis', REDIS_URL: 'redis://127.0.0.1:1' })
+  const [code] = await once(server.child, 'exit')
+  t.equal(code, 1)
+  const { stderr } = server.output()
+  t.match(stderr, /^Could not start: .*REDIS_URL.*\n$/, 'one line naming the variable')
+  t.notMatch(stderr, /\n\s+at /, 'no stack trace')
+  server.listening.catch(() => {})
+})

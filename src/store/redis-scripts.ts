@@ -59,7 +59,8 @@ local function current_seq () return tonumber(redis.call('HGET', STATE, 'seq') o
 `
 
 /**
- * ARGV: key, content JSON, tokens, priority, owner, owner JSON, source, source JSON, timestamp,
+ * ARGV: key, content JSON, tokens, priority or '' (keep the entry's, else 1), owner, owner JSON,
+ * source and source JSON or '' (keep the entry's, else the owner), timestamp,
  * expiry ms or '', expiry JSON or '', admin '1'/'0', expected version or '', must-create '1'/'0',
  * max tokens, stream length.
  */
@@ -75,8 +76,13 @@ if ARGV[13] ~= '' then
 end
 local max_tokens = tonumber(ARGV[15])
 local seq = redis.call('HINCRBY', STATE, 'seq', 1)
-local m = { s = seq, t = tonumber(ARGV[3]), p = tonumber(ARGV[4]), v = (existing and existing.v or 0) + 1,
-  o = ARGV[5], oj = ARGV[6], src = ARGV[7], srcj = ARGV[8], tsj = '"' .. ARGV[9] .. '"' }
+local p = tonumber(ARGV[4]) or (existing and existing.p) or 1
+local src, srcj = ARGV[7], ARGV[8]
+if src == '' then
+  if existing then src, srcj = existing.src, existing.srcj else src, srcj = ARGV[5], ARGV[6] end
+end
+local m = { s = seq, t = tonumber(ARGV[3]), p = p, v = (existing and existing.v or 0) + 1,
+  o = ARGV[5], oj = ARGV[6], src = src, srcj = srcj, tsj = '"' .. ARGV[9] .. '"' }
 if ARGV[10] ~= '' then m.x = tonumber(ARGV[10]); m.xj = ARGV[11] end
 
 local total = tokens_total() + m.t

@@ -115,17 +115,19 @@ export class RedisContextStore implements ContextStore {
   // ---- Operations: validated here, decided and applied atomically by a script in Redis. ----
 
   async write (actor: Actor, input: WriteInput): Promise<WriteResult> {
-    const { priority, contentJson, tokens } = checkWriteInput(actor, input, this.options)
+    const { contentJson, tokens } = checkWriteInput(actor, input, this.options)
     const replica = this.replica(actor.tenant)
-    const source = input.source ?? actor.userId
+    // Left out, priority and source are decided in the script: a rewrite keeps the entry's own.
+    const priority = input.priority ?? ''
+    const source = input.source ?? ''
     const now = Date.now()
     const timestamp = new Date(now).toISOString()
     const expiresAt = input.ttl_seconds !== undefined ? now + input.ttl_seconds * 1000 : undefined
     await this.register(replica)
     for (let attempt = 1; ; attempt++) {
-      const key = input.key ?? this.generateKey(source, now)
+      const key = input.key ?? this.generateKey(input.source ?? actor.userId, now)
       const reply = await this.run('ctxWrite', replica, [
-        key, contentJson, tokens, priority, actor.userId, JSON.stringify(actor.userId), source, JSON.stringify(source),
+        key, contentJson, tokens, priority, actor.userId, JSON.stringify(actor.userId), source, source === '' ? '' : JSON.stringify(source),
         timestamp, expiresAt ?? '', expiresAt !== undefined ? JSON.stringify(new Date(expiresAt).toISOString()) : '',
         isAdmin(actor) ? '1' : '0', input.expected_version ?? '', input.key === undefined ? '1' : '0',
         this.options.maxTokens, this.streamLength

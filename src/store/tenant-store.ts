@@ -51,12 +51,15 @@ export class TenantStore {
 
   /** Creates or replaces an entry, then evicts what ranks last until the budget holds. */
   write (actor: Actor, input: WriteInput, now = Date.now()): { result: WriteResult, change: ChangeEvent } {
-    const { priority, contentJson, tokens } = checkWriteInput(actor, input, this.options)
-    const source = input.source ?? actor.userId
-    const key = input.key ?? this.generateKey(source, now)
+    const { contentJson, tokens } = checkWriteInput(actor, input, this.options)
+    const key = input.key ?? this.generateKey(input.source ?? actor.userId, now)
     const existing = this.get(key)
     if (existing !== undefined) assertMayChange(actor, existing.entry.owner, key)
     checkExpectedVersion(key, existing, input.expected_version)
+    // A rewrite that leaves out priority or source keeps the entry's own: an agent updating its
+    // progress entry should not silently drop it to priority 1.
+    const priority = input.priority ?? existing?.entry.priority ?? 1
+    const source = input.source ?? existing?.entry.source ?? actor.userId
 
     const seq = this.currentSeq + 1
     const timestamp = new Date(now).toISOString()
@@ -324,10 +327,9 @@ function formatKey (source: string, micros: number): string {
  * size of the entry alone. Returns the content serialized and counted once. Backends that decide
  * the rest elsewhere (the Redis script) run the same checks first.
  */
-export function checkWriteInput (actor: Actor, input: WriteInput, options: TenantStoreOptions): { priority: number, contentJson: string, tokens: number } {
+export function checkWriteInput (actor: Actor, input: WriteInput, options: TenantStoreOptions): { contentJson: string, tokens: number } {
   assertCanWrite(actor)
-  const priority = input.priority ?? 1
-  assertPriority(priority)
+  if (input.priority !== undefined) assertPriority(input.priority)
   const maxDepth = options.maxDepth ?? 32
   const tooDeep = findTooDeep(input.content, maxDepth)
   if (tooDeep !== undefined) {
@@ -342,7 +344,7 @@ export function checkWriteInput (actor: Actor, input: WriteInput, options: Tenan
       `Entry has ${tokens} tokens; the limit for one entry is ${options.maxEntryTokens}`,
       { tokens, max_entry_tokens: options.maxEntryTokens })
   }
-  return { priority, contentJson, tokens }
+  return { contentJson, tokens }
 }
 
 export function assertPriority (priority: number): void {

@@ -47,6 +47,17 @@ test('defaults: priority 1, source from the writer, versions count writes of a k
   t.equal(store.size, 1)
 })
 
+test('a rewrite that leaves out priority or source keeps the entry\'s own', async (t) => {
+  const store = newStore()
+  store.write(alice, { content: { step: 1 }, key: 'progress', priority: 8, source: 'planner' })
+  const kept = store.write(alice, { content: { step: 2 }, key: 'progress' }).result.entry
+  t.equal(kept.priority, 8)
+  t.equal(kept.source, 'planner')
+  const changed = store.write(alice, { content: { step: 3 }, key: 'progress', priority: 2, source: 'critic' }).result.entry
+  t.equal(changed.priority, 2)
+  t.equal(changed.source, 'critic')
+})
+
 test('generated keys are unique even within one millisecond', async (t) => {
   const store = newStore(100000)
   const now = Date.now()

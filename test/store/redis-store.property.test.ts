@@ -4,29 +4,13 @@
 // following the streams must end up with the same store. Fewer runs than the in-memory property
 // test: every operation is a round trip to Redis.
 import fc from 'fast-check'
-import { getEncoding } from 'js-tiktoken'
 import { RedisContextStore } from '../../src/store/redis-store.js'
 import { ContextError } from '../../src/errors.js'
 import { tokenCounter } from '../../src/token-counter.js'
 import { ReferenceStore } from '../helpers/reference-store.js'
+import { oracleCount, storeOperation } from '../helpers/store-operations.js'
 import { actor } from '../helpers/actors.js'
 import { REDIS_URL, eventually, redisTest, uniquePrefix } from '../helpers/redis.js'
-
-const oracle = getEncoding('o200k_base')
-const oracleCount = (content: unknown) => oracle.encode(JSON.stringify(content), [], []).length
-
-const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', '__proto__', 'constructor')
-const priority = fc.integer({ min: 1, max: 10 })
-const words = fc.array(fc.constantFrom('alpha', 'beta', 'gamma', 'δέλτα', '🎉', '<|endoftext|>', '42', 'a/b', '"q"'), { maxLength: 40 })
-
-const operation = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('write' as const), key, priority, words }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('writeGenerated' as const), priority, words }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('priority' as const), key, priority }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('remove' as const), key }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('clearSource' as const), prefix: fc.constantFrom('s1', 's2') }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('query' as const), budget: fc.integer({ min: 0, max: 120 }), minPriority: priority }) }
-)
 
 const NUM_RUNS = 200
 
@@ -43,7 +27,7 @@ redisTest('the Redis backend keeps exactly what the naive reference keeps', asyn
 
   await fc.assert(fc.asyncProperty(
     fc.integer({ min: 20, max: maxTokens }),
-    fc.array(operation, { minLength: 1, maxLength: 40 }),
+    fc.array(storeOperation, { minLength: 1, maxLength: 40 }),
     async (budget, operations) => {
       // Each run is its own tenant, so runs never see each other's entries. The tenant budget is
       // the store's; `budget` caps entries written, so small stores are exercised too.

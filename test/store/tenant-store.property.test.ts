@@ -2,28 +2,12 @@
 // store (ranked index, no sorting) must hold exactly the same entries in the same rank order.
 import { test, type Test } from 'tap'
 import fc from 'fast-check'
-import { getEncoding } from 'js-tiktoken'
 import { TenantStore } from '../../src/store/tenant-store.js'
 import { tokenCounter } from '../../src/token-counter.js'
 import { ContextError } from '../../src/errors.js'
 import { ReferenceStore } from '../helpers/reference-store.js'
+import { oracleCount, storeOperation } from '../helpers/store-operations.js'
 import { admin } from '../helpers/actors.js'
-
-const oracle = getEncoding('o200k_base')
-const oracleCount = (content: unknown) => oracle.encode(JSON.stringify(content), [], []).length
-
-const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', '__proto__', 'constructor')
-const priority = fc.integer({ min: 1, max: 10 })
-const words = fc.array(fc.constantFrom('alpha', 'beta', 'gamma', 'δέλτα', '🎉', '<|endoftext|>', '42'), { maxLength: 40 })
-
-const operation = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('write' as const), key, priority, words }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('writeGenerated' as const), priority, words }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('priority' as const), key, priority }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('remove' as const), key }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('clearSource' as const), prefix: fc.constantFrom('s1', 's2') }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('query' as const), budget: fc.integer({ min: 0, max: 120 }), minPriority: priority }) }
-)
 
 function sameState (t: Test, store: TenantStore, reference: ReferenceStore): boolean {
   const real = store.snapshot()
@@ -45,7 +29,7 @@ test('the ranked store keeps exactly what the naive reference keeps', async (t) 
   let runs = 0
   fc.assert(fc.property(
     fc.integer({ min: 20, max: 150 }),
-    fc.array(operation, { minLength: 1, maxLength: 60 }),
+    fc.array(storeOperation, { minLength: 1, maxLength: 60 }),
     (maxTokens, operations) => {
       runs++
       const store = new TenantStore('t', { maxTokens, maxEntryTokens: maxTokens, countTokens: tokenCounter('o200k_base'), historySize: 100 })

@@ -91,7 +91,7 @@ async function load (url: string, options: { method?: 'GET' | 'POST', headers?: 
 }
 
 async function startChild (): Promise<{ child: ChildProcess, ports: Ports }> {
-  const child = fork(fileURLToPath(import.meta.url), ['--serve'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(fileURLToPath(import.meta.url), ['--serve'], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROFILE_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const ports = await new Promise<Ports>((resolve, reject) => {
     child.once('message', (message) => resolve(message as Ports))
     child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)))

@@ -40,6 +40,9 @@ export default fp(async (app) => {
     secret: asymmetric ? { public: jwt.publicKey as string } : jwt.secret as string,
     verify: {
       algorithms: [jwt.algorithm],
+      // Agents reuse one token for many requests: fast-jwt remembers verified tokens (never
+      // beyond their exp), so a repeated token costs a lookup, not a signature check.
+      cache: 10_000,
       // fast-jwt checks iss/aud only when the token carries them: configured means required.
       requiredClaims: ['exp', ...(jwt.issuer !== undefined ? ['iss'] : []), ...(jwt.audience !== undefined ? ['aud'] : [])],
       ...(jwt.issuer !== undefined ? { allowedIss: jwt.issuer } : {}),

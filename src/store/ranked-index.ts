@@ -51,17 +51,25 @@ export class RankedIndex {
   }
 
   /**
-   * Entries from the one that ranks last upwards (eviction order), as they would be if `incoming`
-   * were written now (the newest of its priority) and the entry with key `replaced` were gone.
-   * Read-only, so planning an eviction costs only the entries it visits.
+   * The entries to evict, in eviction order, so that `excess` tokens leave: as if `incoming` were
+   * written now (the newest of its priority) and the entry with key `replaced` were gone.
+   * Read-only, and it visits only the entries it returns (plus `replaced`, skipped).
    */
-  * inEvictionOrder (incoming: StoredEntry, replaced?: string): Generator<StoredEntry> {
-    for (let p = MIN_PRIORITY; p <= MAX_PRIORITY; p++) {
-      for (let node = this.buckets[p].oldest; node !== undefined; node = node.newer) {
-        if (node.stored.key !== replaced) yield node.stored
+  planEvictions (incoming: StoredEntry, replaced: string | undefined, excess: number): StoredEntry[] {
+    const victims: StoredEntry[] = []
+    let left = excess
+    for (let p = MIN_PRIORITY; p <= MAX_PRIORITY && left > 0; p++) {
+      for (let node = this.buckets[p].oldest; node !== undefined && left > 0; node = node.newer) {
+        if (node.stored.key === replaced) continue
+        victims.push(node.stored)
+        left -= node.stored.entry.tokens
       }
-      if (p === incoming.entry.priority) yield incoming
+      if (p === incoming.entry.priority && left > 0) {
+        victims.push(incoming)
+        left -= incoming.entry.tokens
+      }
     }
+    return victims
   }
 
   /** Every entry from the best-ranked to the last. O(n): for snapshots and queries, never writes. */

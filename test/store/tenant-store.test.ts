@@ -229,3 +229,15 @@ test('query: every filter, rank order, and the max_tokens manifest', async (t) =
   t.same(budgeted.entries.map((e) => e.key), ['h', 'm'], 'the large q is skipped, the smaller m still fits')
   t.same(budgeted.metadata, { matched: 3, returned: 2, returned_tokens: small, truncated: true, omitted: ['q'] })
 })
+
+test('nesting is measured through arrays and objects alike; the limit itself is accepted', async (t) => {
+  const store = newStore(1000, { maxDepth: 4 })
+  store.write(alice, { content: { a: [{ b: [] }] } }) // depth 4: object, array, object, array
+  try {
+    store.write(alice, { content: { a: [{ b: [[1]] }] } })
+    t.fail('depth 5 should be refused')
+  } catch (error) {
+    t.same((error as ContextError).details, [{ path: 'content.a.0.b.0', message: 'nested deeper than 4 levels' }])
+  }
+  t.equal(store.size, 1)
+})

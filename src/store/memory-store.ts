@@ -29,6 +29,8 @@ export class MemoryContextStore implements ContextStore {
   private readonly sweeper: NodeJS.Timeout
   private readonly journal?: ChangeJournal
   private readonly onError: (error: unknown) => void
+  private readonly outbox: ChangeEvent[] = []
+  private emitting = false
 
   constructor (options: MemoryStoreOptions) {
     this.registry = options.registry ?? new TenantRegistry(options)
@@ -103,10 +105,34 @@ export class MemoryContextStore implements ContextStore {
   }
 
   private async commit (change: ChangeEvent): Promise<void> {
-    if (this.journal !== undefined) await this.journal.append(change)
-    // A failing listener (one slow or broken subscriber path) must not fail the write itself.
-    for (const listener of this.listeners) {
-      try { listener(change) } catch (error) { this.onError(error) }
+    try {
+      if (this.journal !== undefined) await this.journal.append(change)
+    } finally {
+      // Emitted even when the journal failed: the change is in the working set (readers see it),
+      // so subscribers must see it too or their seq stream would have a hole. The writer still
+      // gets the failure, and /ready reports the journal unhealthy.
+      this.emit(change)
+    }
+  }
+
+  /**
+   * Delivers changes to listeners in seq order, never re-entrantly: a listener that reads the
+   * store may expire a TTL and so produce the next change; it is queued and delivered after the
+   * current one has reached every listener.
+   */
+  private emit (change: ChangeEvent): void {
+    this.outbox.push(change)
+    if (this.emitting) return
+    this.emitting = true
+    try {
+      for (let next = this.outbox.shift(); next !== undefined; next = this.outbox.shift()) {
+        for (const listener of this.listeners) {
+          // A failing listener (one broken subscriber path) must not fail the write or starve the others.
+          try { listener(next) } catch (error) { this.onError(error) }
+        }
+      }
+    } finally {
+      this.emitting = false
     }
   }
 }

@@ -162,8 +162,11 @@ const CLEAR = PRELUDE + `
 local user, any_owner, prefix = ARGV[1], ARGV[2] == '1', ARGV[3]
 local candidates = {}
 if ARGV[4] ~= '' then
+  -- A key named twice is one candidate: dropping it twice would subtract its tokens twice.
+  local seen = {}
   for _, key in ipairs(cjson.decode(ARGV[4])) do
-    local raw = redis.call('HGET', META, key)
+    local raw = not seen[key] and redis.call('HGET', META, key)
+    seen[key] = true
     if raw then candidates[#candidates + 1] = { key, cjson.decode(raw) } end
   end
 else

@@ -73,7 +73,8 @@ export class RedisContextStore implements ContextStore {
   private started = false
 
   private constructor (private readonly options: RedisStoreOptions) {
-    this.registry = new TenantRegistry(options)
+    // Replicas never expire entries themselves: the expire script does, and its change arrives.
+    this.registry = new TenantRegistry({ ...options, expiresEntries: false })
     this.streamLength = Math.max(options.historySize, MIN_STREAM_LENGTH)
     this.onError = options.onError ?? (() => {})
     const base: RedisOptions = {
@@ -176,7 +177,7 @@ export class RedisContextStore implements ContextStore {
     const anyOwner = admin && (options.all === true || options.source !== undefined || options.keys !== undefined)
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxClear', replica, [
-      actor.userId, anyOwner ? '1' : '0', options.source ?? '', options.keys !== undefined ? JSON.stringify(options.keys) : '',
+      actor.userId, anyOwner ? '1' : '0', options.source ?? '', options.keys !== undefined ? JSON.stringify([...new Set(options.keys)]) : '',
       new Date().toISOString(), this.options.maxTokens, this.streamLength
     ])
     if (reply[0] === 2) return { removed: [], count: 0, seq: reply[1] }

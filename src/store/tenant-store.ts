@@ -22,13 +22,20 @@ export interface TenantStoreOptions {
   historySize: number
   /** Deepest nesting of content accepted (MCP_MAX_DEPTH). */
   maxDepth?: number
+  /**
+   * Whether this store expires TTLs itself (default true). Replicas of a Redis store do not: the
+   * expiry happens in Redis and reaches them as a change.
+   */
+  expiresEntries?: boolean
 }
 
 export class TenantStore {
   /** key -> index node; the node carries the entry, so one lookup serves both. */
   private readonly nodes = new Map<string, IndexNode>()
   private readonly index = new RankedIndex()
-  private readonly expiries = new ExpiryQueue()
+  private expiries = new ExpiryQueue()
+  /** Keys whose entry has a TTL: what the expiry queue must hold once stale items are dropped. */
+  private readonly expiring = new Set<string>()
   private readonly history: ChangeHistory
   private totalTokens = 0
   private currentSeq = 0
@@ -127,7 +134,8 @@ export class TenantStore {
     if (options.all === true && !admin) throw new ContextError('forbidden', 'Clearing the whole tenant needs the admin role')
     const anyOwner = admin && (options.all === true || options.source !== undefined || options.keys !== undefined)
     const candidates = options.keys !== undefined
-      ? options.keys.map((key) => this.get(key)).filter((s): s is StoredEntry => s !== undefined)
+      // A key named twice is one candidate (removing it twice would corrupt the totals).
+      ? [...new Set(options.keys)].map((key) => this.get(key)).filter((s): s is StoredEntry => s !== undefined)
       : [...this.nodes.values()].map((node) => node.stored)
     const keys: string[] = []
     for (const stored of candidates) {
@@ -239,7 +247,21 @@ export class TenantStore {
   private put (stored: StoredEntry): void {
     this.nodes.set(stored.key, this.index.insert(stored))
     this.totalTokens += stored.entry.tokens
-    if (stored.expiresAt !== undefined) this.expiries.push(stored.expiresAt, stored.key, stored.seq)
+    if (stored.expiresAt !== undefined && this.options.expiresEntries !== false) {
+      this.expiring.add(stored.key)
+      this.expiries.push(stored.expiresAt, stored.key, stored.seq)
+      // A rewritten or removed entry leaves a stale item behind (skipped when due). Rebuild once
+      // stale items outnumber live ones, so the queue stays proportional to live TTL entries.
+      if (this.expiries.size > 2 * this.expiring.size + 1024) this.rebuildExpiries()
+    }
+  }
+
+  private rebuildExpiries (): void {
+    this.expiries = new ExpiryQueue()
+    for (const key of this.expiring) {
+      const stored = this.get(key) as StoredEntry
+      this.expiries.push(stored.expiresAt as number, key, stored.seq)
+    }
   }
 
   private drop (key: string): void {
@@ -248,6 +270,7 @@ export class TenantStore {
     this.nodes.delete(key)
     this.index.unlink(node)
     this.totalTokens -= node.stored.entry.tokens
+    this.expiring.delete(key)
   }
 
   /**

@@ -61,3 +61,41 @@ test('a throwing listener does not fail the write or starve other listeners', as
   t.equal(heard, 1)
   t.equal(errors.length, 1)
 })
+
+test('a change produced while listeners run is delivered after the current one, never inside it', async (t) => {
+  // No sweeper during the test: the due TTL is expired by a read, from inside a listener.
+  const store = new MemoryContextStore({ maxTokens: 1000, maxEntryTokens: 1000, countTokens: tokenCounter('o200k_base'), historySize: 10, expirySweepMs: 60_000 })
+  t.teardown(() => store.close())
+  const acme = actor('alice', ['writer'], 'acme')
+  await store.write(acme, { content: { soon: 'gone' }, key: 'ttl', ttl_seconds: 1 })
+  await new Promise((resolve) => setTimeout(resolve, 1050))
+  const heard: string[][] = [[], []]
+  store.onChange((change) => {
+    heard[0].push(`${change.tenant}:${change.reason}`)
+    store.metadata('acme') // a read that expires acme's due entry: a change produced mid-delivery
+  })
+  store.onChange((change) => { heard[1].push(`${change.tenant}:${change.reason}`) })
+  await store.write(alice, { content: { next: true }, key: 'other' })
+  t.same(heard[1], ['default:created', 'acme:expired'], 'the second listener hears the changes in the order they were made')
+  t.same(heard[0], heard[1], 'every listener hears the same sequence')
+})
+
+test('a change whose journal commit fails is still delivered (it is in the working set)', async (t) => {
+  let fail = false
+  const journal = {
+    append: async () => { if (fail) throw new Error('disk full') },
+    isHealthy: () => !fail,
+    close: async () => {}
+  }
+  const store = new MemoryContextStore({ maxTokens: 1000, maxEntryTokens: 1000, countTokens: tokenCounter('o200k_base'), historySize: 10, journal })
+  t.teardown(() => store.close())
+  const seqs: number[] = []
+  store.onChange((change) => seqs.push(change.seq))
+  await store.write(alice, { content: { a: 1 }, key: 'a' })
+  fail = true
+  await t.rejects(store.write(alice, { content: { b: 1 }, key: 'b' }), /disk full/)
+  t.equal(await store.isReady(), false, 'not ready while the journal fails')
+  fail = false
+  await store.write(alice, { content: { c: 1 }, key: 'c' })
+  t.same(seqs, [1, 2, 3], 'no hole in the seq stream')
+})

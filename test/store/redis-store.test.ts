@@ -76,6 +76,7 @@ redisTest('the Redis backend answers every operation exactly like the memory bac
     ['remove a missing key', (s) => s.remove(alice, 'nope')],
     ["remove bob's key as alice", (s) => s.remove(alice, 'b1')],
     ['alice names a key of bob in a clear', (s) => s.clear(alice, { keys: ['a', 'b1'] })],
+    ['a key named three times is cleared once', (s) => s.clear(admin, { keys: ['kept', 'kept', 'kept'] })],
     ['reader clears', (s) => s.clear(reader, {})],
     ['writer clears all', (s) => s.clear(alice, { all: true })],
     ['alice clears her own', (s) => s.clear(alice, {})],

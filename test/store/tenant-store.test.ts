@@ -241,3 +241,23 @@ test('nesting is measured through arrays and objects alike; the limit itself is 
   }
   t.equal(store.size, 1)
 })
+
+test('clear with a key named twice removes it once and keeps the totals right', async (t) => {
+  const store = newStore()
+  store.write(alice, { content: { a: 1 }, key: 'a' })
+  store.write(alice, { content: { b: 1 }, key: 'b' })
+  const { result, change } = store.clear(alice, { keys: ['a', 'a', 'a'] })
+  t.same(result.removed, ['a'])
+  t.equal(result.count, 1)
+  t.same(change?.metadata, store.metadata, 'the change carries the real totals')
+  t.equal(store.metadata.total_tokens, store.get('b')?.entry.tokens)
+})
+
+test('rewriting TTL entries does not grow the expiry queue without bound', async (t) => {
+  const store = newStore()
+  const t0 = 1_900_000_000_000
+  for (let i = 0; i < 5000; i++) store.write(alice, { content: { i }, key: 'hot', ttl_seconds: 3600 }, t0 + i)
+  const queued = (store as unknown as { expiries: { size: number } }).expiries.size
+  t.ok(queued <= 2 * 1 + 1024 + 1, `queue holds ${queued} items for 1 live TTL entry`)
+  t.equal(store.expireDue(t0 + 5000 + 3600 * 1000)?.removed[0].key, 'hot', 'the live entry still expires')
+})

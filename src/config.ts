@@ -6,11 +6,12 @@ import { z } from 'zod'
 export const TOKEN_ENCODINGS = ['o200k_base', 'cl100k_base'] as const
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'ES256'] as const
 
-const integer = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number({ error: `must be an integer from ${min} to ${max}` })
-    .int({ error: `must be an integer from ${min} to ${max}` })
-    .min(min, { error: `must be an integer from ${min} to ${max}` })
-    .max(max, { error: `must be an integer from ${min} to ${max}` })
+// Plain decimal integers only: z.coerce.number would read "" as 0 and accept "0x10" or "1e3".
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const requirement = { error: `must be an integer from ${min} to ${max}` }
+  return z.string().trim().regex(/^\d+$/, requirement).transform(Number)
+    .pipe(z.number().int(requirement).min(min, requirement).max(max, requirement))
+}
 
 const optionalText = z.string().trim().optional().transform((value) => (value === '' ? undefined : value))
 
@@ -124,7 +125,7 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
  * Outside production a missing JWT secret is replaced by a random one (flagged as generated).
  */
 export function loadConfig (environment: Environment = process.env): Config {
-  const parsed = environmentSchema.safeParse(environment)
+  const parsed = environmentSchema.safeParse(withoutBlanks(environment))
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message)
@@ -149,6 +150,18 @@ export function loadConfig (environment: Environment = process.env): Config {
     generated = true
   }
   return deepFreeze(toConfig(env, secret, generated))
+}
+
+/**
+ * A variable set to nothing (`MCP_PORT=` in a compose file whose source is unset) counts as
+ * unset, so its default applies. MCP_DATA_DIR is the exception: empty means memory only.
+ */
+function withoutBlanks (environment: Environment): Environment {
+  const out: Environment = {}
+  for (const [name, value] of Object.entries(environment)) {
+    out[name] = name !== 'MCP_DATA_DIR' && value !== undefined && value.trim() === '' ? undefined : value
+  }
+  return out
 }
 
 function deepFreeze<T extends object> (value: T): T {

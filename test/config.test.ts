@@ -51,6 +51,17 @@ test('values are parsed and typed', async (t) => {
   t.equal(loadConfig({ MCP_JWT_SECRET_KEY: 'primary', JWT_SECRET_KEY: 'fallback' }).jwt.secret, 'primary')
 })
 
+test('an empty variable counts as unset; numbers are plain decimal integers', async (t) => {
+  const config = loadConfig({ MCP_PORT: '', MCP_HISTORY_SIZE: '  ', MCP_MAX_TOKENS: ' 5000 ', MCP_DATA_DIR: '' })
+  t.equal(config.port, 9877, 'MCP_PORT= gives the default, not port 0')
+  t.equal(config.historySize, 10000)
+  t.equal(config.maxTokens, 5000, 'surrounding spaces are fine')
+  t.equal(config.dataDir, undefined, 'MCP_DATA_DIR= still means memory only')
+  t.equal(refused({ MCP_PORT: '0x10' }), 'MCP_PORT must be an integer from 0 to 65535')
+  t.equal(refused({ MCP_MAX_TOKENS: '1e3' }), `MCP_MAX_TOKENS must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}`)
+  t.equal(refused({ MCP_HEARTBEAT_INTERVAL: '2.5' }), 'MCP_HEARTBEAT_INTERVAL must be an integer from 1 to 86400')
+})
+
 test('a bad value names the variable and what it must be', async (t) => {
   t.equal(refused({ MCP_PORT: 'eighty' }), 'MCP_PORT must be an integer from 0 to 65535')
   t.equal(refused({ MCP_PORT: '70000' }), 'MCP_PORT must be an integer from 0 to 65535')

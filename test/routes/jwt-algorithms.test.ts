@@ -9,10 +9,11 @@ import { buildApp } from '../../src/app.js'
 import { testConfig } from '../helpers/config.js'
 import { signTestToken } from '../helpers/tokens.js'
 
-const keyPairs = {
-  RS256: generateKeyPairSync('rsa', { modulusLength: 2048 }),
-  ES256: generateKeyPairSync('ec', { namedCurve: 'P-256' })
-} as const
+const newKeyPair = (algorithm: 'RS256' | 'ES256') => algorithm === 'RS256'
+  ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+  : generateKeyPairSync('ec', { namedCurve: 'P-256' })
+
+const keyPairs = { RS256: newKeyPair('RS256'), ES256: newKeyPair('ES256') }
 
 for (const algorithm of ['RS256', 'ES256'] as const) {
   test(`${algorithm}: tokens signed with the private key are accepted, nothing else is`, async (t) => {
@@ -29,7 +30,7 @@ for (const algorithm of ['RS256', 'ES256'] as const) {
     t.equal((await read(confused)).statusCode, 401, 'HS256 keyed with the public key is refused')
     t.equal((await read(signTestToken({ sub: 'mallory' }))).statusCode, 401, 'an HS256 token with some secret is refused')
 
-    const other = generateKeyPairSync(algorithm === 'RS256' ? 'rsa' : 'ec', algorithm === 'RS256' ? { modulusLength: 2048 } : { namedCurve: 'P-256' } as never)
+    const other = newKeyPair(algorithm)
     const forged = createSigner({ algorithm, key: other.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), expiresIn: 60_000 })({ sub: 'mallory' })
     t.equal((await read(forged)).statusCode, 401, 'another key pair is refused')
     t.equal((await read(signTestToken({ sub: 'mallory' }, { algorithm: 'none' }))).statusCode, 401, 'alg none is refused')

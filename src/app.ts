@@ -14,6 +14,7 @@ import healthRoutes from '../routes/health.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import swaggerPlugin from '../plugins/swagger.js'
 import errorHandlerPlugin from '../plugins/error-handler.js'
+import jsonBodyPlugin from '../plugins/json-body.js'
 import statusRoutes from '../routes/status.js'
 import metricsRoutes from '../routes/metrics.js'
 import contextRoutes from '../routes/context.js'
@@ -60,6 +61,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(metricsPlugin)
   await app.register(sessionsPlugin)
   await app.register(errorHandlerPlugin)
+  await app.register(jsonBodyPlugin)
 
   // 3. Routes.
   await app.register(healthRoutes)

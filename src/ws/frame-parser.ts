@@ -1,10 +1,9 @@
 // Turns one text frame into a validated client message, or into the error the client gets back.
-// Parsing refuses `__proto__` and `constructor.prototype` keys (secure-json-parse), so no later
-// copy of user data can reach Object.prototype.
-import sjson from 'secure-json-parse'
+// Parsing refuses `__proto__` and `constructor.prototype` keys (src/protocol/untrusted-json.ts).
 import { clientMessageSchema, MESSAGE_TYPES, messageIdSchema, type ClientMessage, type MessageId } from '../protocol/messages.js'
 import { issueDetails } from '../protocol/schemas.js'
 import type { ErrorCode, ErrorDetail } from '../errors.js'
+import { parseUntrustedJson } from '../protocol/untrusted-json.js'
 
 export interface FrameError {
   readonly ok: false
@@ -17,16 +16,16 @@ export interface FrameError {
 
 export type ParsedFrame = { readonly ok: true, readonly message: ClientMessage } | FrameError
 
-const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const
-
 /** Parses and validates one frame's text. Never throws. */
 export function parseFrame (text: string): ParsedFrame {
-  let raw: unknown
-  try {
-    raw = sjson.parse(text, null, PARSE_OPTIONS)
-  } catch {
-    return refusedParse(text)
+  const parsedJson = parseUntrustedJson(text)
+  if (!parsedJson.ok) {
+    // Even a refusal echoes the id when the text was JSON and its id is readable.
+    const raw = parsedJson.raw
+    const id = raw !== null && typeof raw === 'object' ? readId(raw) : undefined
+    return { ok: false, id, code: parsedJson.code, message: parsedJson.message, details: parsedJson.details }
   }
+  const raw = parsedJson.value
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, code: 'validation_error', message: 'A message must be a JSON object', details: [{ path: '(root)', message: 'expected an object' }] }
   }
@@ -43,27 +42,6 @@ export function parseFrame (text: string): ParsedFrame {
     return { ok: false, id, code: 'validation_error', message: `Invalid ${type} message`, details: issueDetails(parsed.error) }
   }
   return { ok: true, message: parsed.data }
-}
-
-/**
- * secure-json-parse threw: either the text is not JSON, or it is JSON with a forbidden key. Plain
- * JSON.parse tells them apart safely (it only defines own properties, it never assigns a prototype),
- * and lets the refusal echo the id.
- */
-function refusedParse (text: string): FrameError {
-  let raw: unknown
-  try {
-    raw = JSON.parse(text)
-  } catch (error) {
-    return { ok: false, code: 'invalid_json', message: `Invalid JSON: ${(error as Error).message}` }
-  }
-  return {
-    ok: false,
-    id: raw !== null && typeof raw === 'object' ? readId(raw) : undefined,
-    code: 'validation_error',
-    message: 'Keys named __proto__ or constructor.prototype are not allowed',
-    details: [{ path: '(root)', message: 'forbidden key __proto__ or constructor.prototype' }]
-  }
 }
 
 function readId (raw: object): MessageId | undefined {

@@ -46,7 +46,9 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
     }
   }
 
-  async function serve (request: FastifyRequest, reply: FastifyReply) {
+  // Before the body is read: without a valid token the answer is 401 with the challenge, whatever
+  // the body holds (malformed JSON included), and no parsing is spent on it.
+  async function authenticate (request: FastifyRequest, reply: FastifyReply) {
     const token = bearerToken(request.headers.authorization)
     const identity = token === undefined ? undefined : verified(token)
     if (token === undefined || identity === undefined) {
@@ -58,6 +60,13 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
         .send({ statusCode: 401, error: 'Unauthorized', message, code: 'unauthorized' })
     }
     app.metrics.authAttempts.inc({ result: 'success', surface: 'mcp' })
+    request.identity = identity
+  }
+
+  async function serve (request: FastifyRequest, reply: FastifyReply) {
+    // Set by `authenticate` (onRequest), which refused the request otherwise.
+    const identity = request.identity as Identity
+    const token = bearerToken(request.headers.authorization) as string
 
     const closed = new AbortController()
     reply.raw.once('close', () => closed.abort())
@@ -82,7 +91,7 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
   for (const method of ['GET', 'POST', 'DELETE'] as const) {
     // Hidden from the OpenAPI document, which describes the REST API; docs/mcp.md covers this.
     // No automatic HEAD twin of GET: it would open a notification stream only to drop its body.
-    app.route({ method, url: MCP_PATH, schema: { hide: true }, exposeHeadRoute: false, onRequest: guardRebinding, handler: serve })
+    app.route({ method, url: MCP_PATH, schema: { hide: true }, exposeHeadRoute: false, onRequest: [guardRebinding, authenticate], handler: serve })
   }
 }
 

@@ -167,3 +167,21 @@ test('Host and Origin are checked against DNS rebinding', async (t) => {
   t.equal((await pinnedCall('ctx.example.com')).status, 200, "MCP_PUBLIC_URL's host passes")
   t.equal((await pinnedCall('attacker.example')).status, 403, 'others do not')
 })
+
+test('no token with a malformed body is still 401 with the challenge (auth comes before parsing)', async (t) => {
+  const server = await startServer(t)
+  const { request } = await import('node:http')
+  const response = await new Promise<{ status: number, challenge?: string, body: string }>((resolve, reject) => {
+    const req = request(server.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, challenge: res.headers['www-authenticate'], body }))
+    })
+    req.on('error', reject)
+    req.end('{"jsonrpc":"2.0", broken')
+  })
+  t.equal(response.status, 401)
+  t.match(response.challenge, /^Bearer resource_metadata="/)
+  t.match(JSON.parse(response.body), { code: 'unauthorized' })
+})

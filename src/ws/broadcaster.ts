@@ -9,7 +9,8 @@
 // - delta mode: deltas are never skipped; a client `resyncBytes` behind stops getting them and,
 //   once drained, gets one `context` snapshot with `resync: true`, then deltas after it.
 // - any mode: unsent bytes plus the bytes held back for it above `maxBufferedBytes` close it 4008,
-//   so a client that stops reading costs at most about that much memory.
+//   so a client that stops reading costs at most about that much memory. (A snapshot client is
+//   held back at most one snapshot: it is conflated, never cut off for being skipped.)
 //
 // Resume (`since_seq`) replays history only up to the last seq this broadcaster has published: a
 // change the store has applied but not yet made durable (and so not yet announced) arrives live
@@ -219,7 +220,10 @@ export class Broadcaster {
   /** Sends a broadcast frame or holds it back from a client that is behind. True when sent. */
   private deliver (subscriber: Subscriber, mode: 'snapshot' | 'delta' | 'none', bytes: Buffer, seq: number): boolean {
     if (subscriber.pending !== 'none') {
-      subscriber.heldBytes += bytes.length
+      // A snapshot client behind is owed only the latest snapshot (skipped ones are never kept),
+      // so only that one counts: conflation must not turn into a slow-consumer close. Deltas
+      // skipped for a delta client measure how far behind it is, and add up.
+      subscriber.heldBytes = subscriber.pending === 'snapshot' ? Math.max(subscriber.heldBytes, bytes.length) : subscriber.heldBytes + bytes.length
       this.checkCap(subscriber)
       return false
     }

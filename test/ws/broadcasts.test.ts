@@ -187,6 +187,22 @@ test('snapshot mode: a client that is behind gets conflated snapshots, and alway
   for (const c of [writer, slow, fast]) c.close()
 })
 
+test('snapshot mode: skipped snapshots do not count toward the slow-consumer cap', async (t) => {
+  // 20 snapshots of ~800 KB would be 16 MB held back against a 4 MB cap if they were added up.
+  const { app, url } = await startServer(t, { MCP_MAX_BUFFERED_BYTES: String(4 * 1024 * 1024), MCP_MAX_TOKENS: '1000000' })
+  const writer = await connectAuthenticated(url, as('root', ['admin']), { mode: 'none' })
+  await writeBigEntries(writer)
+  const { client: slow, tcp } = await connectPausable(url, as('dash', ['reader']))
+  tcp.pause()
+  for (let i = 0; i < 20; i++) await writer.request({ type: 'set_priority', key: `big${i % 4}`, priority: 1 + (i % 10) })
+  const finalSeq = app.store.seq('default')
+  tcp.resume()
+  const last = await slow.next((f) => f.type === 'context_update' && f.seq === finalSeq)
+  t.ok(last, 'the stalled dashboard gets the latest snapshot once it reads again')
+  t.equal(slow.socket.readyState, slow.socket.OPEN, 'conflated, not cut off')
+  for (const c of [writer, slow]) c.close()
+})
+
 test('delta mode: a client that falls too far behind gets a context resync, then deltas after it, no gap', async (t) => {
   // Resync at 16 MB unsent; cut off only at 32 MB (unsent plus held back).
   const { app, url } = await startServer(t, { MCP_MAX_BUFFERED_BYTES: String(32 * 1024 * 1024), MCP_MAX_TOKENS: '1000000' })

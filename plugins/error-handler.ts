@@ -10,7 +10,9 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 
 export default fp(async (app) => {
   const send = (reply: FastifyReply, body: ErrorBody) => {
-    app.metrics.errors.inc({ code: body.code, surface: 'rest' })
+    // Counted by the precise code: a 401 travels as `forbidden` with reason `unauthorized`.
+    const reason = !Array.isArray(body.details) ? body.details?.reason : undefined
+    app.metrics.errors.inc({ code: typeof reason === 'string' ? reason : body.code, surface: 'rest' })
     // RFC 6750: a 401 names the scheme expected. A route that set a richer challenge keeps it.
     if (body.statusCode === 401 && !reply.hasHeader('www-authenticate')) reply.header('www-authenticate', 'Bearer')
     // Serialized here rather than by the route's response schema, so an error reply can never

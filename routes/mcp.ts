@@ -2,6 +2,7 @@
 // session's notification stream, DELETE to end a session). This route checks Host and Origin,
 // authenticates the bearer JWT (401 with an RFC 9728 challenge otherwise), and hands the request to
 // the framework-free endpoint in src/mcp, which also hears every store change to notify hosts.
+import { errorBody } from '../src/rest/http-error.js'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { bearerToken } from '../plugins/auth.js'
 import type { Identity } from '../src/auth/identity.js'
@@ -57,7 +58,7 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
       const base = publicBaseUrl(config.publicUrl, request)
       return reply.code(401)
         .header('www-authenticate', bearerChallenge(base, token === undefined ? undefined : { description: message }))
-        .send({ statusCode: 401, error: 'Unauthorized', message, code: 'unauthorized' })
+        .send(errorBody(401, 'unauthorized', message))
     }
     app.metrics.authAttempts.inc({ result: 'success', surface: 'mcp' })
     request.identity = identity

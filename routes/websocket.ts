@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
+import { errorBody } from '../src/rest/http-error.js'
 import { WsHub } from '../src/ws/hub.js'
 
 export const WEBSOCKET_PATHS = ['/ws', '/'] as const
@@ -45,7 +46,7 @@ const websocketRoutes: FastifyPluginAsync = async (app) => {
     }
     if (!hub.hasCapacity()) {
       return reply.code(503).header('retry-after', '5')
-        .send({ statusCode: 503, error: 'Service Unavailable', message: 'Too many connections', code: 'unavailable' })
+        .send(errorBody(503, 'unavailable', 'Too many connections'))
     }
   }
 

@@ -39,3 +39,20 @@ export class ContextError extends Error {
 
 export const forbidden = (message: string) => new ContextError('forbidden', message)
 export const notFound = (key: string) => new ContextError('not_found', `No entry with key "${key}"`)
+
+/** The codes the contract lists for error replies (§2, and §3 "code from the list above"). */
+export const LISTED_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'invalid_json', 'validation_error', 'unknown_type', 'forbidden', 'not_found', 'entry_too_large',
+  'version_conflict', 'rate_limited', 'internal'
+])
+
+/**
+ * The code and details an error carries on the wire. The contract lists no code for a missing
+ * token (`unauthorized`, HTTP 401) or a backend that is down (`unavailable`, HTTP 503): they travel
+ * as the nearest listed code (`forbidden`, `internal`) with the precise one in `details.reason`.
+ */
+export function wireError (code: ErrorCode, details?: ContextError['details']): { code: ErrorCode, details?: ContextError['details'] } {
+  if (LISTED_CODES.has(code)) return details === undefined ? { code } : { code, details }
+  const listed: ErrorCode = code === 'unauthorized' ? 'forbidden' : 'internal'
+  return { code: listed, details: Array.isArray(details) ? details : { ...details, reason: code } }
+}

@@ -4,7 +4,7 @@
 // contract's error code, as the WebSocket surface would.
 import type { CallToolResult, McpServer } from '@modelcontextprotocol/server'
 import type { z } from 'zod'
-import { ContextError, type ErrorCode } from '../errors.js'
+import { ContextError, wireError, type ErrorCode } from '../errors.js'
 import { clearOptionsSchema, issueDetails, setPrioritySchema, writeBodySchema } from '../protocol/schemas.js'
 import type { ContextStore } from '../store/context-store.js'
 import { actorOf } from './auth-info.js'
@@ -136,10 +136,11 @@ async function runTool<S extends z.ZodType> (
 
 function toolError (deps: ContextToolDeps, error: ContextError): CallToolResult {
   deps.onToolError?.(error.code)
-  const structured = { code: error.code, message: error.message, ...(error.details !== undefined ? { details: error.details } : {}) }
+  const { code, details } = wireError(error.code, error.details)
+  const structured = { code, message: error.message, ...(details !== undefined ? { details } : {}) }
   return {
     isError: true,
-    content: [{ type: 'text', text: `${error.code}: ${error.message}${error.details !== undefined ? ` ${JSON.stringify(error.details)}` : ''}` }],
+    content: [{ type: 'text', text: `${code}: ${error.message}${details !== undefined ? ` ${JSON.stringify(details)}` : ''}` }],
     structuredContent: structured
   }
 }

@@ -2,7 +2,7 @@
 // `{statusCode, error, message}` plus the contract's `code` (and `details` when there are any).
 // Framework-free: Fastify's own errors are recognised by their fields, not their classes.
 import { STATUS_CODES } from 'node:http'
-import { ContextError, HTTP_STATUS, type ErrorCode } from '../errors.js'
+import { ContextError, HTTP_STATUS, wireError, type ErrorCode } from '../errors.js'
 import type { ErrorBody } from './response-schemas.js'
 
 /** What a failed request looks like from the outside, and whether it is our fault (log it). */
@@ -43,8 +43,9 @@ const INVALID_JSON_CODES = new Set(['FST_ERR_CTP_INVALID_JSON_BODY', 'FST_ERR_CT
 const MAX_LISTED_PROBLEMS = 3
 
 export function errorBody (statusCode: number, code: ErrorCode, message: string, details?: ErrorBody['details']): ErrorBody {
-  const body: ErrorBody = { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, code }
-  if (details !== undefined) body.details = details
+  const wire = wireError(code, details)
+  const body: ErrorBody = { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, code: wire.code }
+  if (wire.details !== undefined) body.details = wire.details as ErrorBody['details']
   return body
 }
 

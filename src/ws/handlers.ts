@@ -3,7 +3,7 @@
 // and applies their effects (subscribe, refresh, close) in the same tick.
 import type { Identity } from '../auth/identity.js'
 import type { Config } from '../config.js'
-import { ContextError, type ErrorCode } from '../errors.js'
+import { ContextError, wireError, type ErrorCode } from '../errors.js'
 import type { ClientMessage, MessageId, MessageOf, MessageType } from '../protocol/messages.js'
 import type { SessionInfo, SessionRegistry } from '../sessions/session-registry.js'
 import { statusBody } from '../status.js'
@@ -142,18 +142,12 @@ function refused (id: MessageId | undefined, message: string): Outcome {
   return { ...replyError(id, 'forbidden', message), effect: { kind: 'close', code: 4001, reason: 'Invalid authentication token' } }
 }
 
-/** The codes CONTRACT §2 lets a WebSocket error carry. */
-const WS_ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'invalid_json', 'validation_error', 'unknown_type', 'forbidden', 'not_found', 'entry_too_large',
-  'version_conflict', 'rate_limited', 'internal'
-])
-
 function failed (message: ClientMessage, error: unknown): Outcome {
   if (error instanceof ContextError) {
-    if (WS_ERROR_CODES.has(error.code)) return replyError(message.id, error.code, error.message, error.details)
-    // Other codes (a backend `unavailable`) are `internal` here; the reason tells a client that
-    // retrying later may help, and the message says what happened.
-    return replyError(message.id, 'internal', error.message, { reason: error.code })
+    // Codes the contract does not list (a backend `unavailable`) travel as a listed one, with the
+    // precise code in details.reason: a client can tell that retrying later may help.
+    const wire = wireError(error.code, error.details)
+    return replyError(message.id, wire.code, error.message, wire.details)
   }
   return { ...replyError(message.id, 'internal', 'Internal error'), failure: error }
 }

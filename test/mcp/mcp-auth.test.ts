@@ -15,7 +15,7 @@ test('no token or a bad token: 401 with a Bearer challenge naming the metadata d
   const missing = await raw(server.url, { body: INITIALIZE })
   t.equal(missing.status, 401)
   t.equal(missing.headers['www-authenticate'], `Bearer resource_metadata="${metadataUrl}"`)
-  t.match(JSON.parse(missing.body), { statusCode: 401, code: 'unauthorized', message: 'Authentication token required' })
+  t.match(JSON.parse(missing.body), { statusCode: 401, code: 'forbidden', details: { reason: 'unauthorized' }, message: 'Authentication token required' })
 
   const otherSecret = signToken({ ...server.config.jwt, secret: 'another-secret-that-is-long-enough-0123456789' }, { sub: 'alice', roles: ['writer'], ttlSeconds: 600 })
   for (const token of [otherSecret, 'not.a.jwt']) {
@@ -183,5 +183,5 @@ test('no token with a malformed body is still 401 with the challenge (auth comes
   })
   t.equal(response.status, 401)
   t.match(response.challenge, /^Bearer resource_metadata="/)
-  t.match(JSON.parse(response.body), { code: 'unauthorized' })
+  t.match(JSON.parse(response.body), { code: 'forbidden', details: { reason: 'unauthorized' } })
 })

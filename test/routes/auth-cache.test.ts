@@ -16,6 +16,6 @@ test('a cached token is refused once it expires', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 2300))
   const late = await read()
   t.equal(late.statusCode, 401, 'refused after exp')
-  t.equal(late.json().code, 'unauthorized')
+  t.match(late.json(), { code: 'forbidden', details: { reason: 'unauthorized' } }, 'a listed code, the precise reason in details')
   t.throws(() => app.verifyToken(token), 'verifyToken refuses it too')
 })

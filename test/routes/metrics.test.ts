@@ -79,7 +79,7 @@ test('MCP_METRICS_TOKEN guards /metrics: 401 without it or with another, 200 wit
   const { app, as } = await restApp(t, { MCP_METRICS_TOKEN: 'scrape-secret-123' })
   const none = await app.inject({ method: 'GET', url: '/metrics' })
   t.equal(none.statusCode, 401)
-  t.equal(none.json().code, 'unauthorized')
+  t.match(none.json(), { code: 'forbidden', details: { reason: 'unauthorized' } })
   const wrong = await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer scrape-secret-124' } })
   t.equal(wrong.statusCode, 401)
   const jwt = await app.inject({ method: 'GET', url: '/metrics', headers: as('root', ['admin']) })

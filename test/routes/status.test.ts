@@ -35,5 +35,5 @@ test('GET /status refuses writers and readers (403) and callers without a token 
   }
   const anonymous = await app.inject({ method: 'GET', url: '/status' })
   t.equal(anonymous.statusCode, 401)
-  t.equal(anonymous.json().code, 'unauthorized')
+  t.match(anonymous.json(), { code: 'forbidden', details: { reason: 'unauthorized' } })
 })

@@ -132,8 +132,8 @@ async function main (): Promise<void> {
       console.log(`| ${r.name} | bare Fastify, same payload | ${fmt(r.reference.rps)} | ${fmt(r.reference.p99, 1)} | 1.00x | 1.00x |`)
       console.log(`| ${r.name} | context server | ${fmt(r.measured.rps)} | ${fmt(r.measured.p99, 1)} | ${fmt(r.measured.rps / r.reference.rps, 2)}x | ${fmt(r.measured.p99 / Math.max(r.reference.p99, 0.001), 2)}x |`)
     }
-    console.log('\nThe context server adds per request: the rate limiter (with a JWT verify for the bucket), JWT')
-    console.log('authentication, zod validation; per POST also token counting, the store write and eviction.')
+    console.log('\nThe context server adds per request: the rate limiter and JWT')
+    console.log('authentication (one verification per token, then cached), zod validation; per POST also token counting, the store write and eviction.')
   } finally {
     child.kill('SIGTERM')
   }

@@ -56,6 +56,17 @@ end
 
 local function tokens_total () return tonumber(redis.call('HGET', STATE, 'tokens') or '0') end
 local function current_seq () return tonumber(redis.call('HGET', STATE, 'seq') or '0') end
+
+-- The stored meta of an entry the caller may change, or nil and the refusal (as TenantStore checks:
+-- missing, then role, then ownership).
+local function changeable (key, can_write, admin, user)
+  local raw = redis.call('HGET', META, key)
+  if not raw then return nil, 'not_found' end
+  if can_write ~= '1' then return nil, 'forbidden_role' end
+  local m = cjson.decode(raw)
+  if admin ~= '1' and m.o ~= user then return nil, 'forbidden_owner' end
+  return m
+end
 `
 
 /**
@@ -121,11 +132,8 @@ return emit(seq, existing and 'replaced' or 'created', ARGV[9], upserts, removed
 /** ARGV: key, priority, user, admin '1'/'0', can-write '1'/'0', timestamp, max tokens, stream length. */
 const SET_PRIORITY = PRELUDE + `
 local key = ARGV[1]
-local raw = redis.call('HGET', META, key)
-if not raw then return { 0, 'not_found', '' } end
-if ARGV[5] ~= '1' then return { 0, 'forbidden_role', '' } end
-local m = cjson.decode(raw)
-if ARGV[4] ~= '1' and m.o ~= ARGV[3] then return { 0, 'forbidden_owner', '' } end
+local m, refusal = changeable(key, ARGV[5], ARGV[4], ARGV[3])
+if not m then return { 0, refusal, '' } end
 local seq = redis.call('HINCRBY', STATE, 'seq', 1)
 m.s = seq
 m.p = tonumber(ARGV[2])
@@ -141,11 +149,8 @@ return emit(seq, 'priority', ARGV[6], { { key, m, json } }, {}, tokens_total(), 
 /** ARGV: key, user, admin '1'/'0', can-write '1'/'0', timestamp, max tokens, stream length. */
 const REMOVE = PRELUDE + `
 local key = ARGV[1]
-local raw = redis.call('HGET', META, key)
-if not raw then return { 0, 'not_found', '' } end
-if ARGV[4] ~= '1' then return { 0, 'forbidden_role', '' } end
-local m = cjson.decode(raw)
-if ARGV[3] ~= '1' and m.o ~= ARGV[2] then return { 0, 'forbidden_owner', '' } end
+local m, refusal = changeable(key, ARGV[4], ARGV[3], ARGV[2])
+if not m then return { 0, refusal, '' } end
 local seq = redis.call('HINCRBY', STATE, 'seq', 1)
 drop(key)
 local total = tokens_total() - m.t

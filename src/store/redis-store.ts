@@ -177,7 +177,7 @@ export class RedisContextStore implements ContextStore {
     const anyOwner = admin && (options.all === true || options.source !== undefined || options.keys !== undefined)
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxClear', replica, [
-      actor.userId, anyOwner ? '1' : '0', options.source ?? '', options.keys !== undefined ? JSON.stringify([...new Set(options.keys)]) : '',
+      actor.userId, anyOwner ? '1' : '0', options.source ?? '', options.keys !== undefined ? JSON.stringify(options.keys) : '',
       new Date().toISOString(), this.options.maxTokens, this.streamLength
     ])
     if (reply[0] === 2) return { removed: [], count: 0, seq: reply[1] }

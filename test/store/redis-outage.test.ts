@@ -2,6 +2,7 @@
 // while it is down, writes fail with `unavailable` (never a false success), no acknowledged write
 // is lost, and listeners and WebSocket delta subscribers on the other instance are caught up from
 // the stream afterwards.
+import type { Test } from 'tap'
 import { buildApp } from '../../src/app.js'
 import { ContextError } from '../../src/errors.js'
 import type { ChangeEvent } from '../../src/store/types.js'
@@ -11,14 +12,19 @@ import { eventually, privateRedis, redisTest, uniquePrefix } from '../helpers/re
 import { signTestToken } from '../helpers/tokens.js'
 import { connectAuthenticated, wsUrl } from '../helpers/ws-client.js'
 
-redisTest('Redis stopped and started mid-run: not ready, no false success, nothing acknowledged lost', async (t) => {
+/** A redis-server of the test's own (so it can be stopped) and two instances sharing it. */
+async function twoInstancesOnPrivateRedis (t: Test) {
   const redis = await privateRedis(t)
-  const prefix = uniquePrefix(t, redis.url)
-  const config = testConfig({ MCP_STORE: 'redis', REDIS_URL: redis.url, MCP_REDIS_PREFIX: prefix })
+  const config = testConfig({ MCP_STORE: 'redis', REDIS_URL: redis.url, MCP_REDIS_PREFIX: uniquePrefix(t, redis.url) })
   const a = await buildApp(config, { logger: false })
   t.teardown(() => a.close())
   const b = await buildApp(config, { logger: false })
   t.teardown(() => b.close())
+  return { redis, config, a, b }
+}
+
+redisTest('Redis stopped and started mid-run: not ready, no false success, nothing acknowledged lost', async (t) => {
+  const { redis, config, a, b } = await twoInstancesOnPrivateRedis(t)
   const ready = async (app: typeof a) => (await app.inject({ method: 'GET', url: '/ready' })).statusCode
   t.equal(await ready(a), 200)
   t.equal(await ready(b), 200)
@@ -88,13 +94,7 @@ redisTest('Redis stopped and started mid-run: not ready, no false success, nothi
 })
 
 redisTest('Redis restarted empty (no persistence): instances follow its new state instead of ignoring it', async (t) => {
-  const redis = await privateRedis(t)
-  const prefix = uniquePrefix(t, redis.url)
-  const config = testConfig({ MCP_STORE: 'redis', REDIS_URL: redis.url, MCP_REDIS_PREFIX: prefix })
-  const a = await buildApp(config, { logger: false })
-  t.teardown(() => a.close())
-  const b = await buildApp(config, { logger: false })
-  t.teardown(() => b.close())
+  const { redis, a, b } = await twoInstancesOnPrivateRedis(t)
   for (let i = 0; i < 5; i++) await a.store.write(alice, { content: { i }, key: `old${i}` })
   await eventually(() => b.store.seq('default') === 5, 10_000, 'B to follow')
 

@@ -120,15 +120,20 @@ async function fanout (scenario: Extract<Scenario, { kind: 'fanout' }>) {
   }
   writer.on('message', () => {})
   send()
-  await sleep(scenario.warmupMs)
-  measuring = true
-  const started = performance.now()
-  await sleep(scenario.durationMs)
-  measuring = false
-  const seconds = (performance.now() - started) / 1000
+  const seconds = await measuredWindow(scenario, (on) => { measuring = on })
   stopped = true
   for (const socket of [writer, ...subscribers]) socket.terminate()
   return { deliveriesPerSecond: deliveries / seconds, updatesPerSecond: deliveries / count / seconds, latency: latency.toJSON() }
+}
+
+/** Warms up, then counts for `durationMs`: `toggle` switches counting on and off. Seconds counted. */
+async function measuredWindow (scenario: { warmupMs: number, durationMs: number }, toggle: (on: boolean) => void): Promise<number> {
+  await sleep(scenario.warmupMs)
+  toggle(true)
+  const started = performance.now()
+  await sleep(scenario.durationMs)
+  toggle(false)
+  return (performance.now() - started) / 1000
 }
 
 async function ingest (scenario: Extract<Scenario, { kind: 'ingest' }>) {
@@ -156,12 +161,7 @@ async function ingest (scenario: Extract<Scenario, { kind: 'ingest' }>) {
     })
     for (let i = 0; i < window; i++) send()
   })
-  await sleep(scenario.warmupMs)
-  measuring = true
-  const started = performance.now()
-  await sleep(scenario.durationMs)
-  measuring = false
-  const seconds = (performance.now() - started) / 1000
+  const seconds = await measuredWindow(scenario, (on) => { measuring = on })
   stopped = true
   for (const socket of writers) socket.terminate()
   return { writesPerSecond: acked / seconds, latency: latency.toJSON() }

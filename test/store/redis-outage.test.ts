@@ -68,6 +68,10 @@ redisTest('Redis stopped and started mid-run: not ready, no false success, nothi
   const wsRefusal = await wsWriter.request({ type: 'update_context', key: 'ws-during-outage', context: { lost: false } })
   t.equal(wsRefusal.type, 'error', 'a WebSocket write is refused too, not acknowledged')
   t.match(wsRefusal.message, /unavailable/)
+  t.match(wsRefusal, { code: 'internal', details: { reason: 'unavailable' } }, 'a listed code on the wire, the precise one in details')
+  const restRefusal = await b.inject({ method: 'POST', url: '/context', headers: { authorization: `Bearer ${signTestToken({ sub: 'alice' })}` }, payload: { context: { lost: false } } })
+  t.equal(restRefusal.statusCode, 503, 'REST: 503 while Redis is down')
+  t.match(restRefusal.json(), { statusCode: 503, code: 'internal', details: { reason: 'unavailable' } })
 
   await redis.start()
   await eventually(async () => (await ready(a)) === 200 && (await ready(b)) === 200, 15_000, '/ready to recover')

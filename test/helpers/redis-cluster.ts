@@ -125,9 +125,9 @@ export async function startRedisCluster (t: Test, options: { primaries?: number,
         client.on('error', () => {})
         try {
           await client.connect()
-          const slots = await client.cluster('SLOTS') as Array<[number, number, [string, number, string?]]>
+          const slots = await client.cluster('SLOTS')
           const range = slots.find(([from, to]) => slot >= from && slot <= to)
-          const owner = range === undefined ? undefined : nodes.find((candidate) => candidate.port === Number(range[2][1]))
+          const owner = range === undefined ? undefined : nodes.find((candidate) => candidate.port === Number(range[2]?.[1]))
           if (owner !== undefined) return owner
         } catch { /* ask the next node */ } finally {
           client.disconnect()

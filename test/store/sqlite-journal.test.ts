@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { openPersistentStore } from '../../src/store/sqlite-journal.js'
 import { tokenCounter } from '../../src/token-counter.js'
 import type { MemoryContextStore } from '../../src/store/memory-store.js'
+import type { ChangeEvent } from '../../src/store/types.js'
 import { actor, admin, alice, bob } from '../helpers/actors.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -20,6 +21,9 @@ const everything = (store: MemoryContextStore) => Object.fromEntries(store.tenan
   metadata: store.metadata(tenant),
   seq: store.seq(tenant)
 }]))
+
+/** A change as a client could tell it apart (every field, entries by their JSON). */
+const comparable = (change: ChangeEvent) => ({ ...change, upserted: change.upserted.map((e) => [e.key, e.seq, e.expiresAt, e.json]) })
 
 test('a reopened store holds exactly what was acknowledged, in the same rank order', async (t) => {
   const dir = t.testdir()
@@ -38,18 +42,23 @@ test('a reopened store holds exactly what was acknowledged, in the same rank ord
   await first.store.remove(acme, 'gone')
   await first.store.clear(bob, { keys: ['b'] })
   const before = everything(first.store)
+  const historyBefore = first.store.changesSince('default', 0)?.map(comparable)
+  const epochBefore = first.store.epoch('default')
   await first.store.close()
 
   const second = openPersistentStore(options(dir))
   t.teardown(() => second.store.close())
   t.equal(second.restoredTenants, 2)
   t.same(everything(second.store), before, 'entries, seq, JSON and order survive')
+  t.equal(second.store.epoch('default'), epochBefore, 'the epoch survives')
+  t.same(second.store.changesSince('default', 0)?.map(comparable), historyBefore, 'the resume history survives, change for change')
   t.same(second.store.get('default', 'ttl')?.entry.expires_at, first.store.get('default', 'ttl')?.entry.expires_at, 'the TTL survives')
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution from restored content')
   const next = await second.store.write(alice, { content: { text: 'again' }, key: 'a', priority: 3 })
   t.equal(next.seq, before.default.seq + 1, 'seq continues')
   t.equal(next.version, 3, 'versions continue')
-  t.same(second.store.changesSince('default', 1), undefined, 'history before the restart is gone: resume gets a resync')
+  t.same(second.store.changesSince('default', before.default.seq - 2)?.map((c) => c.seq),
+    [before.default.seq - 1, before.default.seq, next.seq], 'a resume from before the restart gets exactly what it missed')
   t.same(second.store.changesSince('default', before.default.seq)?.map((c) => c.seq), [next.seq], 'history after it works')
 })
 

@@ -5,7 +5,9 @@ import { test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { openPersistentStore } from '../../src/store/sqlite-journal.js'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { DATABASE_FILE, openPersistentStore } from '../../src/store/sqlite-journal.js'
 import { tokenCounter } from '../../src/token-counter.js'
 import type { MemoryContextStore } from '../../src/store/memory-store.js'
 import type { ChangeEvent } from '../../src/store/types.js'
@@ -114,3 +116,35 @@ for (const fsync of ['batch', 'always'] as const) {
     t.ok(store.seq(tenant) >= acked.length, 'the seq covers them')
   })
 }
+
+test('the journal keeps the same history window as memory, bounded in changes and bytes', async (t) => {
+  const dir = t.testdir()
+  const bounded = { ...options(dir), maxTokens: 100_000, maxEntryTokens: 100_000, historySize: 50, historyBytes: 64 * 1024 }
+  const first = openPersistentStore(bounded)
+  for (let i = 0; i < 40; i++) await first.store.write(alice, { content: { text: 'word '.repeat(2000), i }, key: 'same' })
+  for (let i = 0; i < 80; i++) await first.store.write(alice, { content: { i }, key: `small${i % 5}` })
+  const oldest = (first.store.changesSince('default', 0) === undefined)
+  t.ok(oldest, 'the history no longer reaches the start')
+  const window = (store: MemoryContextStore) => {
+    for (let seq = 0; seq <= store.seq('default'); seq++) {
+      const changes = store.changesSince('default', seq)
+      if (changes !== undefined) return { from: seq, changes: changes.map(comparable) }
+    }
+  }
+  const before = window(first.store)
+  t.equal(before?.changes.length, 50, 'memory holds MCP_HISTORY_SIZE changes')
+  await first.store.close()
+  const db = new Database(join(dir, DATABASE_FILE), { readonly: true })
+  const rows = db.prepare("SELECT count(*) AS n, min(seq) AS oldest FROM changes WHERE tenant = 'default'").get() as { n: number, oldest: number }
+  db.close()
+  t.strictSame(rows, { n: 50, oldest: (before?.from ?? 0) + 1 }, 'the journal holds the same window, no more')
+
+  const second = openPersistentStore(bounded)
+  t.teardown(() => second.store.close())
+  t.strictSame(window(second.store), before, 'after a reopen, the same window of the same changes')
+
+  // Big rewrites: the byte bound decides.
+  for (let i = 0; i < 20; i++) await second.store.write(alice, { content: { text: 'word '.repeat(4000), i }, key: 'same' })
+  const big = window(second.store)
+  t.ok((big?.changes.length ?? 0) <= 4, `${big?.changes.length} changes of 20 KB fit 64 KB`)
+})

@@ -2,7 +2,7 @@
 // history; a resume that names another epoch gets a resync, never deltas of another history; with
 // the embedded store the history itself survives a restart, so the same resume gets exactly the
 // deltas it missed. The reproduction: write 10, restart, write 20, resume since_seq 5.
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import { signTestToken } from '../helpers/tokens.js'
 import { connectAuthenticated, openClient, startServer, type Frame, type TestClient } from '../helpers/ws-client.js'
 
@@ -25,7 +25,7 @@ async function framesUntilPong (client: TestClient): Promise<Frame[]> {
 const authEpoch = (client: TestClient) => client.frames.find((f) => f.type === 'auth_success')?.epoch as string
 
 /** Runs the first life of a server: 10 writes; returns the epoch and seq a client saw. */
-async function firstLife (t: Parameters<Parameters<typeof test>[1]>[0], env: Record<string, string>) {
+async function firstLife (t: Test, env: Record<string, string>) {
   const { app, url } = await startServer(t, env)
   const writer = await connectAuthenticated(url, as('alice'))
   const acks = await writeMany(writer, 10, 'before')

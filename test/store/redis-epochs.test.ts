@@ -190,3 +190,29 @@ redisTest('the instance that notices a new history tells the others at once (no 
   await eventually(() => b.epoch('default') === a.epoch('default'), 5_000, 'B to take the new epoch')
   t.strictSame(b.snapshot('default').entries.map((e) => e.key), ['new'])
 })
+
+redisTest('a tenant restored in Redis from an older copy becomes a new history: clients of the lost seqs resync', async (t) => {
+  const prefix = uniquePrefix(t)
+  const a = await redisStore(t, { prefix, tenantRescanMs: 200 })
+  const b = await redisStore(t, { prefix, tenantRescanMs: 200 })
+  const keys = tenantKeys(prefix, 'default')
+  const admin = new Redis(REDIS_URL)
+  t.teardown(() => admin.disconnect())
+  for (let i = 0; i < 3; i++) await a.write(alice, { content: { i }, key: `k${i}` })
+  const backup = await Promise.all(keys.all.map(async (key) => [key, await admin.dumpBuffer(key)] as const))
+  for (let i = 3; i < 8; i++) await a.write(alice, { content: { i }, key: `k${i}` })
+  await eventually(() => b.seq('default') === 8, 10_000, 'B to follow A')
+  const epoch = a.epoch('default')
+
+  // The backup taken at seq 3 is restored (same epoch in it, a lower seq).
+  for (const [key, dump] of backup) {
+    if (dump === null) await admin.del(key)
+    else await admin.restore(key, 0, dump, 'REPLACE')
+  }
+  await eventually(() => a.epoch('default') !== epoch && b.epoch('default') === a.epoch('default'), 10_000, 'both to take a new epoch')
+  t.equal(a.seq('default'), 3, 'the restored state')
+  t.strictSame(b.snapshot('default').entries.map((e) => e.key).sort(), ['k0', 'k1', 'k2'])
+  t.equal(a.changesSince('default', 1), undefined, 'nothing of the old history can be replayed as the new one')
+  const next = await b.write(alice, { content: { again: true }, key: 'k9' })
+  t.strictSame({ seq: next.seq, epoch: next.epoch }, { seq: 4, epoch: a.epoch('default') }, 'seq 4 again, in another epoch')
+})

@@ -15,7 +15,7 @@ import { ClientSession } from './client-session.js'
 import { parseFrame } from './frame-parser.js'
 import { handleMessage, type Effect, type Outcome } from './handlers.js'
 import type { WsHub } from './hub.js'
-import { MessageRateLimiter } from './rate-limiter.js'
+import { RateLimiter, type RateDecision } from './rate-limiter.js'
 import { contextFrame, errorFrame, replyFrame } from './serialization.js'
 import { subscriptionOf } from './subscription.js'
 
@@ -60,7 +60,8 @@ export class Connection implements Subscriber {
   // Heartbeat state (see WsHub): pings sent without a pong since.
   missedPongs = 0
   private awaitingPong = false
-  private limiter: MessageRateLimiter | undefined
+  private limiter: RateLimiter | undefined
+  private byteLimiter: RateLimiter | undefined
   private authTimer: NodeJS.Timeout | undefined
   // The connect options (query string), kept as two fields until authentication uses them.
   private connectMode: BroadcastMode = 'snapshot'
@@ -120,9 +121,10 @@ export class Connection implements Subscriber {
         this.close(CLOSE.unsupportedData, 'Binary frames are not supported')
         return
       }
-      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8')
+      const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[])
+      const text = bytes.toString('utf8')
       if (this.session === undefined) this.onFirstFrame(text)
-      else this.onMessage(this.session, text)
+      else this.onMessage(this.session, text, bytes.length)
     } catch (error) {
       // A bug in one frame's path must cost that frame only, never the process or other clients.
       this.hub.log.error({ err: error, clientId: this.id }, 'websocket frame failed')
@@ -136,17 +138,18 @@ export class Connection implements Subscriber {
     else this.refuse('Authentication token required', 'missing')
   }
 
-  private onMessage (session: ClientSession, text: string): void {
+  private onMessage (session: ClientSession, text: string, byteLength: number): void {
     const now = Date.now()
     session.lastActivityMs = now
-    const rate = (this.limiter as MessageRateLimiter).take(now)
+    // Checked at each message, not only by the hub's once-a-second sweep: nothing is served on
+    // an expired token.
+    if (now >= session.identity.expiresAt) {
+      this.close(CLOSE.unauthorized, 'Token expired')
+      return
+    }
+    const rate = (this.limiter as RateLimiter).take(now)
     if (!rate.allowed) {
-      if (rate.exhausted) {
-        this.countError('rate_limit_exceeded')
-        this.close(CLOSE.rateLimited, 'Rate limit exceeded')
-        return
-      }
-      this.replyError(idOf(parseFrame(text)), 'rate_limited', 'Too many messages; slow down', undefined, { retry_after_ms: rate.retryAfterMs })
+      this.limited(rate, idOf(parseFrame(text)), 'Too many messages; slow down')
       return
     }
     const parsed = parseFrame(text)
@@ -155,6 +158,15 @@ export class Connection implements Subscriber {
       return
     }
     const message = parsed.message
+    if (message.type === 'update_context' || message.type === 'context_update') {
+      // The byte rate (CONTRACT §9) charges the write frame as received: its content plus an
+      // envelope of a few dozen bytes.
+      const bytes = (this.byteLimiter as RateLimiter).take(now, byteLength)
+      if (!bytes.allowed) {
+        this.limited(bytes, message.id, 'Too much content written; slow down')
+        return
+      }
+    }
     if (this.hub.draining) {
       this.replyError(message.id, 'internal', 'The server is shutting down; reconnect and send again')
       return
@@ -176,6 +188,16 @@ export class Connection implements Subscriber {
     } else {
       this.finish(message, outcome, started)
     }
+  }
+
+  /** A refused message: `rate_limited`, or close 4029 for a client that keeps on after being told. */
+  private limited (decision: Extract<RateDecision, { allowed: false }>, id: MessageId | undefined, message: string): void {
+    if (decision.exhausted) {
+      this.countError('rate_limit_exceeded')
+      this.close(CLOSE.rateLimited, 'Rate limit exceeded')
+      return
+    }
+    this.replyError(id, 'rate_limited', message, undefined, { retry_after_ms: decision.retryAfterMs })
   }
 
   private finish (message: ClientMessage, outcome: Outcome, started: number): void {
@@ -230,7 +252,8 @@ export class Connection implements Subscriber {
     const now = Date.now()
     const session = new ClientSession(this.id, identity, subscriptionOf(this.connectMode, undefined), now)
     this.session = session
-    this.limiter = new MessageRateLimiter(hub.config.wsRateLimit, hub.config.wsRateBurst, now)
+    this.limiter = new RateLimiter(hub.config.wsRateLimit, hub.config.wsRateBurst, now)
+    this.byteLimiter = new RateLimiter(hub.config.wsByteRate, hub.config.wsByteRate * 2, now)
     hub.sessions.add(session)
     hub.metrics.authAttempts.inc({ result: 'success', surface: 'ws' })
     hub.metrics.connections.dec({ state: 'pending' })

@@ -12,7 +12,7 @@ import { tokenCounter } from '../../src/token-counter.js'
 import { ClientSession } from '../../src/ws/client-session.js'
 import { parseFrame } from '../../src/ws/frame-parser.js'
 import { handleMessage, type HandlerDeps, type Outcome } from '../../src/ws/handlers.js'
-import { MessageRateLimiter } from '../../src/ws/rate-limiter.js'
+import { RateLimiter } from '../../src/ws/rate-limiter.js'
 import { entriesObject } from '../../src/ws/serialization.js'
 import { subscriptionOf, viewOf } from '../../src/ws/subscription.js'
 import type { ClientMessage } from '../../src/protocol/messages.js'
@@ -120,7 +120,7 @@ test('the rate limiter never lets more through than the burst plus the rate over
     fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 50 }),
     fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 300 }),
     (rate, burst, gaps) => {
-      const limiter = new MessageRateLimiter(rate, burst, 0)
+      const limiter = new RateLimiter(rate, burst, 0)
       let now = 0
       let allowed = 0
       for (const gap of gaps) {
@@ -130,14 +130,27 @@ test('the rate limiter never lets more through than the burst plus the rate over
       }
       return true
     }), { numRuns: 300 })
-  const steady = new MessageRateLimiter(10, 1, 0)
+  const steady = new RateLimiter(10, 1, 0)
   t.ok(Array.from({ length: 100 }, (_, i) => steady.take((i + 1) * 100).allowed).every(Boolean), 'a client at exactly the rate is never limited')
-  const limiter = new MessageRateLimiter(10, 2, 0)
+  const limiter = new RateLimiter(10, 2, 0)
   limiter.take(0)
   limiter.take(0)
   t.match(limiter.take(0), { allowed: false, retryAfterMs: 100, exhausted: false })
   limiter.take(0)
   t.match(limiter.take(0), { allowed: false, exhausted: true }, 'a further burst while limited exhausts it')
+
+  // A flooder at 25 times the rate gets one message through per refill; that does not forgive it.
+  const flooded = new RateLimiter(20, 40, 0)
+  const decisions = Array.from({ length: 500 }, (_, i) => flooded.take(i * 2))
+  t.ok(decisions.some((d) => d.allowed) && decisions.some((d) => !d.allowed && d.exhausted), 'exhausted although refills let some through')
+  // One that stays under the rate after being limited is forgiven once its bucket is full again.
+  const calmed = new RateLimiter(20, 40, 0)
+  for (let i = 0; i < 70; i++) calmed.take(0)
+  t.notOk(Array.from({ length: 100 }, (_, i) => calmed.take(100 * (i + 1))).some((d) => !d.allowed), 'served at half the rate')
+  // A cost above the bucket's depth passes when the bucket is full, then the bucket is in debt.
+  const bytes = new RateLimiter(1000, 2000, 0)
+  t.same(bytes.take(0, 5000), { allowed: true })
+  t.same(bytes.take(1000, 10), { allowed: false, retryAfterMs: 2010, exhausted: false })
 })
 
 test('a filtered client sees matching upserts, every removal, and entries that stopped matching as removed', async (t) => {

@@ -69,6 +69,12 @@ export class Connection implements Subscriber {
   private closing = false
   private drainArmed = false
   private corked = false
+  // Flow-control accounting (see backlogBytes and chargedBytes): the socket's backlog when this
+  // tick's cork began, the broadcast bytes queued in this tick, and an upper bound on the unsent
+  // bytes of the one whole-view frame (context, resync, snapshot update) that is not charged.
+  private backlogAtCork = 0
+  private tickBroadcastBytes = 0
+  private wholeViewBytes = 0
 
   constructor (private readonly socket: WebSocket, private readonly netSocket: Socket, private readonly hub: WsHub) {}
 
@@ -201,7 +207,9 @@ export class Connection implements Subscriber {
   }
 
   private finish (message: ClientMessage, outcome: Outcome, started: number): void {
-    for (const frame of outcome.replies) this.sendText(frame)
+    // A get_context reply is the whole store, like the one sent on connect.
+    const wholeView = message.type === 'get_context'
+    for (const frame of outcome.replies) this.sendText(frame, wholeView)
     if (outcome.error !== undefined) this.countError(outcome.error)
     if (outcome.failure !== undefined) this.hub.log.error({ err: outcome.failure, clientId: this.id, type: message.type }, 'websocket message failed')
     if (outcome.effect !== undefined && !this.closing) this.apply(outcome.effect)
@@ -215,12 +223,12 @@ export class Connection implements Subscriber {
         // One synchronous block: the cursor is set and the replay built with no change in between.
         session.subscription = effect.subscription
         const { broadcaster } = this.hub
-        const { frames, cursor } = effect.sinceSeq === undefined
-          ? { frames: [], cursor: broadcaster.publishedSeq(session.tenant) }
+        const replay = effect.sinceSeq === undefined
+          ? { frames: [], cursor: broadcaster.publishedSeq(session.tenant), wholeView: false }
           : broadcaster.replay(session.tenant, effect.subscription, effect.sinceSeq)
-        this.sendText(replyFrame('subscribed', effect.id, { mode: effect.subscription.mode, seq: cursor }))
-        for (const frame of frames) this.send(frame)
-        broadcaster.subscribe(this, effect.subscription, cursor)
+        this.sendText(replyFrame('subscribed', effect.id, { mode: effect.subscription.mode, seq: replay.cursor }))
+        for (const frame of replay.frames) this.send(frame, replay.wholeView)
+        broadcaster.subscribe(this, effect.subscription, replay.cursor)
         return
       }
       case 'refresh':
@@ -251,6 +259,19 @@ export class Connection implements Subscriber {
     }
     const now = Date.now()
     const session = new ClientSession(this.id, identity, subscriptionOf(this.connectMode, undefined), now)
+    // CONTRACT §2: the store first, then auth_success. Both are built before the session is
+    // registered, so nothing that fails while building them can leave a half-authenticated client.
+    const snapshot = hub.store.snapshot(identity.tenant)
+    const storeFrame = Buffer.from(contextFrame(snapshot))
+    const successFrame = replyFrame('auth_success', id, {
+      client_id: this.id,
+      user_id: identity.userId,
+      roles: identity.roles,
+      tenant: identity.tenant,
+      authenticated_at: session.authenticatedAt.toISOString(),
+      expires_at: new Date(identity.expiresAt).toISOString(),
+      server_info: serverInfo(hub.config, hub.store.backend)
+    })
     this.session = session
     this.limiter = new RateLimiter(hub.config.wsRateLimit, hub.config.wsRateBurst, now)
     this.byteLimiter = new RateLimiter(hub.config.wsByteRate, hub.config.wsByteRate * 2, now)
@@ -259,25 +280,16 @@ export class Connection implements Subscriber {
     hub.metrics.connections.dec({ state: 'pending' })
     hub.metrics.connections.inc({ state: 'authenticated' })
 
-    // CONTRACT §2: the store first, then auth_success.
-    const snapshot = hub.store.snapshot(identity.tenant)
-    this.sendText(contextFrame(snapshot))
-    this.sendText(replyFrame('auth_success', id, {
-      client_id: this.id,
-      user_id: identity.userId,
-      roles: identity.roles,
-      tenant: identity.tenant,
-      authenticated_at: session.authenticatedAt.toISOString(),
-      expires_at: new Date(identity.expiresAt).toISOString(),
-      server_info: serverInfo(hub.config, hub.store.backend)
-    }))
+    // The store, whatever its size, reaches a client that reads: it is a whole-view frame.
+    this.send(storeFrame, true)
+    this.sendText(successFrame)
     const sinceSeq = this.connectSinceSeq
     if (sinceSeq === undefined) {
       hub.broadcaster.subscribe(this, session.subscription, snapshot.seq)
     } else {
-      const { frames, cursor } = hub.broadcaster.replay(identity.tenant, session.subscription, sinceSeq)
-      for (const frame of frames) this.send(frame)
-      hub.broadcaster.subscribe(this, session.subscription, cursor)
+      const replay = hub.broadcaster.replay(identity.tenant, session.subscription, sinceSeq)
+      for (const frame of replay.frames) this.send(frame, replay.wholeView)
+      hub.broadcaster.subscribe(this, session.subscription, replay.cursor)
     }
   }
 
@@ -295,6 +307,12 @@ export class Connection implements Subscriber {
     if (this.awaitingPong && ++this.missedPongs >= 2) {
       this.closing = true
       this.socket.terminate()
+      return
+    }
+    // A client that stopped reading after one large tick of broadcasts is not judged again until
+    // the next broadcast; the heartbeat bounds how long it can hold that.
+    if (this.chargedBytes() > this.hub.config.maxBufferedBytes) {
+      this.closeSlow()
       return
     }
     this.awaitingPong = true
@@ -317,14 +335,35 @@ export class Connection implements Subscriber {
 
   // ---- Sending and closing -----------------------------------------------------------------
 
-  unsentBytes (): number {
-    return this.socket.bufferedAmount
+  /** The bytes the socket had not sent when this tick began; frames queued in this tick do not count. */
+  backlogBytes (): number {
+    return this.corked ? this.backlogAtCork : this.socket.bufferedAmount
   }
 
-  /** Writes a broadcast frame (shared bytes, sent as text). */
-  send (frame: Buffer): void {
+  /**
+   * The unsent bytes charged against MCP_MAX_BUFFERED_BYTES: the backlog and this tick's replies
+   * (the client's own requests), but not this tick's broadcasts (judged once the socket had a
+   * chance to send them) nor the one whole-view frame still being sent.
+   */
+  chargedBytes (): number {
+    const unsent = this.socket.bufferedAmount
+    // What remains of the whole-view frame is never more than all that remains.
+    this.wholeViewBytes = Math.min(this.wholeViewBytes, unsent)
+    return Math.max(0, unsent - this.tickBroadcastBytes - this.wholeViewBytes)
+  }
+
+  /**
+   * Writes a frame built once for many clients (shared bytes, sent as text). A whole-view frame
+   * (the store on connect, a resync, a snapshot update, a get_context reply) is not charged
+   * against the cap, one at a time: the largest one still unsent is exempt, so the store reaches
+   * a client that reads whatever its size, and a client that asks for it again and again before
+   * reading it is still cut off.
+   */
+  send (frame: Buffer, wholeView: boolean): void {
     if (this.socket.readyState !== OPEN) return
     this.corkForThisTick()
+    if (wholeView) this.wholeViewBytes = Math.max(Math.min(this.wholeViewBytes, this.socket.bufferedAmount), frame.length)
+    else this.tickBroadcastBytes += frame.length
     this.socket.send(frame, TEXT_FRAME)
   }
 
@@ -336,6 +375,7 @@ export class Connection implements Subscriber {
   private corkForThisTick (): void {
     if (this.corked) return
     this.corked = true
+    this.backlogAtCork = this.socket.bufferedAmount
     this.netSocket.cork()
     process.nextTick(uncork, this)
   }
@@ -343,6 +383,7 @@ export class Connection implements Subscriber {
   /** @internal Ends corkForThisTick. */
   uncork (): void {
     this.corked = false
+    this.tickBroadcastBytes = 0
     this.netSocket.uncork()
   }
 
@@ -360,11 +401,15 @@ export class Connection implements Subscriber {
     this.close(CLOSE.slowConsumer, 'Slow consumer')
   }
 
-  private sendText (frame: string): void {
+  /** Writes a direct reply; unlike broadcasts it is charged at once (the client asked for it). */
+  private sendText (frame: string, wholeView = false): void {
     if (this.socket.readyState !== OPEN) return
-    this.corkForThisTick()
-    this.socket.send(frame)
-    if (this.socket.bufferedAmount > this.hub.config.maxBufferedBytes) this.closeSlow()
+    if (wholeView) this.send(Buffer.from(frame), true)
+    else {
+      this.corkForThisTick()
+      this.socket.send(frame)
+    }
+    if (this.chargedBytes() > this.hub.config.maxBufferedBytes) this.closeSlow()
   }
 
   private replyError (id: MessageId | undefined, code: ErrorCode, message: string, details?: unknown, extra?: Record<string, unknown>): void {

@@ -158,6 +158,25 @@ redisTest('resuming while writes keep arriving: every seq exactly once, in order
   await resumeUnderLoad(t, { MCP_STORE: 'redis', REDIS_URL, MCP_REDIS_PREFIX: uniquePrefix(t) })
 })
 
+test('a resume while commits lag replays only what was announced: no seq twice', async (t) => {
+  // Persisted, a write is applied (and in the history) at once but announced only after its
+  // commit. A subscribe handled in the same tick as a pipelined batch of writes sees the history
+  // ahead of the broadcasts; the replay must stop at the last announced seq, or the rest would
+  // arrive twice: once replayed, once live.
+  const { app, url } = await startServer(t, { MCP_DATA_DIR: t.testdir() })
+  const client = await connectAuthenticated(url, as('alice'), { mode: 'none' })
+  await writeMany(client, 5)
+  for (let i = 0; i < 50; i++) client.send({ type: 'update_context', id: i, key: `batch${i}`, context: { i } })
+  client.send({ type: 'subscribe', id: 'sub', mode: 'delta', since_seq: 2 })
+  const subscribed = await client.next((f) => f.id === 'sub')
+  t.ok(subscribed.seq < 55, `the subscribe was handled while commits lagged (announced up to ${subscribed.seq})`)
+  await client.next((f) => f.type === 'context_delta' && f.seq === 55)
+  await client.request({ type: 'ping' })
+  t.same(seqsOf(client.frames), range(3, 55), 'every seq once, in order')
+  t.equal(app.store.seq('default'), 55)
+  client.close()
+})
+
 test('since_seq in snapshot mode replays the deltas, then goes on with live snapshots', async (t) => {
   const { url } = await startServer(t)
   const writer = await connectAuthenticated(url, as('alice'), { mode: 'none' })

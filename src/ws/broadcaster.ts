@@ -59,7 +59,7 @@ export interface Group {
   view?: string
 }
 
-interface GroupFrame { readonly seq: number, readonly bytes: Buffer }
+export interface GroupFrame { readonly seq: number, readonly bytes: Buffer }
 
 /** Frames that bring a client up to date, and the cursor they leave it at. */
 export interface Replay {
@@ -89,6 +89,10 @@ const SOCKET_HIGH_WATER_MARK = 16 * 1024
 export class Broadcaster {
   private readonly groups = new Map<string, Map<string, Group>>()
   private readonly published = new Map<string, number>()
+  // The store frame sent on connect, per tenant, shared by every client that joins at the same seq
+  // (a crowd reconnecting at once costs one copy of the store, not one each). Held weakly: it
+  // lives while some socket still has it to send, not for as long as the tenant is quiet.
+  private readonly joinFrames = new Map<string, { seq: number, bytes: WeakRef<Buffer> }>()
   private readonly lagBytes: number
   private readonly resyncBytes: number
   private readonly stopListening: () => void
@@ -102,6 +106,19 @@ export class Broadcaster {
   close (): void {
     this.stopListening()
     this.groups.clear()
+    this.joinFrames.clear()
+  }
+
+  /** The tenant's store as the `context` frame a client gets on connect, and the seq it reflects. */
+  joinFrame (tenant: string): GroupFrame {
+    const seq = this.options.store.seq(tenant)
+    const cached = this.joinFrames.get(tenant)
+    const bytes = cached?.seq === seq ? cached.bytes.deref() : undefined
+    if (bytes !== undefined) return { seq, bytes }
+    const snapshot = this.options.store.snapshot(tenant)
+    const frame = { seq: snapshot.seq, bytes: Buffer.from(contextFrame(snapshot)) }
+    this.joinFrames.set(tenant, { seq: frame.seq, bytes: new WeakRef(frame.bytes) })
+    return frame
   }
 
   /** The last seq announced for a tenant: everything up to it may be replayed from history. */

@@ -16,7 +16,7 @@ import { parseFrame } from './frame-parser.js'
 import { handleMessage, type Effect, type Outcome } from './handlers.js'
 import type { WsHub } from './hub.js'
 import { RateLimiter, type RateDecision } from './rate-limiter.js'
-import { contextFrame, errorFrame, replyFrame } from './serialization.js'
+import { errorFrame, replyFrame } from './serialization.js'
 import { subscriptionOf } from './subscription.js'
 
 /** What the connection needs from the upgrade request; the request itself is not kept. */
@@ -261,8 +261,7 @@ export class Connection implements Subscriber {
     const session = new ClientSession(this.id, identity, subscriptionOf(this.connectMode, undefined), now)
     // CONTRACT §2: the store first, then auth_success. Both are built before the session is
     // registered, so nothing that fails while building them can leave a half-authenticated client.
-    const snapshot = hub.store.snapshot(identity.tenant)
-    const storeFrame = Buffer.from(contextFrame(snapshot))
+    const storeFrame = hub.broadcaster.joinFrame(identity.tenant)
     const successFrame = replyFrame('auth_success', id, {
       client_id: this.id,
       user_id: identity.userId,
@@ -281,11 +280,11 @@ export class Connection implements Subscriber {
     hub.metrics.connections.inc({ state: 'authenticated' })
 
     // The store, whatever its size, reaches a client that reads: it is a whole-view frame.
-    this.send(storeFrame, true)
+    this.send(storeFrame.bytes, true)
     this.sendText(successFrame)
     const sinceSeq = this.connectSinceSeq
     if (sinceSeq === undefined) {
-      hub.broadcaster.subscribe(this, session.subscription, snapshot.seq)
+      hub.broadcaster.subscribe(this, session.subscription, storeFrame.seq)
     } else {
       const replay = hub.broadcaster.replay(identity.tenant, session.subscription, sinceSeq)
       for (const frame of replay.frames) this.send(frame, replay.wholeView)

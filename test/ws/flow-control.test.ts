@@ -125,6 +125,21 @@ test('the store on connect and get_context reach a client that reads, whatever t
   t.equal(await slowConsumerCloses(app), 0, 'nobody was closed 4008')
 })
 
+test('clients joining at the same seq share one store frame', async (t) => {
+  const { app, url } = await startServer(t, { MCP_MAX_TOKENS: '10000000' })
+  const writer = await connectAuthenticated(url, as('alice'), { mode: 'none' })
+  await fillStore(writer)
+  let built = 0
+  const snapshot = app.store.snapshot.bind(app.store)
+  app.store.snapshot = (tenant: string) => { built++; return snapshot(tenant) }
+  t.teardown(() => { app.store.snapshot = snapshot })
+  const joined = await Promise.all(['d1', 'd2', 'd3', 'd4', 'd5'].map(async (sub) => await connectAuthenticated(url, as(sub, ['reader']), { mode: 'none' })))
+  // Held weakly, the frame may be collected between two joins: at most once more, not once each.
+  t.ok(built <= 2, `the store was serialized ${built} times for five clients`)
+  for (const client of joined) t.equal(Object.keys(client.frames[0].data).length, 7)
+  for (const c of [writer, ...joined]) c.close()
+})
+
 test('get_context asked again and again without reading is still cut off: one whole-store frame at a time', async (t) => {
   const { app, url } = await startServer(t, { MCP_MAX_BUFFERED_BYTES: '262144', MCP_MAX_TOKENS: '10000000' })
   const writer = await connectAuthenticated(url, as('alice'), { mode: 'none' })

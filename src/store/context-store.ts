@@ -2,17 +2,19 @@
 // from the local working set, and one stream of change events in seq order per tenant.
 import type {
   Actor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, PriorityResult, QueryResult,
-  RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult
+  RemoveResult, RequestOptions, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult
 } from './types.js'
 
 export type ChangeListener = (change: ChangeEvent) => void
 
 export interface ContextStore {
   readonly backend: 'memory' | 'redis'
-  write (actor: Actor, input: WriteInput): Promise<WriteResult>
-  setPriority (actor: Actor, key: string, priority: number): Promise<PriorityResult>
-  remove (actor: Actor, key: string): Promise<RemoveResult>
-  clear (actor: Actor, options: ClearOptions): Promise<ClearResult>
+  // Writes take the request's options last: with an idempotency key, a repeated request gets
+  // its first result again (`replayed: true`) and changes nothing (src/store/idempotency.ts).
+  write (actor: Actor, input: WriteInput, request?: RequestOptions): Promise<WriteResult>
+  setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult>
+  remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult>
+  clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult>
   get (tenant: string, key: string): StoredEntry | undefined
   snapshot (tenant: string): Snapshot
   query (tenant: string, query: ContextQuery): QueryResult

@@ -1,7 +1,8 @@
 // Turns the change records the Redis scripts write (and return) back into ChangeEvents. One
 // decoder serves the script's own reply (read-your-writes) and the stream (every other instance),
 // so a change looks the same wherever it is applied.
-import type { ChangeEvent, ChangeReason, RemovalReason, StoredEntry } from './types.js'
+import { SYSTEM_ACTOR } from './change-actor.js'
+import type { ChangeActor, ChangeEvent, ChangeReason, RemovalReason, StoredEntry } from './types.js'
 
 interface Header {
   r: ChangeReason
@@ -11,6 +12,8 @@ interface Header {
   d: Array<[string, RemovalReason]> | Record<string, never>
   /** total tokens, max tokens, entry count, after the change. */
   m: [number, number, number]
+  /** Who made the change (absent in records written before the audit trail). */
+  a?: ChangeActor
 }
 
 /** Builds the change with `seq` from its header JSON and the JSON of each upserted entry. */
@@ -27,7 +30,8 @@ export function decodeChange (tenant: string, seq: number, headerJson: string, e
     at: header.at,
     upserted,
     removed: removals.map(([key, reason]) => ({ key, reason })),
-    metadata: { total_tokens: header.m[0], max_tokens: header.m[1], entry_count: header.m[2] }
+    metadata: { total_tokens: header.m[0], max_tokens: header.m[1], entry_count: header.m[2] },
+    actor: header.a ?? SYSTEM_ACTOR
   }
 }
 

@@ -2,7 +2,7 @@
 // applies, evicts and appends its change record to the tenant's stream in one atomic step, so
 // instances writing at once can never interleave halfway and eviction stays exact.
 //
-// Every script takes the same six keys of one tenant (one hash slot, see redis-keys.ts):
+// Every script takes the same eight keys of one tenant (one hash slot, see redis-keys.ts):
 //   state   hash  seq, tokens                the tenant's sequence and token total
 //   meta    hash  key -> JSON meta           s seq, t tokens, p priority, v version, o owner,
 //                                            src source, x expiry ms; oj/srcj/tsj/xj: the owner,
@@ -11,15 +11,62 @@
 //   content hash  key -> content JSON
 //   rank    zset  key scored priority*2^48 + seq: ZRANGE 0 0 is the entry that ranks last
 //   ttl     zset  key scored expiry ms
-//   stream  stream  one record per change, id "<seq>-0": field h (header JSON), then 1, 2, ...
-//                   (the JSON of each upserted entry, in order)
+//   stream  stream  one record per change, id "<seq>-0": field h (header JSON, with the actor
+//                   as `a`), then 1, 2, ... (the JSON of each upserted entry, in order)
+//   idem    hash  [user, key] JSON -> {p fingerprint, x expiry ms, r reply JSON}: kept replies
+//   idemord zset  the same fields scored by expiry, for expiry and the per-tenant cap
+//
+// The last ARGV of every script (but load) is the audit argument, JSON: {a = the change's actor,
+// i = {f field, p fingerprint, x expiry ms, n now ms, c cap} when the request has an idempotency
+// key}. A request whose key is held gets {3, reply JSON} (a replay) or a refusal instead of running.
 //
 // Replies: {1, seq, header, written-entry JSON or '', entry JSON...} for a change; {0, code,
-// detail} for a refusal (nothing changed); {2, seq} when there was nothing to do.
+// detail} for a refusal (nothing changed); {2, seq} when there was nothing to do; {3, reply JSON}
+// for a replay.
 
 const PRELUDE = `
 local STATE, META, CONTENT, RANK, TTL, STREAM = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local IDEM, IDEM_ORDER = KEYS[7], KEYS[8]
 local SCORE_BASE = 281474976710656
+
+-- The audit argument (see the top of redis-scripts.ts), decoded on first use.
+local audit_arg
+local function audit ()
+  if not audit_arg then audit_arg = cjson.decode(ARGV[#ARGV]) end
+  return audit_arg
+end
+
+-- What to answer instead of running, when the request's idempotency key is held: its first reply
+-- (a replay) or, for a different request under the key, a refusal. nil: run the request.
+local function idem_check ()
+  local i = audit().i
+  if not i then return nil end
+  local raw = redis.call('HGET', IDEM, i.f)
+  if not raw then return nil end
+  local held = cjson.decode(raw)
+  if held.x <= i.n then return nil end
+  if held.p ~= i.p then return { 0, 'idempotency_key_reused', '' } end
+  return { 3, held.r }
+end
+
+-- Keeps the request's reply under its key, in the same script as its change; then drops expired
+-- replies and, beyond the tenant's cap, the oldest.
+local function idem_keep (reply)
+  local i = audit().i
+  if not i then return end
+  redis.call('HSET', IDEM, i.f, cjson.encode({ p = i.p, x = i.x, r = cjson.encode(reply) }))
+  redis.call('ZADD', IDEM_ORDER, i.x, i.f)
+  local expired = redis.call('ZRANGEBYSCORE', IDEM_ORDER, '-inf', i.n, 'LIMIT', 0, 100)
+  for _, f in ipairs(expired) do
+    redis.call('HDEL', IDEM, f)
+    redis.call('ZREM', IDEM_ORDER, f)
+  end
+  local over = redis.call('ZCARD', IDEM_ORDER) - i.c
+  if over > 0 then
+    for _, f in ipairs(redis.call('ZRANGE', IDEM_ORDER, 0, over - 1)) do redis.call('HDEL', IDEM, f) end
+    redis.call('ZREMRANGEBYRANK', IDEM_ORDER, 0, over - 1)
+  end
+end
 
 local function int (n) return string.format('%d', n) end
 
@@ -42,7 +89,7 @@ local function emit (seq, reason, at, upserts, removed, total, max_tokens, strea
   local u = {}
   for i, up in ipairs(upserts) do u[i] = { up[1], up[2].s, up[2].x or 0 } end
   local header = cjson.encode({ r = reason, at = at, u = u, d = removed,
-    m = { total, max_tokens, redis.call('HLEN', META) } })
+    m = { total, max_tokens, redis.call('HLEN', META) }, a = audit().a })
   local fields = { 'h', header }
   local reply = { 1, seq, header, written or '' }
   for i, up in ipairs(upserts) do
@@ -76,6 +123,8 @@ end
  * max tokens, stream length.
  */
 const WRITE = PRELUDE + `
+local replay = idem_check()
+if replay then return replay end
 local key, content = ARGV[1], ARGV[2]
 local raw = redis.call('HGET', META, key)
 local existing = raw and cjson.decode(raw)
@@ -126,11 +175,16 @@ else
   upserts[1] = { key, m, json }
 end
 redis.call('HSET', STATE, 'tokens', total)
+local evicted = {}
+for i, r in ipairs(removed) do evicted[i] = r[1] end
+idem_keep({ key = key, tokens = m.t, version = m.v, seq = seq, evicted = evicted, stored = not self_evicted })
 return emit(seq, existing and 'replaced' or 'created', ARGV[9], upserts, removed, total, max_tokens, ARGV[16], json)
 `
 
 /** ARGV: key, priority, user, admin '1'/'0', can-write '1'/'0', timestamp, max tokens, stream length. */
 const SET_PRIORITY = PRELUDE + `
+local replay = idem_check()
+if replay then return replay end
 local key = ARGV[1]
 local m, refusal = changeable(key, ARGV[5], ARGV[4], ARGV[3])
 if not m then return { 0, refusal, '' } end
@@ -143,11 +197,14 @@ redis.call('HSET', META, key, cjson.encode(m))
 redis.call('ZADD', RANK, m.p * SCORE_BASE + seq, key)
 local json = entry_json(m, redis.call('HGET', CONTENT, key))
 -- The token total does not change, so a priority change never evicts.
+idem_keep({ key = key, priority = m.p, version = m.v, seq = seq })
 return emit(seq, 'priority', ARGV[6], { { key, m, json } }, {}, tokens_total(), tonumber(ARGV[7]), ARGV[8], json)
 `
 
 /** ARGV: key, user, admin '1'/'0', can-write '1'/'0', timestamp, max tokens, stream length. */
 const REMOVE = PRELUDE + `
+local replay = idem_check()
+if replay then return replay end
 local key = ARGV[1]
 local m, refusal = changeable(key, ARGV[4], ARGV[3], ARGV[2])
 if not m then return { 0, refusal, '' } end
@@ -155,6 +212,7 @@ local seq = redis.call('HINCRBY', STATE, 'seq', 1)
 drop(key)
 local total = tokens_total() - m.t
 redis.call('HSET', STATE, 'tokens', total)
+idem_keep({ key = key, seq = seq })
 return emit(seq, 'deleted', ARGV[5], {}, { { key, 'deleted' } }, total, tonumber(ARGV[6]), ARGV[7])
 `
 
@@ -164,6 +222,8 @@ return emit(seq, 'deleted', ARGV[5], {}, { { key, 'deleted' } }, total, tonumber
  * caller's entries go, and naming someone else's key refuses the whole clear.
  */
 const CLEAR = PRELUDE + `
+local replay = idem_check()
+if replay then return replay end
 local user, any_owner, prefix = ARGV[1], ARGV[2] == '1', ARGV[3]
 local candidates = {}
 if ARGV[4] ~= '' then
@@ -189,7 +249,10 @@ for _, c in ipairs(candidates) do
     end
   end
 end
-if #chosen == 0 then return { 2, current_seq() } end
+if #chosen == 0 then
+  idem_keep({ removed = {}, count = 0, seq = current_seq() })
+  return { 2, current_seq() }
+end
 -- Oldest write first, as the memory backend lists them (hash order is arbitrary).
 if ARGV[4] == '' then table.sort(chosen, function (x, y) return x[2].s < y[2].s end) end
 local seq = redis.call('HINCRBY', STATE, 'seq', 1)
@@ -201,6 +264,9 @@ for i, c in ipairs(chosen) do
   removed[i] = { c[1], 'cleared' }
 end
 redis.call('HSET', STATE, 'tokens', total)
+local keys = {}
+for i, r in ipairs(removed) do keys[i] = r[1] end
+idem_keep({ removed = keys, count = #keys, seq = seq })
 return emit(seq, 'cleared', ARGV[5], {}, removed, total, tonumber(ARGV[6]), ARGV[7])
 `
 
@@ -256,5 +322,5 @@ export const SCRIPTS = {
 
 export type ScriptName = keyof typeof SCRIPTS
 
-/** Every script takes the tenant's six keys, in the order of tenantKeys(). */
-export const SCRIPT_KEY_COUNT = 6
+/** Every script takes the tenant's eight keys, in the order of tenantKeys(). */
+export const SCRIPT_KEY_COUNT = 8

@@ -9,7 +9,9 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { ContextError } from '../errors.js'
+import { DEFAULT_IDEMPOTENCY_MAX_KEYS, type IdempotencyWrite } from './idempotency.js'
 import { MemoryContextStore, type ChangeJournal, type MemoryStoreOptions } from './memory-store.js'
+import { SqliteIdempotency } from './sqlite-idempotency.js'
 import { buildStoredEntry, contentJsonOf } from './tenant-store.js'
 import { TenantRegistry } from './tenant-registry.js'
 import type { ChangeEvent, StoredEntry } from './types.js'
@@ -23,7 +25,7 @@ export interface SqliteJournalOptions {
   onError?: (error: unknown) => void
 }
 
-interface Pending { change: ChangeEvent, resolve: () => void, reject: (error: unknown) => void }
+interface Pending { change?: ChangeEvent, idempotency?: IdempotencyWrite, resolve: () => void, reject: (error: unknown) => void }
 
 interface EntryRow {
   tenant: string
@@ -49,7 +51,9 @@ export class SqliteJournal implements ChangeJournal {
   private healthy = true
   private closed = false
   private readonly onError: (error: unknown) => void
-  private readonly commitBatch: (changes: ChangeEvent[]) => void
+  private readonly commitBatch: (batch: Pending[]) => void
+  /** Kept replies of idempotent writes, committed with their changes. */
+  readonly idempotency: SqliteIdempotency
   /** Transactions committed and changes they held: how well writes are being grouped. */
   readonly stats = { commits: 0, changes: 0 }
 
@@ -89,12 +93,17 @@ export class SqliteJournal implements ChangeJournal {
     const remove = this.db.prepare('DELETE FROM entries WHERE tenant = ? AND key = ?')
     const setSeq = this.db.prepare(`INSERT INTO tenants (tenant, seq) VALUES (?, ?)
       ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq`)
+    this.idempotency = new SqliteIdempotency(this.db)
     // One transaction per batch: the WAL is written (and, with FULL, synced) once for all of them.
-    this.commitBatch = this.db.transaction((changes: ChangeEvent[]) => {
-      for (const change of changes) {
-        for (const { key } of change.removed) remove.run(change.tenant, key)
-        for (const stored of change.upserted) upsert.run(toRow(change.tenant, stored))
-        setSeq.run(change.tenant, change.seq)
+    // A change and the idempotency record answering it commit together or not at all.
+    this.commitBatch = this.db.transaction((batch: Pending[]) => {
+      for (const { change, idempotency } of batch) {
+        if (change !== undefined) {
+          for (const { key } of change.removed) remove.run(change.tenant, key)
+          for (const stored of change.upserted) upsert.run(toRow(change.tenant, stored))
+          setSeq.run(change.tenant, change.seq)
+        }
+        if (idempotency !== undefined) this.idempotency.put(idempotency)
       }
     })
   }
@@ -103,10 +112,23 @@ export class SqliteJournal implements ChangeJournal {
    * Queues a change; resolves once the transaction holding it has committed. Changes appended in
    * the same turn of the event loop share one commit (group commit).
    */
-  append (change: ChangeEvent): Promise<void> {
+  append (change: ChangeEvent, idempotency?: IdempotencyWrite): Promise<void> {
+    return this.enqueue(change, idempotency)
+  }
+
+  recordIdempotency (idempotency: IdempotencyWrite): Promise<void> {
+    return this.enqueue(undefined, idempotency)
+  }
+
+  /** The database, for other tables of the same file (revocations); owned and closed by the journal. */
+  get database (): Database.Database {
+    return this.db
+  }
+
+  private enqueue (change: ChangeEvent | undefined, idempotency: IdempotencyWrite | undefined): Promise<void> {
     if (this.closed) return Promise.reject(new ContextError('unavailable', 'The store is shutting down'))
     return new Promise((resolve, reject) => {
-      this.queue.push({ change, resolve, reject })
+      this.queue.push({ change, idempotency, resolve, reject })
       if (!this.flushScheduled) {
         this.flushScheduled = true
         setImmediate(() => this.flush())
@@ -146,7 +168,7 @@ export class SqliteJournal implements ChangeJournal {
     const batch = this.queue
     this.queue = []
     try {
-      this.commitBatch(batch.map((p) => p.change))
+      this.commitBatch(batch)
       this.healthy = true
       this.stats.commits++
       this.stats.changes += batch.length
@@ -228,5 +250,6 @@ export function openPersistentStore (options: MemoryStoreOptions & Omit<SqliteJo
     journal.close().catch(() => {})
     throw error
   }
-  return { store: new MemoryContextStore({ ...options, registry, journal }), journal, restoredTenants }
+  const idempotency = journal.idempotency.restore(options.idempotencyMaxKeys ?? DEFAULT_IDEMPOTENCY_MAX_KEYS)
+  return { store: new MemoryContextStore({ ...options, registry, journal, idempotency }), journal, restoredTenants }
 }

@@ -20,6 +20,8 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
     countTokens: tokenCounter(config.tokenEncoding),
     historySize: config.historySize,
     maxDepth: config.maxDepth,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    idempotencyMaxKeys: config.idempotencyMaxKeys,
     onError: (error: unknown) => log.error({ err: error }, 'context store background failure')
   }
   if (config.store === 'redis') {

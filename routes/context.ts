@@ -61,10 +61,8 @@ function sendSerialized (reply: FastifyReply, json: string) {
 
 /** The store's write result without its entry: what POST and PUT reply with. */
 function writeReply (result: WriteResult) {
-  return {
-    key: result.key, tokens: result.tokens, version: result.version, seq: result.seq, evicted: result.evicted, stored: result.stored,
-    ...(result.replayed === true ? { replayed: true } : {})
-  }
+  const { key, tokens, version, seq, evicted, stored, replayed } = result
+  return { key, tokens, version, seq, evicted, stored, ...(replayed === true ? { replayed } : {}) }
 }
 
 const contextRoutes: FastifyPluginAsyncZod = async (app) => {

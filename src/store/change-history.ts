@@ -33,4 +33,17 @@ export class ChangeHistory {
     for (let s = seq + 1; s <= this.newestSeq; s++) changes.push(this.ring[s % this.capacity] as ChangeEvent)
     return changes
   }
+
+  /**
+   * Up to `limit` retained changes after `seq`, oldest first, starting at the oldest retained one
+   * when the history no longer reaches back that far (the audit trail pages through what is kept).
+   */
+  retained (seq: number, limit: number): ChangeEvent[] {
+    const oldestSeq = this.newestSeq - this.count + 1
+    const changes: ChangeEvent[] = []
+    for (let s = Math.max(seq + 1, oldestSeq); s <= this.newestSeq && changes.length < limit; s++) {
+      changes.push(this.ring[s % this.capacity] as ChangeEvent)
+    }
+    return changes
+  }
 }

@@ -9,6 +9,8 @@ export type ChangeListener = (change: ChangeEvent) => void
 
 export interface ContextStore {
   readonly backend: 'memory' | 'redis'
+  /** A shared backend's id for this instance, as stamped on the actor of the changes it decides. */
+  readonly instanceId?: string
   // Writes take the request's options last: with an idempotency key, a repeated request gets
   // its first result again (`replayed: true`) and changes nothing (src/store/idempotency.ts).
   write (actor: Actor, input: WriteInput, request?: RequestOptions): Promise<WriteResult>
@@ -22,6 +24,8 @@ export interface ContextStore {
   seq (tenant: string): number
   /** Changes after `seq` in order, or undefined when the retained history does not reach back. */
   changesSince (tenant: string, seq: number): ChangeEvent[] | undefined
+  /** Up to `limit` retained changes after `seq`, oldest first, from the oldest one retained (GET /changes). */
+  retainedChanges (tenant: string, seq: number, limit: number): ChangeEvent[]
   /** Tenants with a store on this instance (for metrics and status). */
   tenants (): string[]
   /** Called once per change, in seq order per tenant, after the change is durable. */

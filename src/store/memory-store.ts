@@ -80,6 +80,7 @@ export class MemoryContextStore implements ContextStore {
   metadata (tenant: string) { return this.tenant(tenant).metadata }
   seq (tenant: string) { return this.tenant(tenant).seq }
   changesSince (tenant: string, seq: number) { return this.tenant(tenant).changesSince(seq) }
+  retainedChanges (tenant: string, seq: number, limit: number) { return this.tenant(tenant).retainedChanges(seq, limit) }
   tenants () { return this.registry.names() }
 
   onChange (listener: ChangeListener) {

@@ -215,6 +215,7 @@ export class RedisContextStore implements ContextStore {
   seq (tenant: string) { return this.view(tenant).seq }
   /** From the local replica's history, which holds every instance's changes (fed by the streams). */
   changesSince (tenant: string, seq: number) { return this.view(tenant).changesSince(seq) }
+  retainedChanges (tenant: string, seq: number, limit: number) { return this.view(tenant).retainedChanges(seq, limit) }
   tenants () { return this.registry.names() }
 
   onChange (listener: ChangeListener) {

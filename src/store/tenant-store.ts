@@ -235,6 +235,11 @@ export class TenantStore {
     return this.history.since(seq, this.currentSeq)
   }
 
+  /** Up to `limit` retained changes after `seq` (from the oldest retained), for the audit trail. */
+  retainedChanges (seq: number, limit: number): ChangeEvent[] {
+    return this.history.retained(seq, limit)
+  }
+
   private candidatesFor (query: ContextQuery): Iterable<StoredEntry> {
     if (query.keys === undefined) return this.rankedEntries()
     const wanted = new Set(query.keys)

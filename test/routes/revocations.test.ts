@@ -141,23 +141,34 @@ test('WebSocket: open connections of the revoked token close 4001 "Token revoked
 for (const era of [LEGACY, MODERN]) {
   test(`MCP (${era.name}): a revoked token is refused (401) and its sessions and streams end`, async (t) => {
     const server = await startMcpServer(t)
-    const token = server.token('alice')
+    const token = signTestToken({ sub: 'alice', jti: `mcp-${era.name}` })
     const connected = await connect(t, server, token, era)
     if (era === LEGACY) await connected.streamOpened()
     const before = await connected.client.callTool({ name: 'get_context', arguments: {} })
     t.notOk(before.isError, 'a tool call works before')
 
-    const response = await server.app.inject({ method: 'POST', url: '/revocations', headers: bearer(server.token('root', ['admin'])), payload: { sub: 'alice' } })
+    const response = await server.app.inject({ method: 'POST', url: '/revocations', headers: bearer(ADMIN), payload: { jti: `mcp-${era.name}` } })
     t.equal(response.statusCode, 201)
     if (era === LEGACY) await connected.streamEnded()
     await t.rejects(connected.client.callTool({ name: 'get_context', arguments: {} }), 'a tool call with the cached token is refused')
-    const raw = await fetch(server.url, {
+    const call = (bearerToken: string, sessionId?: string) => fetch(server.url, {
       method: 'POST',
-      headers: { ...bearer(token), 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      headers: {
+        ...bearer(bearerToken),
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        ...(sessionId !== undefined ? { 'mcp-session-id': sessionId, 'mcp-protocol-version': era.version } : {})
+      },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: {} })
     })
+    const raw = await call(token)
     t.equal(raw.status, 401, 'the endpoint answers 401')
     t.match(raw.headers.get('www-authenticate'), /^Bearer /, 'with the challenge')
+    if (era === LEGACY) {
+      const sessionId = connected.transport.sessionId as string
+      const withFreshToken = await call(signTestToken({ sub: 'alice', jti: 'fresh' }), sessionId)
+      t.equal(withFreshToken.status, 404, 'the session the revoked token opened is gone, even for a valid token of the same user')
+    }
   })
 }
 

@@ -13,6 +13,7 @@ import { contextListJson, keyedEntryJson } from '../src/rest/context-json.js'
 import {
   clearResultSchema, contextListSchema, errorResponses, jsonResponse, keyedEntrySchema, priorityResultSchema, writeResultSchema
 } from '../src/rest/response-schemas.js'
+import { replayedMark, withIdempotencyKey } from '../src/store/idempotency.js'
 import type { Actor, RequestOptions, WriteResult } from '../src/store/types.js'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
@@ -31,8 +32,7 @@ const writeHeaders = z.looseObject({ 'idempotency-key': idempotencyKeySchema.opt
 
 /** The write's request options: the Idempotency-Key header, if any. */
 function requestOf (request: FastifyRequest): RequestOptions | undefined {
-  const key = (request.headers as { 'idempotency-key'?: string })['idempotency-key']
-  return key === undefined ? undefined : { idempotencyKey: key }
+  return withIdempotencyKey((request.headers as { 'idempotency-key'?: string })['idempotency-key'])
 }
 
 /** Marks a replayed reply: `Idempotent-Replayed: true`, and `replayed: true` in a body that has one. */
@@ -62,7 +62,7 @@ function sendSerialized (reply: FastifyReply, json: string) {
 /** The store's write result without its entry: what POST and PUT reply with. */
 function writeReply (result: WriteResult) {
   const { key, tokens, version, seq, evicted, stored, replayed } = result
-  return { key, tokens, version, seq, evicted, stored, ...(replayed === true ? { replayed } : {}) }
+  return { key, tokens, version, seq, evicted, stored, ...replayedMark({ replayed }) }
 }
 
 const contextRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -159,7 +159,7 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
     const result = await app.store.setPriority(writerOf(request), request.params.key, request.body.priority, requestOf(request))
     markReplay(reply, result)
     const { key, priority, version, seq, replayed } = result
-    return { key, priority, version, seq, ...(replayed === true ? { replayed } : {}) }
+    return { key, priority, version, seq, ...replayedMark({ replayed }) }
   })
 
   app.delete('/context/:key', {
@@ -191,7 +191,7 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
     const result = await app.store.clear(writerOf(request), request.query, requestOf(request))
     markReplay(reply, result)
     const { removed, count, seq, replayed } = result
-    return { removed, count, seq, ...(replayed === true ? { replayed } : {}) }
+    return { removed, count, seq, ...replayedMark({ replayed }) }
   })
 }
 

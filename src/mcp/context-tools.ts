@@ -7,6 +7,7 @@ import type { z } from 'zod'
 import { ContextError, wireError, type ErrorCode } from '../errors.js'
 import { clearOptionsSchema, idempotencyField, issueDetails, setPrioritySchema, writeBodySchema } from '../protocol/schemas.js'
 import type { ContextStore } from '../store/context-store.js'
+import { replayedMark, withIdempotencyKey } from '../store/idempotency.js'
 import { actorOf } from './auth-info.js'
 import { budgetedRead } from './result-budget.js'
 import {
@@ -18,13 +19,6 @@ import {
 const writeToolInputSchema = writeBodySchema.extend(idempotencyField)
 const clearToolInputSchema = clearOptionsSchema.extend(idempotencyField)
 const priorityToolInputSchema = setPrioritySchema.extend(idempotencyField)
-
-/** The store request options of a tool call: its idempotency key, if any. */
-const requestOf = (input: { idempotency_key?: string }) =>
-  input.idempotency_key === undefined ? undefined : { idempotencyKey: input.idempotency_key }
-
-/** `{replayed: true}` in a result repeated for a repeated idempotency key, else nothing. */
-const replayMark = (result: { replayed?: true }) => (result.replayed === true ? { replayed: true as const } : {})
 
 /** Key lists in results (evicted, removed) are cut here so a mass eviction or clear stays small. */
 export const LISTED_KEYS = 500
@@ -55,7 +49,7 @@ export function registerContextTools (server: McpServer, deps: ContextToolDeps):
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false }
   }, (args, ctx) => runTool(deps, writeToolInputSchema, args, async (input) => {
     const { context, idempotency_key: _key, ...options } = input
-    const result = await store.write(actorOf(ctx), { ...options, content: context }, requestOf(input))
+    const result = await store.write(actorOf(ctx), { ...options, content: context }, withIdempotencyKey(input.idempotency_key))
     return {
       status: 'success' as const,
       key: result.key,
@@ -65,7 +59,7 @@ export function registerContextTools (server: McpServer, deps: ContextToolDeps):
       stored: result.stored,
       evicted: result.evicted.slice(0, LISTED_KEYS),
       evicted_count: result.evicted.length,
-      ...replayMark(result)
+      ...replayedMark(result)
     }
   }))
 
@@ -111,8 +105,8 @@ export function registerContextTools (server: McpServer, deps: ContextToolDeps):
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false }
   }, (args, ctx) => runTool(deps, clearToolInputSchema, args, async (input) => {
     const { idempotency_key: _key, ...options } = input
-    const result = await store.clear(actorOf(ctx), options, requestOf(input))
-    return { removed: result.removed.slice(0, LISTED_KEYS), count: result.count, seq: result.seq, ...replayMark(result) }
+    const result = await store.clear(actorOf(ctx), options, withIdempotencyKey(input.idempotency_key))
+    return { removed: result.removed.slice(0, LISTED_KEYS), count: result.count, seq: result.seq, ...replayedMark(result) }
   }))
 
   server.registerTool('set_priority', {
@@ -122,8 +116,8 @@ export function registerContextTools (server: McpServer, deps: ContextToolDeps):
     outputSchema: priorityOutputSchema,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false }
   }, (args, ctx) => runTool(deps, priorityToolInputSchema, args, async (input) => {
-    const result = await store.setPriority(actorOf(ctx), input.key, input.priority, requestOf(input))
-    return { key: result.key, priority: result.priority, version: result.version, seq: result.seq, ...replayMark(result) }
+    const result = await store.setPriority(actorOf(ctx), input.key, input.priority, withIdempotencyKey(input.idempotency_key))
+    return { key: result.key, priority: result.priority, version: result.version, seq: result.seq, ...replayedMark(result) }
   }))
 }
 

@@ -8,7 +8,7 @@
 // and the embedded backend's per-tenant table (the Redis backend keeps its own in Redis).
 import { createHash } from 'node:crypto'
 import { ContextError } from '../errors.js'
-import type { ClearOptions, WriteInput } from './types.js'
+import type { ClearOptions, RequestOptions, WriteInput } from './types.js'
 
 /** A store operation as the idempotency key covers it: two requests are "the same" when these match. */
 export type IdempotentOperation =
@@ -41,6 +41,16 @@ function canonical (value: object): string {
     if (field !== undefined) sorted[name] = field
   }
   return JSON.stringify(sorted)
+}
+
+/** A store request's options for the idempotency key a client gave, or none. */
+export function withIdempotencyKey (key: string | undefined): RequestOptions | undefined {
+  return key === undefined ? undefined : { idempotencyKey: key }
+}
+
+/** `{replayed: true}` to spread into a reply repeated for a repeated key, else nothing. */
+export function replayedMark (result: { replayed?: true }): { replayed?: true } {
+  return result.replayed === true ? { replayed: true } : {}
 }
 
 /** The refusal of a key already used for a different request (REST: 422). */

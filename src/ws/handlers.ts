@@ -9,7 +9,8 @@ import type { SessionInfo, SessionRegistry } from '../sessions/session-registry.
 import { statusBody } from '../status.js'
 import type { ContextStore } from '../store/context-store.js'
 import { assertAdmin } from '../store/permissions.js'
-import type { RequestOptions, WriteInput } from '../store/types.js'
+import { replayedMark, withIdempotencyKey } from '../store/idempotency.js'
+import type { WriteInput } from '../store/types.js'
 import type { ClientSession } from './client-session.js'
 import { contextFrame, entriesObject, errorFrame, idField, replyFrame } from './serialization.js'
 import { subscriptionOf, type Subscription } from './subscription.js'
@@ -55,18 +56,10 @@ function writeInput (message: MessageOf<'update_context'> | MessageOf<'context_u
   }
 }
 
-/** The request options of a write message: its idempotency key, if any. */
-function requestOf (message: { idempotency_key?: string }): RequestOptions | undefined {
-  return message.idempotency_key === undefined ? undefined : { idempotencyKey: message.idempotency_key }
-}
-
-/** `{replayed: true}` for a reply repeated under an idempotency key, else nothing (contract §8). */
-const replayMark = (result: { replayed?: true }) => (result.replayed === true ? { replayed: true } : {})
-
 // The write path is the hot one (agents stream updates): a plain .then rather than an async
 // function saves a promise per message.
 function write (message: MessageOf<'update_context'> | MessageOf<'context_update'>, session: ClientSession, deps: HandlerDeps): Promise<Outcome> {
-  return deps.store.write(session.actor, writeInput(message), requestOf(message)).then((result) => reply(replyFrame('update_ack', message.id, {
+  return deps.store.write(session.actor, writeInput(message), withIdempotencyKey(message.idempotency_key)).then((result) => reply(replyFrame('update_ack', message.id, {
     status: 'success',
     key: result.key,
     tokens: result.tokens,
@@ -75,7 +68,7 @@ function write (message: MessageOf<'update_context'> | MessageOf<'context_update
     evicted: result.evicted,
     // False when the write's own entry ranked last and was evicted at once (CONTRACT §1).
     stored: result.stored,
-    ...replayMark(result)
+    ...replayedMark(result)
   })))
 }
 
@@ -100,14 +93,14 @@ const handlers: { [T in MessageType]: Handler<T> } = {
   },
 
   clear_context: async (message, session, deps) => {
-    const result = await deps.store.clear(session.actor, { source: message.source, keys: message.keys, all: message.all }, requestOf(message))
-    return reply(replyFrame('context_cleared', message.id, { removed: result.removed, count: result.count, seq: result.seq, ...replayMark(result) }))
+    const result = await deps.store.clear(session.actor, { source: message.source, keys: message.keys, all: message.all }, withIdempotencyKey(message.idempotency_key))
+    return reply(replyFrame('context_cleared', message.id, { removed: result.removed, count: result.count, seq: result.seq, ...replayedMark(result) }))
   },
 
   set_priority: async (message, session, deps) => {
-    const result = await deps.store.setPriority(session.actor, message.key, message.priority, requestOf(message))
+    const result = await deps.store.setPriority(session.actor, message.key, message.priority, withIdempotencyKey(message.idempotency_key))
     return reply(replyFrame('priority_set', message.id, {
-      key: result.key, priority: result.priority, version: result.version, seq: result.seq, ...replayMark(result)
+      key: result.key, priority: result.priority, version: result.version, seq: result.seq, ...replayedMark(result)
     }))
   },
 

@@ -1,23 +1,12 @@
 // GET /changes (contract §8): the audit trail of the caller's tenant, paged through the retained
 // history oldest first: each change's seq, time, reason, actor and keys.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import type { ContextStore } from '../src/store/context-store.js'
 import { auditItems } from '../src/store/change-actor.js'
 import { errorResponses, jsonResponse } from '../src/rest/response-schemas.js'
 import { changesQuerySchema, changesSchema } from '../src/security/security-schemas.js'
 import { adminOf } from './revocations.js'
 
 const DEFAULT_LIMIT = 100
-
-/**
- * The tenant's epoch (contract §7).
- * TODO(store epoch): replace with `store.epoch(tenant)` once the store branch's ContextStore.epoch
- * is on main; until then a store without it answers null.
- */
-function epochOf (store: ContextStore, tenant: string): string | null {
-  const withEpoch = store as ContextStore & { epoch?: (tenant: string) => string }
-  return typeof withEpoch.epoch === 'function' ? withEpoch.epoch(tenant) : null
-}
 
 const changesRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/changes', {
@@ -41,7 +30,7 @@ const changesRoutes: FastifyPluginAsyncZod = async (app) => {
     return {
       changes: page.slice(0, limit).flatMap(auditItems),
       seq,
-      epoch: epochOf(store, tenant),
+      epoch: store.epoch(tenant),
       has_more: page.length > limit
     }
   })

@@ -61,8 +61,8 @@ function sendSerialized (reply: FastifyReply, json: string) {
 
 /** The store's write result without its entry: what POST and PUT reply with. */
 function writeReply (result: WriteResult) {
-  const { key, tokens, version, seq, evicted, stored, replayed } = result
-  return { key, tokens, version, seq, evicted, stored, ...replayedMark({ replayed }) }
+  const { key, tokens, version, seq, epoch, evicted, stored, replayed } = result
+  return { key, tokens, version, seq, epoch, evicted, stored, ...replayedMark({ replayed }) }
 }
 
 const contextRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -89,7 +89,8 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
     // The query, the store totals and seq are read in one synchronous step, so they agree.
     const result = app.store.query(caller.tenant, request.query)
     const { omitted: _omitted, ...matches } = result.metadata
-    const body = contextListJson(result.entries, { ...app.store.metadata(caller.tenant), ...matches }, app.store.seq(caller.tenant))
+    const body = contextListJson(result.entries, { ...app.store.metadata(caller.tenant), ...matches },
+      app.store.seq(caller.tenant), app.store.epoch(caller.tenant))
     return sendSerialized(reply, body)
   })
 

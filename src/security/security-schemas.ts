@@ -57,6 +57,6 @@ export const changesSchema = z.object({
   changes: z.array(changeItemSchema)
     .describe('Oldest first. A write that evicted entries is one change (one seq) listed twice: the write by its writer, the evictions (reason evicted) by system'),
   seq: z.number().int().describe('The tenant\'s current seq'),
-  epoch: z.string().nullable().describe('The history these seqs belong to (contract §7)'),
+  epoch: z.string().describe('The history these seqs belong to (contract §7)'),
   has_more: z.boolean().describe('Whether more retained changes follow; ask again with since_seq set to the last seq returned')
 }).meta({ id: 'Changes' })

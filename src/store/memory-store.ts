@@ -14,7 +14,11 @@ import type { Actor, ChangeEvent, ClearOptions, ContextQuery, RequestOptions, Wr
  * record answering it, in the same transaction) survives a crash.
  */
 export interface ChangeJournal {
-  append (change: ChangeEvent, idempotency?: IdempotencyWrite): Promise<void>
+  /**
+   * Makes `change` durable, with the resume history: the journal keeps the changes from
+   * `retainedFrom` (the oldest seq the tenant's in-memory history still holds) onwards.
+   */
+  append (change: ChangeEvent, retainedFrom: number, idempotency?: IdempotencyWrite): Promise<void>
   /** Commits an idempotency record of a request that changed nothing (a clear that matched none). */
   recordIdempotency? (idempotency: IdempotencyWrite): Promise<void>
   isHealthy (): boolean
@@ -79,6 +83,7 @@ export class MemoryContextStore implements ContextStore {
   query (tenant: string, query: ContextQuery) { return this.tenant(tenant).query(query) }
   metadata (tenant: string) { return this.tenant(tenant).metadata }
   seq (tenant: string) { return this.tenant(tenant).seq }
+  epoch (tenant: string) { return this.tenant(tenant).epoch }
   changesSince (tenant: string, seq: number) { return this.tenant(tenant).changesSince(seq) }
   retainedChanges (tenant: string, seq: number, limit: number) { return this.tenant(tenant).retainedChanges(seq, limit) }
   tenants () { return this.registry.names() }
@@ -157,7 +162,7 @@ export class MemoryContextStore implements ContextStore {
 
   private async commit (change: ChangeEvent, idempotency?: IdempotencyWrite): Promise<void> {
     try {
-      if (this.journal !== undefined) await this.journal.append(change, idempotency)
+      if (this.journal !== undefined) await this.journal.append(change, this.registry.of(change.tenant).oldestRetainedSeq, idempotency)
     } finally {
       // Emitted even when the journal failed: the change is in the working set (readers see it),
       // so subscribers must see it too or their seq stream would have a hole. The writer still

@@ -68,7 +68,7 @@ redisTest('revocation and idempotency across two instances sharing one Redis', a
       method: 'POST', headers: { ...bearer(writer), 'idempotency-key': 'pay-1' }, body: JSON.stringify({ key: 'pay', context: { amount: 10 } })
     })
     const body = await retry.json() as Record<string, unknown>
-    t.same(body, { key: 'pay', tokens: first.tokens, version: first.version, seq: first.seq, evicted: [], stored: true, replayed: true },
+    t.same(body, { key: 'pay', tokens: first.tokens, version: first.version, seq: first.seq, epoch: first.epoch, evicted: [], stored: true, replayed: true },
       "B answers with A's first reply")
     const onB = await client(t, b, writer, { mode: 'none' })
     const wsRetry = await onB.request({ type: 'update_context', key: 'pay', context: { amount: 10 }, idempotency_key: 'pay-1' })

@@ -81,3 +81,20 @@ test('the history is bounded: GET /changes starts at the oldest retained change'
   const response = await server.app.inject({ method: 'GET', url: '/changes?since_seq=0', headers: { authorization: `Bearer ${ADMIN}` } })
   t.same(response.json().changes.map((c: Change) => c.seq), [3, 4, 5], 'the last MCP_HISTORY_SIZE changes')
 })
+
+test('the journal keeps each change\'s actor: GET /changes after a restart on the same MCP_DATA_DIR', async (t) => {
+  const env = { MCP_DATA_DIR: t.testdir() }
+  const first = await startServer(t, env)
+  const written = await first.app.inject({ method: 'PUT', url: '/context/kept', headers: { authorization: `Bearer ${ALICE}` }, payload: { context: { v: 1 } } })
+  t.equal(written.statusCode, 201)
+  const before = (await first.app.inject({ method: 'GET', url: '/changes', headers: { authorization: `Bearer ${ADMIN}` } })).json()
+  await first.app.close()
+
+  const second = await startServer(t, env)
+  const after = (await second.app.inject({ method: 'GET', url: '/changes', headers: { authorization: `Bearer ${ADMIN}` } })).json()
+  t.same(after.changes, before.changes, 'the same trail, actors included')
+  t.same(after.changes.map((c: Change) => c.actor), [{ sub: 'alice', surface: 'rest' }])
+  t.equal(after.epoch, before.epoch, 'in the same epoch')
+  const context = (await second.app.inject({ method: 'GET', url: '/context', headers: { authorization: `Bearer ${ALICE}` } })).json()
+  t.equal(after.epoch, context.epoch, 'the epoch GET /context reports')
+})

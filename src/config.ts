@@ -64,7 +64,10 @@ const environmentSchema = z.object({
   MCP_HTTP_RATE_LIMIT: integer(1).default(600),
   MCP_TRUST_PROXY: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false')
     .transform((value) => value === 'true' || value === '1'),
-  MCP_PUBLIC_URL: optionalHttpUrl
+  MCP_PUBLIC_URL: optionalHttpUrl,
+  MCP_IDEMPOTENCY_TTL: integer(1, 7 * 86400).default(600),
+  MCP_IDEMPOTENCY_MAX_KEYS: integer(1).default(10000),
+  MCP_MAX_REVOCATIONS: integer(1).default(1000)
 })
 
 export type Environment = Record<string, string | undefined>
@@ -123,7 +126,10 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     metricsToken: env.MCP_METRICS_TOKEN,
     httpRateLimit: env.MCP_HTTP_RATE_LIMIT,
     trustProxy: env.MCP_TRUST_PROXY,
-    publicUrl: env.MCP_PUBLIC_URL
+    publicUrl: env.MCP_PUBLIC_URL,
+    idempotencyTtlMs: env.MCP_IDEMPOTENCY_TTL * 1000,
+    idempotencyMaxKeys: env.MCP_IDEMPOTENCY_MAX_KEYS,
+    maxRevocations: env.MCP_MAX_REVOCATIONS
   }
 }
 

@@ -6,6 +6,7 @@
 // one code path that changes the working set.
 import { ContextError, notFound } from '../errors.js'
 import { ChangeHistory } from './change-history.js'
+import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import { newEpoch } from './epoch.js'
 import { ExpiryQueue } from './expiry-queue.js'
 import { findTooDeep } from './json-depth.js'
@@ -13,7 +14,7 @@ import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
 import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex, type IndexNode } from './ranked-index.js'
 import type {
   Actor, ChangeEvent, ChangeReason, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult,
-  QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult
+  QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult, ChangeActor
 } from './types.js'
 
 export interface TenantStoreOptions {
@@ -77,7 +78,7 @@ export class TenantStore {
   }
 
   /** Creates or replaces an entry, then evicts what ranks last until the budget holds. */
-  write (actor: Actor, input: WriteInput, now = Date.now()): { result: WriteResult, change: ChangeEvent } {
+  write (actor: Actor, input: WriteInput, now = Date.now()): { result: WriteResult & { entry: Entry }, change: ChangeEvent } {
     const { contentJson, tokens } = checkWriteInput(actor, input, this.options)
     const key = input.key ?? this.generateKey(input.source ?? actor.userId, now)
     const existing = this.get(key)
@@ -105,7 +106,7 @@ export class TenantStore {
     const evicted = this.planEvictions(stored, existing)
     const change = this.makeChange(seq, existing === undefined ? 'created' : 'replaced', timestamp,
       evicted.includes(key) ? [] : [stored],
-      evicted.map((k) => ({ key: k, reason: 'evicted' as const })), stored, existing)
+      evicted.map((k) => ({ key: k, reason: 'evicted' as const })), stored, existing, changeActorOf(actor))
     this.apply(change)
     return {
       result: { key, tokens, version: stored.entry.version, seq, epoch: this.currentEpoch, evicted, stored: !evicted.includes(key), entry: stored.entry },
@@ -129,7 +130,7 @@ export class TenantStore {
       expiresAt: existing.expiresAt
     })
     // The token total does not change, so a priority change never evicts.
-    const change = this.makeChange(seq, 'priority', stored.entry.timestamp, [stored], [], stored, existing)
+    const change = this.makeChange(seq, 'priority', stored.entry.timestamp, [stored], [], stored, existing, changeActorOf(actor))
     this.apply(change)
     return { result: { key, priority, version: stored.entry.version, seq }, change }
   }
@@ -138,7 +139,7 @@ export class TenantStore {
     const existing = this.get(key)
     if (existing === undefined) throw notFound(key)
     assertMayChange(actor, existing.entry.owner, key)
-    const change = this.removal(now, 'deleted', [key])
+    const change = this.removal(now, 'deleted', [key], changeActorOf(actor))
     this.apply(change)
     return { result: { key, seq: change.seq }, change }
   }
@@ -167,7 +168,7 @@ export class TenantStore {
       keys.push(stored.key)
     }
     if (keys.length === 0) return { result: { removed: [], count: 0, seq: this.currentSeq } }
-    const change = this.removal(now, 'cleared', keys)
+    const change = this.removal(now, 'cleared', keys, changeActorOf(actor))
     this.apply(change)
     return { result: { removed: keys, count: keys.length, seq: change.seq }, change }
   }
@@ -180,7 +181,7 @@ export class TenantStore {
       .filter((item) => this.get(item.key)?.seq === item.seq)
       .map((item) => item.key)
     if (keys.length === 0) return undefined
-    const change = this.removal(now, 'expired', keys)
+    const change = this.removal(now, 'expired', keys, SYSTEM_ACTOR)
     this.apply(change)
     return change
   }
@@ -256,6 +257,11 @@ export class TenantStore {
     return this.history.since(seq, this.currentSeq)
   }
 
+  /** Up to `limit` retained changes after `seq` (from the oldest retained), for the audit trail. */
+  retainedChanges (seq: number, limit: number): ChangeEvent[] {
+    return this.history.retained(seq, limit)
+  }
+
   private candidatesFor (query: ContextQuery): Iterable<StoredEntry> {
     if (query.keys === undefined) return this.rankedEntries()
     const wanted = new Set(query.keys)
@@ -306,7 +312,7 @@ export class TenantStore {
     return this.index.planEvictions(incoming, existing?.key, total - this.options.maxTokens).map((victim) => victim.key)
   }
 
-  private removal (now: number, reason: RemovalReason & ChangeReason, keys: string[]): ChangeEvent {
+  private removal (now: number, reason: RemovalReason & ChangeReason, keys: string[], actor: ChangeActor): ChangeEvent {
     const removed = keys.map((key) => ({ key, reason }))
     let tokens = 0
     for (const key of keys) tokens += this.get(key)?.entry.tokens ?? 0
@@ -322,13 +328,15 @@ export class TenantStore {
         total_tokens: this.totalTokens - tokens,
         max_tokens: this.options.maxTokens,
         entry_count: this.nodes.size - keys.length
-      }
+      },
+      actor
     }
   }
 
   private makeChange (
     seq: number, reason: ChangeReason, at: string, upserted: StoredEntry[],
-    removed: Array<{ key: string, reason: RemovalReason }>, incoming: StoredEntry, existing: StoredEntry | undefined
+    removed: Array<{ key: string, reason: RemovalReason }>, incoming: StoredEntry, existing: StoredEntry | undefined,
+    actor: ChangeActor
   ): ChangeEvent {
     let tokens = this.totalTokens - (existing?.entry.tokens ?? 0) + incoming.entry.tokens
     let count = this.nodes.size + (existing === undefined ? 1 : 0)
@@ -344,7 +352,8 @@ export class TenantStore {
       at,
       upserted,
       removed,
-      metadata: { total_tokens: tokens, max_tokens: this.options.maxTokens, entry_count: count }
+      metadata: { total_tokens: tokens, max_tokens: this.options.maxTokens, entry_count: count },
+      actor
     }
   }
 

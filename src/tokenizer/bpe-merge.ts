@@ -56,7 +56,8 @@ export function bytePairTokens (piece: string, table: MergeTable, queueFrom = QU
  */
 function loopMerge (piece: string, merger: Merger, out?: number[]): number {
   const { pairs } = merger
-  const { ids, pairRanks } = merger.loopScratch(piece.length)
+  merger.reserve(piece.length)
+  const { ids, pairRanks } = merger
   let count = piece.length
   for (let i = 0; i < count; i++) ids[i] = pairs.byteRank(piece.charCodeAt(i))
   for (let i = 0; i + 1 < count; i++) pairRanks[i] = pairs.rank(ids[i], ids[i + 1])
@@ -166,19 +167,20 @@ function queueMerge (piece: string, pairs: PairRanks, out?: number[]): number {
 /** Per encoding: the pair cache and the loop's scratch arrays. */
 class Merger {
   readonly pairs: PairRanks
-  private ids = new Int32Array(64)
-  private pairRanks = new Int32Array(64)
+  /** The loop's scratch: part ids and pair ranks. */
+  ids = new Int32Array(64)
+  pairRanks = new Int32Array(64)
 
   constructor (table: MergeTable) {
     this.pairs = new PairRanks(table)
   }
 
-  loopScratch (length: number): { ids: Int32Array, pairRanks: Int32Array } {
+  /** Makes the scratch hold a piece of `length` bytes. */
+  reserve (length: number): void {
     if (this.ids.length < length) {
       this.ids = new Int32Array(length)
       this.pairRanks = new Int32Array(length)
     }
-    return { ids: this.ids, pairRanks: this.pairRanks }
   }
 }
 

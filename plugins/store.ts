@@ -18,6 +18,8 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
     maxTokens: config.maxTokens,
     maxEntryTokens: config.maxEntryTokens,
     countTokens: tokenCounter(config.tokenEncoding),
+    // Large contents are counted on the pool's worker threads (plugins/tokenizer.ts).
+    countWriteTokens: (text: string) => app.tokenizer.count(text),
     historySize: config.historySize,
     maxDepth: config.maxDepth,
     onError: (error: unknown) => log.error({ err: error }, 'context store background failure')
@@ -39,4 +41,4 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
 export default fp(async (app) => {
   app.decorate('store', await createStore(app))
   app.addHook('onClose', async () => { await app.store.close() })
-}, { name: 'store', dependencies: ['config'] })
+}, { name: 'store', dependencies: ['config', 'tokenizer'] })

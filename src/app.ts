@@ -7,6 +7,7 @@ import { loggerOptions } from './logger.js'
 import configPlugin from '../plugins/config.js'
 import lifecyclePlugin from '../plugins/lifecycle.js'
 import storePlugin from '../plugins/store.js'
+import tokenizerPlugin from '../plugins/tokenizer.js'
 import authPlugin from '../plugins/auth.js'
 import metricsPlugin from '../plugins/metrics.js'
 import sessionsPlugin from '../plugins/sessions.js'
@@ -56,6 +57,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // 2. The app's own plugins: each builds one thing and decorates the instance with it.
   await app.register(configPlugin, { config })
   await app.register(lifecyclePlugin)
+  await app.register(tokenizerPlugin)
   await app.register(storePlugin)
   await app.register(authPlugin)
   await app.register(metricsPlugin)

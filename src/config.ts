@@ -1,6 +1,7 @@
 // Parses the environment once into a typed, frozen Config. Plugins receive this object and never
 // read process.env themselves, so tests can build any configuration without touching globals.
 import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 
 export const TOKEN_ENCODINGS = ['o200k_base', 'cl100k_base'] as const
@@ -61,7 +62,12 @@ const environmentSchema = z.object({
   MCP_HTTP_RATE_LIMIT: integer(1).default(600),
   MCP_TRUST_PROXY: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false')
     .transform((value) => value === 'true' || value === '1'),
-  MCP_PUBLIC_URL: optionalHttpUrl
+  MCP_PUBLIC_URL: optionalHttpUrl,
+  // Token counting off the event loop (src/tokenizer/counting-pool.ts); unset threads means
+  // one per core but one, at least one.
+  MCP_TOKENIZER_THREADS: integer(0, 256).optional(),
+  MCP_TOKENIZER_INLINE_BELOW: integer(0).default(8192),
+  MCP_TOKENIZER_QUEUE: integer(0, 100000).default(32)
 })
 
 export type Environment = Record<string, string | undefined>
@@ -116,7 +122,10 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     metricsToken: env.MCP_METRICS_TOKEN,
     httpRateLimit: env.MCP_HTTP_RATE_LIMIT,
     trustProxy: env.MCP_TRUST_PROXY,
-    publicUrl: env.MCP_PUBLIC_URL
+    publicUrl: env.MCP_PUBLIC_URL,
+    tokenizerThreads: env.MCP_TOKENIZER_THREADS ?? Math.max(1, availableParallelism() - 1),
+    tokenizerInlineBelow: env.MCP_TOKENIZER_INLINE_BELOW,
+    tokenizerQueue: env.MCP_TOKENIZER_QUEUE
   }
 }
 

@@ -1,8 +1,9 @@
 // The embedded backend: the working set in memory, optionally made durable by a journal that
 // every change passes through before it is acknowledged or broadcast.
 import type { ChangeListener, ContextStore } from './context-store.js'
+import { TenantOrder } from './tenant-order.js'
 import { TenantRegistry } from './tenant-registry.js'
-import type { TenantStore, TenantStoreOptions } from './tenant-store.js'
+import { prepareWrite, type PreparedWrite, type TenantStore, type TenantStoreOptions } from './tenant-store.js'
 import type { Actor, ChangeEvent, ClearOptions, ContextQuery } from './types.js'
 
 /** Where changes go to become durable. `append` resolves once the change survives a crash. */
@@ -31,8 +32,10 @@ export class MemoryContextStore implements ContextStore {
   private readonly onError: (error: unknown) => void
   private readonly outbox: ChangeEvent[] = []
   private emitting = false
+  /** Applies each tenant's operations in call order while large writes are being counted. */
+  private readonly order = new TenantOrder()
 
-  constructor (options: MemoryStoreOptions) {
+  constructor (private readonly options: MemoryStoreOptions) {
     this.registry = options.registry ?? new TenantRegistry(options)
     this.journal = options.journal
     this.onError = options.onError ?? (() => {})
@@ -40,25 +43,45 @@ export class MemoryContextStore implements ContextStore {
     this.sweeper.unref()
   }
 
+  // Ordering: each operation is counted first (a large content possibly on a worker thread),
+  // then applied in the order the tenant's operations were called (tenant-order.ts). With
+  // nothing to wait for, it is applied at once, within the call.
+
   async write (actor: Actor, input: Parameters<ContextStore['write']>[1]) {
-    const { result, change } = this.tenant(actor.tenant).write(actor, input)
+    return await this.order.run(actor.tenant, prepareWrite(actor, input, this.options), (prepared) => this.applyWrite(actor, input, prepared))
+  }
+
+  async setPriority (actor: Actor, key: string, priority: number) {
+    return await this.order.run(actor.tenant, undefined, () => this.applySetPriority(actor, key, priority))
+  }
+
+  async remove (actor: Actor, key: string) {
+    return await this.order.run(actor.tenant, undefined, () => this.applyRemove(actor, key))
+  }
+
+  async clear (actor: Actor, options: ClearOptions) {
+    return await this.order.run(actor.tenant, undefined, () => this.applyClear(actor, options))
+  }
+
+  private async applyWrite (actor: Actor, input: Parameters<ContextStore['write']>[1], prepared: PreparedWrite) {
+    const { result, change } = this.tenant(actor.tenant).write(actor, input, Date.now(), prepared)
     await this.commit(change)
     return result
   }
 
-  async setPriority (actor: Actor, key: string, priority: number) {
+  private async applySetPriority (actor: Actor, key: string, priority: number) {
     const { result, change } = this.tenant(actor.tenant).setPriority(actor, key, priority)
     await this.commit(change)
     return result
   }
 
-  async remove (actor: Actor, key: string) {
+  private async applyRemove (actor: Actor, key: string) {
     const { result, change } = this.tenant(actor.tenant).remove(actor, key)
     await this.commit(change)
     return result
   }
 
-  async clear (actor: Actor, options: ClearOptions) {
+  private async applyClear (actor: Actor, options: ClearOptions) {
     const { result, change } = this.tenant(actor.tenant).clear(actor, options)
     if (change !== undefined) await this.commit(change)
     return result

@@ -13,8 +13,9 @@ import { decodeChange, decodeRecord, seqOfId, storedEntry } from './redis-change
 import { newTenantChannel, tenantKeys, tenantSetKey } from './redis-keys.js'
 import { TenantReplica } from './redis-replica.js'
 import { SCRIPTS, SCRIPT_KEY_COUNT, type ScriptName } from './redis-scripts.js'
+import { TenantOrder } from './tenant-order.js'
 import { TenantRegistry } from './tenant-registry.js'
-import { assertPriority, checkWriteInput, type TenantStoreOptions } from './tenant-store.js'
+import { assertPriority, prepareWrite, type PreparedWrite, type TenantStoreOptions } from './tenant-store.js'
 import type {
   Actor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult, RemoveResult, WriteInput, WriteResult
 } from './types.js'
@@ -71,6 +72,8 @@ export class RedisContextStore implements ContextStore {
   private lastConnectionError: Error | undefined
   private closed = false
   private started = false
+  /** Sends each tenant's scripts in call order while large writes are being counted. */
+  private readonly order = new TenantOrder()
 
   private constructor (private readonly options: RedisStoreOptions) {
     // Replicas never expire entries themselves: the expire script does, and its change arrives.
@@ -115,16 +118,36 @@ export class RedisContextStore implements ContextStore {
 
   // ---- Operations: validated here, decided and applied atomically by a script in Redis. ----
 
+  // Ordering: each operation is counted (a large content possibly on a worker thread) and its
+  // tenant registered first, then its script is sent in the order the tenant's operations were
+  // called (tenant-order.ts). One connection carries every script, so Redis runs them in that order.
+
   async write (actor: Actor, input: WriteInput): Promise<WriteResult> {
-    const { contentJson, tokens } = checkWriteInput(actor, input, this.options)
+    const prepared = prepareWrite(actor, input, this.options)
     const replica = this.replica(actor.tenant)
+    const ready = Promise.all([prepared, this.register(replica)]).then(([counted]) => counted)
+    return await this.order.run(actor.tenant, ready, (counted) => this.sendWrite(actor, input, replica, counted))
+  }
+
+  async setPriority (actor: Actor, key: string, priority: number): Promise<PriorityResult> {
+    return await this.order.run(actor.tenant, undefined, () => this.sendSetPriority(actor, key, priority))
+  }
+
+  async remove (actor: Actor, key: string): Promise<RemoveResult> {
+    return await this.order.run(actor.tenant, undefined, () => this.sendRemove(actor, key))
+  }
+
+  async clear (actor: Actor, options: ClearOptions): Promise<ClearResult> {
+    return await this.order.run(actor.tenant, undefined, () => this.sendClear(actor, options))
+  }
+
+  private async sendWrite (actor: Actor, input: WriteInput, replica: TenantReplica, { contentJson, tokens }: PreparedWrite): Promise<WriteResult> {
     // Left out, priority and source are decided in the script: a rewrite keeps the entry's own.
     const priority = input.priority ?? ''
     const source = input.source ?? ''
     const now = Date.now()
     const timestamp = new Date(now).toISOString()
     const expiresAt = input.ttl_seconds !== undefined ? now + input.ttl_seconds * 1000 : undefined
-    await this.register(replica)
     for (let attempt = 1; ; attempt++) {
       const key = input.key ?? this.generateKey(input.source ?? actor.userId, now)
       const reply = await this.run('ctxWrite', replica, [
@@ -148,7 +171,7 @@ export class RedisContextStore implements ContextStore {
     }
   }
 
-  async setPriority (actor: Actor, key: string, priority: number): Promise<PriorityResult> {
+  private async sendSetPriority (actor: Actor, key: string, priority: number): Promise<PriorityResult> {
     assertPriority(priority)
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxSetPriority', replica, [
@@ -159,7 +182,7 @@ export class RedisContextStore implements ContextStore {
     return { key, priority, version: change.upserted[0].entry.version, seq: change.seq }
   }
 
-  async remove (actor: Actor, key: string): Promise<RemoveResult> {
+  private async sendRemove (actor: Actor, key: string): Promise<RemoveResult> {
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxRemove', replica, [
       key, actor.userId, isAdmin(actor) ? '1' : '0', canWrite(actor) ? '1' : '0',
@@ -170,7 +193,7 @@ export class RedisContextStore implements ContextStore {
   }
 
   /** Same rules as TenantStore.clear, decided inside the script against Redis's entries. */
-  async clear (actor: Actor, options: ClearOptions): Promise<ClearResult> {
+  private async sendClear (actor: Actor, options: ClearOptions): Promise<ClearResult> {
     assertCanWrite(actor)
     const admin = isAdmin(actor)
     if (options.all === true && !admin) throw new ContextError('forbidden', 'Clearing the whole tenant needs the admin role')

@@ -26,7 +26,7 @@ export class TenantOrder {
     let started!: () => void
     const turn = new Promise<void>((resolve) => { started = resolve })
     this.tails.set(tenant, turn)
-    void turn.then(() => { if (this.tails.get(tenant) === turn) this.tails.delete(tenant) })
+    turn.then(() => { if (this.tails.get(tenant) === turn) this.tails.delete(tenant) }, () => {})
     return (previous ?? Promise.resolve()).then(() => outcome).then((settled) => {
       // `start` runs to its first await before the next operation may begin.
       try {

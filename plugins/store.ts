@@ -18,6 +18,8 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
     maxTokens: config.maxTokens,
     maxEntryTokens: config.maxEntryTokens,
     countTokens: tokenCounter(config.tokenEncoding),
+    // Large contents are counted on the pool's worker threads (plugins/tokenizer.ts).
+    countWriteTokens: (text: string) => app.tokenizer.count(text),
     historySize: config.historySize,
     historyBytes: config.historyBytes,
     maxDepth: config.maxDepth,
@@ -42,4 +44,4 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
 export default fp(async (app) => {
   app.decorate('store', await createStore(app))
   app.addHook('onClose', async () => { await app.store.close() })
-}, { name: 'store', dependencies: ['config'] })
+}, { name: 'store', dependencies: ['config', 'tokenizer'] })

@@ -7,6 +7,7 @@ import { loggerOptions } from './logger.js'
 import configPlugin from '../plugins/config.js'
 import lifecyclePlugin from '../plugins/lifecycle.js'
 import storePlugin from '../plugins/store.js'
+import tokenizerPlugin from '../plugins/tokenizer.js'
 import authPlugin from '../plugins/auth.js'
 import revocationsPlugin from '../plugins/revocations.js'
 import auditPlugin from '../plugins/audit.js'
@@ -60,6 +61,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // 2. The app's own plugins: each builds one thing and decorates the instance with it.
   await app.register(configPlugin, { config })
   await app.register(lifecyclePlugin)
+  await app.register(tokenizerPlugin)
   await app.register(storePlugin)
   await app.register(revocationsPlugin)
   await app.register(auditPlugin)

@@ -1,6 +1,7 @@
 // Parses the environment once into a typed, frozen Config. Plugins receive this object and never
 // read process.env themselves, so tests can build any configuration without touching globals.
 import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { DEFAULT_HISTORY_BYTES } from './store/change-history.js'
 
@@ -67,7 +68,12 @@ const environmentSchema = z.object({
   MCP_PUBLIC_URL: optionalHttpUrl,
   MCP_IDEMPOTENCY_TTL: integer(1, 7 * 86400).default(600),
   MCP_IDEMPOTENCY_MAX_KEYS: integer(1).default(10000),
-  MCP_MAX_REVOCATIONS: integer(1).default(1000)
+  MCP_MAX_REVOCATIONS: integer(1).default(1000),
+  // Token counting off the event loop (src/tokenizer/counting-pool.ts); unset threads means
+  // one per core but one, at least one.
+  MCP_TOKENIZER_THREADS: integer(0, 256).optional(),
+  MCP_TOKENIZER_INLINE_BELOW: integer(0).default(8192),
+  MCP_TOKENIZER_QUEUE: integer(0, 100000).default(32)
 })
 
 export type Environment = Record<string, string | undefined>
@@ -129,7 +135,10 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     publicUrl: env.MCP_PUBLIC_URL,
     idempotencyTtlMs: env.MCP_IDEMPOTENCY_TTL * 1000,
     idempotencyMaxKeys: env.MCP_IDEMPOTENCY_MAX_KEYS,
-    maxRevocations: env.MCP_MAX_REVOCATIONS
+    maxRevocations: env.MCP_MAX_REVOCATIONS,
+    tokenizerThreads: env.MCP_TOKENIZER_THREADS ?? Math.max(1, availableParallelism() - 1),
+    tokenizerInlineBelow: env.MCP_TOKENIZER_INLINE_BELOW,
+    tokenizerQueue: env.MCP_TOKENIZER_QUEUE
   }
 }
 

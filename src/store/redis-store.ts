@@ -22,8 +22,9 @@ import { TenantReplica } from './redis-replica.js'
 import { DEFAULT_HISTORY_BYTES } from './change-history.js'
 import { newEpoch } from './epoch.js'
 import { SCRIPTS, SCRIPT_KEY_COUNT, type ScriptName } from './redis-scripts.js'
+import { TenantOrder } from './tenant-order.js'
 import { TenantRegistry } from './tenant-registry.js'
-import { assertPriority, checkWriteInput, type TenantStoreOptions } from './tenant-store.js'
+import { assertPriority, prepareWrite, type PreparedWrite, type TenantStoreOptions } from './tenant-store.js'
 import type {
   Actor, ChangeActor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult, RemoveResult, RequestOptions,
   WriteInput, WriteResult
@@ -83,6 +84,8 @@ export class RedisContextStore implements ContextStore {
   private lastConnectionError: Error | undefined
   private closed = false
   private started = false
+  /** Sends each tenant's scripts in call order while large writes are being counted. */
+  private readonly order = new TenantOrder()
 
   private constructor (private readonly options: RedisStoreOptions) {
     // Replicas never expire entries themselves: the expire script does, and its change arrives.
@@ -127,17 +130,39 @@ export class RedisContextStore implements ContextStore {
 
   // ---- Operations: validated here, decided and applied atomically by a script in Redis. ----
 
+  // Ordering: each operation is counted (a large content possibly on a worker thread) and its
+  // tenant registered first, then its script is sent in the order the tenant's operations were
+  // called (tenant-order.ts). One connection carries every script, so Redis runs them in that order.
+
   async write (actor: Actor, input: WriteInput, request?: RequestOptions): Promise<WriteResult> {
-    const { contentJson, tokens } = checkWriteInput(actor, input, this.options)
+    const prepared = prepareWrite(actor, input, this.options)
     const audit = this.auditArg(actor, request, { op: 'write', input })
     const replica = this.replica(actor.tenant)
+    const ready = Promise.all([prepared, this.register(replica)]).then(([counted]) => counted)
+    return await this.order.run(actor.tenant, ready, (counted) => this.sendWrite(actor, input, replica, counted, audit))
+  }
+
+  async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
+    return await this.order.run(actor.tenant, undefined, () => this.sendSetPriority(actor, key, priority, request))
+  }
+
+  async remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
+    return await this.order.run(actor.tenant, undefined, () => this.sendRemove(actor, key, request))
+  }
+
+  async clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
+    return await this.order.run(actor.tenant, undefined, () => this.sendClear(actor, options, request))
+  }
+
+  private async sendWrite (
+    actor: Actor, input: WriteInput, replica: TenantReplica, { contentJson, tokens }: PreparedWrite, audit: string
+  ): Promise<WriteResult> {
     // Left out, priority and source are decided in the script: a rewrite keeps the entry's own.
     const priority = input.priority ?? ''
     const source = input.source ?? ''
     const now = Date.now()
     const timestamp = new Date(now).toISOString()
     const expiresAt = input.ttl_seconds !== undefined ? now + input.ttl_seconds * 1000 : undefined
-    await this.register(replica)
     for (let attempt = 1; ; attempt++) {
       const key = input.key ?? this.generateKey(input.source ?? actor.userId, now)
       const reply = await this.run('ctxWrite', replica, [
@@ -161,7 +186,7 @@ export class RedisContextStore implements ContextStore {
     }
   }
 
-  async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
+  private async sendSetPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
     assertPriority(priority)
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxSetPriority', replica, [
@@ -173,7 +198,7 @@ export class RedisContextStore implements ContextStore {
     return { key, priority, version: change.upserted[0].entry.version, seq: change.seq }
   }
 
-  async remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
+  private async sendRemove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxRemove', replica, [
       key, actor.userId, isAdmin(actor) ? '1' : '0', canWrite(actor) ? '1' : '0',
@@ -185,7 +210,7 @@ export class RedisContextStore implements ContextStore {
   }
 
   /** Same rules as TenantStore.clear, decided inside the script against Redis's entries. */
-  async clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
+  private async sendClear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
     assertCanWrite(actor)
     const admin = isAdmin(actor)
     if (options.all === true && !admin) throw new ContextError('forbidden', 'Clearing the whole tenant needs the admin role')

@@ -21,6 +21,11 @@ export interface TenantStoreOptions {
   maxTokens: number
   maxEntryTokens: number
   countTokens: (text: string) => number
+  /**
+   * Counts a write's content where that pays, possibly off the event loop (the worker pool);
+   * backends use it through prepareWrite. Defaults to countTokens.
+   */
+  countWriteTokens?: (text: string) => number | Promise<number>
   historySize: number
   /** Bytes of resume history kept per tenant (MCP_HISTORY_BYTES); older changes give way. */
   historyBytes?: number
@@ -77,9 +82,12 @@ export class TenantStore {
     return this.nodes.get(key)?.stored
   }
 
-  /** Creates or replaces an entry, then evicts what ranks last until the budget holds. */
-  write (actor: Actor, input: WriteInput, now = Date.now()): { result: WriteResult & { entry: Entry }, change: ChangeEvent } {
-    const { contentJson, tokens } = checkWriteInput(actor, input, this.options)
+  /**
+   * Creates or replaces an entry, then evicts what ranks last until the budget holds. `prepared`
+   * is the input already checked and counted (prepareWrite); without it the checks run here.
+   */
+  write (actor: Actor, input: WriteInput, now = Date.now(), prepared?: PreparedWrite): { result: WriteResult & { entry: Entry }, change: ChangeEvent } {
+    const { contentJson, tokens } = prepared ?? checkWriteInput(actor, input, this.options)
     const key = input.key ?? this.generateKey(input.source ?? actor.userId, now)
     const existing = this.get(key)
     if (existing !== undefined) assertMayChange(actor, existing.entry.owner, key)
@@ -372,12 +380,31 @@ function formatKey (source: string, micros: number): string {
   return `${source}_${seconds}.${String(micros % 1e6).padStart(6, '0')}`
 }
 
+/** A write's content serialized and counted once, with the checks that need no stored state passed. */
+export interface PreparedWrite { contentJson: string, tokens: number }
+
 /**
  * The checks of a write that need no stored state: role, priority, nesting depth, JSON, and the
  * size of the entry alone. Returns the content serialized and counted once. Backends that decide
  * the rest elsewhere (the Redis script) run the same checks first.
  */
-export function checkWriteInput (actor: Actor, input: WriteInput, options: TenantStoreOptions): { contentJson: string, tokens: number } {
+export function checkWriteInput (actor: Actor, input: WriteInput, options: TenantStoreOptions): PreparedWrite {
+  const contentJson = serializeWriteInput(actor, input, options)
+  return withTokens(contentJson, options.countTokens(contentJson), options)
+}
+
+/**
+ * checkWriteInput, with the count from `countWriteTokens`: a promise when a worker thread counts
+ * a large content. Everything but the size check is decided before this returns, so bad input
+ * is refused at once either way.
+ */
+export function prepareWrite (actor: Actor, input: WriteInput, options: TenantStoreOptions): PreparedWrite | Promise<PreparedWrite> {
+  const contentJson = serializeWriteInput(actor, input, options)
+  const tokens = (options.countWriteTokens ?? options.countTokens)(contentJson)
+  return typeof tokens === 'number' ? withTokens(contentJson, tokens, options) : tokens.then((counted) => withTokens(contentJson, counted, options))
+}
+
+function serializeWriteInput (actor: Actor, input: WriteInput, options: TenantStoreOptions): string {
   assertCanWrite(actor)
   if (input.priority !== undefined) assertPriority(input.priority)
   const maxDepth = options.maxDepth ?? 32
@@ -388,7 +415,10 @@ export function checkWriteInput (actor: Actor, input: WriteInput, options: Tenan
   }
   const contentJson = JSON.stringify(input.content)
   if (contentJson === undefined) throw new ContextError('validation_error', 'content must be JSON')
-  const tokens = options.countTokens(contentJson)
+  return contentJson
+}
+
+function withTokens (contentJson: string, tokens: number, options: TenantStoreOptions): PreparedWrite {
   if (tokens > options.maxEntryTokens) {
     throw new ContextError('entry_too_large',
       `Entry has ${tokens} tokens; the limit for one entry is ${options.maxEntryTokens}`,

@@ -54,7 +54,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(rateLimitPlugin, {
     max: config.httpRateLimit,
     // Instances sharing a Redis store share their rate limits too.
-    ...(config.store === 'redis' ? { redisUrl: config.redisUrl, nameSpace: `${config.redisPrefix}:rate-limit:` } : {})
+    ...(config.store === 'redis' ? { redisTarget: config.redisTarget, nameSpace: `${config.redisPrefix}:rate-limit:` } : {})
   })
   await app.register(swaggerPlugin)
 

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { DEFAULT_HISTORY_BYTES } from './store/change-history.js'
+import { parseClusterNodes, type RedisTarget } from './store/redis-connection.js'
 
 export const TOKEN_ENCODINGS = ['o200k_base', 'cl100k_base'] as const
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'ES256'] as const
@@ -73,7 +74,11 @@ const environmentSchema = z.object({
   // one per core but one, at least one.
   MCP_TOKENIZER_THREADS: integer(0, 256).optional(),
   MCP_TOKENIZER_INLINE_BELOW: integer(0).default(8192),
-  MCP_TOKENIZER_QUEUE: integer(0, 100000).default(32)
+  MCP_TOKENIZER_QUEUE: integer(0, 100000).default(32),
+  // Redis Cluster in place of REDIS_URL (src/store/redis-connection.ts); checked in loadConfig.
+  MCP_REDIS_CLUSTER_NODES: optionalText,
+  MCP_REDIS_WAIT_REPLICAS: integer(0, 16).default(0),
+  MCP_REDIS_WAIT_TIMEOUT: integer(1, 60000).default(1000)
 })
 
 export type Environment = Record<string, string | undefined>
@@ -89,7 +94,7 @@ export class ConfigError extends Error {
 
 const WEAK_SECRETS = new Set(['default_secret', 'secret', 'changeme'])
 
-function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | undefined, secretGenerated: boolean) {
+function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | undefined, secretGenerated: boolean, redisTarget: RedisTarget) {
   return {
     env: env.NODE_ENV,
     production: env.NODE_ENV === 'production',
@@ -138,8 +143,21 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     maxRevocations: env.MCP_MAX_REVOCATIONS,
     tokenizerThreads: env.MCP_TOKENIZER_THREADS ?? Math.max(1, availableParallelism() - 1),
     tokenizerInlineBelow: env.MCP_TOKENIZER_INLINE_BELOW,
-    tokenizerQueue: env.MCP_TOKENIZER_QUEUE
+    tokenizerQueue: env.MCP_TOKENIZER_QUEUE,
+    /** REDIS_URL, or the cluster of MCP_REDIS_CLUSTER_NODES when that is set. */
+    redisTarget,
+    redisWaitReplicas: env.MCP_REDIS_WAIT_REPLICAS,
+    redisWaitTimeoutMs: env.MCP_REDIS_WAIT_TIMEOUT
   }
+}
+
+/** REDIS_URL, or the cluster nodes; a cluster needs MCP_STORE=redis (it would be ignored otherwise). */
+function redisTargetOf (env: z.infer<typeof environmentSchema>): RedisTarget {
+  if (env.MCP_REDIS_CLUSTER_NODES === undefined) return { url: env.REDIS_URL }
+  const nodes = parseClusterNodes(env.MCP_REDIS_CLUSTER_NODES)
+  if (typeof nodes === 'string') throw new ConfigError('MCP_REDIS_CLUSTER_NODES', nodes)
+  if (env.MCP_STORE !== 'redis') throw new ConfigError('MCP_REDIS_CLUSTER_NODES', 'needs MCP_STORE=redis')
+  return { cluster: Object.freeze(nodes) }
 }
 
 /**
@@ -171,7 +189,7 @@ export function loadConfig (environment: Environment = process.env): Config {
     secret = randomBytes(32).toString('base64url')
     generated = true
   }
-  return deepFreeze(toConfig(env, secret, generated))
+  return deepFreeze(toConfig(env, secret, generated, redisTargetOf(env)))
 }
 
 /**

@@ -4,7 +4,7 @@
 // writes go on while the tenant's slot is migrated to another primary (MOVED/ASK) and none is
 // lost; and with MCP_REDIS_WAIT_REPLICAS=1 a primary killed mid-run loses no acknowledged write.
 import { Redis } from 'ioredis'
-import { test, type Test } from 'tap'
+import tap, { test, type Test } from 'tap'
 import { ContextError } from '../../src/errors.js'
 import { RedisContextStore, type RedisStoreOptions } from '../../src/store/redis-store.js'
 import { tenantKeys } from '../../src/store/redis-keys.js'
@@ -66,6 +66,9 @@ async function migrateSlot (cluster: TestCluster, t: Test, slot: number, pace: (
   for (const port of primaries) await (await direct(t, port)).cluster('SETSLOT', slot, 'NODE', toId)
   return targetPort
 }
+
+// One cluster start (~5 s) and six server processes; a migration and a failover each take seconds.
+tap.setTimeout(240_000)
 
 test('the Redis backend over a Redis Cluster', async (t) => {
   const cluster = await startRedisCluster(t)

@@ -3,7 +3,6 @@
 // writes that treat an entry past its TTL as absent, as the memory backend does (issue 18 item 11).
 import type { Test } from 'tap'
 import { Redis } from 'ioredis'
-import { buildApp } from '../../src/app.js'
 import { MemoryContextStore } from '../../src/store/memory-store.js'
 import { tenantKeys } from '../../src/store/redis-keys.js'
 import { RedisContextStore, type RedisStoreOptions } from '../../src/store/redis-store.js'
@@ -11,10 +10,9 @@ import type { ContextStore } from '../../src/store/context-store.js'
 import type { ChangeEvent } from '../../src/store/types.js'
 import { tokenCounter } from '../../src/token-counter.js'
 import { alice, bob } from '../helpers/actors.js'
-import { testConfig } from '../helpers/config.js'
 import { REDIS_URL, eventually, privateRedis, redisTest, uniquePrefix } from '../helpers/redis.js'
 import { signTestToken } from '../helpers/tokens.js'
-import { connectAuthenticated, wsUrl, type TestClient } from '../helpers/ws-client.js'
+import { connectAuthenticated, startServer, wsUrl, type TestClient } from '../helpers/ws-client.js'
 
 const storeOptions = { maxTokens: 100_000, maxEntryTokens: 100_000, countTokens: tokenCounter('o200k_base'), historySize: 100 }
 
@@ -24,12 +22,8 @@ async function redisStore (t: Test, options: Partial<RedisStoreOptions> & { pref
   return store
 }
 
-async function listeningApp (t: Test, env: Record<string, string>) {
-  const app = await buildApp(testConfig(env), { logger: false })
-  t.teardown(() => app.close())
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  return app
-}
+/** An app instance listening on a random port (the production factory), closed at teardown. */
+const listeningApp = async (t: Test, env: Record<string, string>) => (await startServer(t, env)).app
 
 const reader = signTestToken({ sub: 'dash', roles: ['reader'] })
 const resyncs = (client: TestClient) => client.frames.filter((f) => f.type === 'context' && f.resync === true)

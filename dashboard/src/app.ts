@@ -143,11 +143,13 @@ export async function signIn (token: string): Promise<void> {
   schedule()
   const current = new ContextClient({ url: wsUrl(), token, mode: 'delta' })
   client = current
+  let live = false
   current.on('change', (change) => {
-    state.feed = pushFeed(state.feed, feedItems(change))
+    // The first snapshot is the starting point, not a change anyone made.
+    if (live) state.feed = pushFeed(state.feed, feedItems(change))
     schedule()
   })
-  current.on('state', (next) => { state.connection = String(next); schedule() })
+  current.on('state', ({ state: next }) => { state.connection = next; schedule() })
   current.on('error', (error) => {
     if (state.phase === 'ready') showNotice(error.message)
   })
@@ -163,6 +165,7 @@ export async function signIn (token: string): Promise<void> {
     return
   }
   if (client !== current) return
+  live = true
   state.session = current.session
   state.phase = 'ready'
   state.connection = current.state

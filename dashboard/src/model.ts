@@ -135,7 +135,7 @@ export function feedItems (change: {
   const at = change.at ?? new Date().toISOString()
   const actor = change.actor === undefined ? '' : `${change.actor.sub} (${change.actor.surface})`
   const upserted = change.upserted instanceof Map ? [...change.upserted.keys()] : Object.keys(change.upserted)
-  if (change.resync === true) return [{ seq: change.seq, at, reason: 'resync', keys: [], actor }]
+  if (change.resync === true || change.reason === 'resync' || change.reason === 'snapshot') return [{ seq: change.seq, at, reason: 'resync', keys: [], actor }]
   const items: FeedItem[] = []
   const reason = change.reason ?? 'replaced'
   if (upserted.length > 0) {

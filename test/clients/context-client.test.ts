@@ -99,6 +99,46 @@ test('errors carry the contract\'s code', async (t) => {
   t.equal(writer.state, 'connected', 'error replies keep the connection')
 })
 
+test('query() and get() keep the server\'s rank order, integer-like keys included', async (t) => {
+  const { url } = await startServer(t)
+  const client = testClient(t, { url, token: signTestToken(), mode: 'none' })
+  await client.update({ context: { n: 1 }, key: '7', priority: 5 })
+  await client.update({ context: { n: 2 }, key: 'a', priority: 7 })
+  await client.update({ context: { n: 3 }, key: '12', priority: 9 })
+  await client.update({ context: { n: 4 }, key: '__proto__', priority: 6 })
+  t.same([...(await client.query()).entries.keys()], ['12', 'a', '__proto__', '7'])
+  t.same([...(await client.get()).entries.keys()], ['12', 'a', '__proto__', '7'])
+})
+
+test('the backoff starts again only after a connection was stable', async (t) => {
+  const attemptsAfterDrop = async (stableAfterMs: number): Promise<number[]> => {
+    const first = await buildApp(testConfig())
+    await first.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = first.server.address() as AddressInfo
+    const client = testClient(t, { url: `ws://127.0.0.1:${port}/ws`, token: signTestToken(), reconnect: { initialDelayMs: 20, maxDelayMs: 100, stableAfterMs } })
+    const attempts: number[] = []
+    client.on('reconnecting', (event) => attempts.push(event.attempt))
+    await client.ready
+    // Down for a while: several failed attempts in a row.
+    await first.close()
+    await until(() => attempts.length >= 3, 'three failed attempts')
+    const second = await buildApp(testConfig())
+    t.teardown(() => second.close())
+    await second.listen({ port, host: '127.0.0.1' })
+    await until(() => client.state === 'connected', 'the reconnect')
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const before = attempts.length
+    await second.close()
+    await until(() => attempts.length > before, 'the next attempt')
+    await client.close()
+    return attempts.slice(before)
+  }
+  const stable = await attemptsAfterDrop(100)
+  t.equal(stable[0], 1, 'after a stable connection the count starts again at 1')
+  const unstable = await attemptsAfterDrop(60_000)
+  t.ok(unstable[0] > 3, `a connection that was not stable long enough keeps the count (${unstable[0]})`)
+})
+
 test('rate_limited replies are retried after retry_after_ms, without being closed 4029', async (t) => {
   const { app, url } = await startServer(t, { MCP_WS_RATE_LIMIT: '20', MCP_WS_RATE_BURST: '10' })
   const client = testClient(t, { url, token: signTestToken(), mode: 'none', maxInFlight: 5 })

@@ -11,6 +11,7 @@ import { CLOSE_CODES, closeDecision } from './close-policy.js'
 import { Emitter } from './emitter.js'
 import { ContextError, errorFromFrame } from './errors.js'
 import { Mirror, type MirrorChange, type ResyncCause, type SnapshotFrame } from './mirror.js'
+import { keysInTextOrder } from './ordered-keys.js'
 import { Outbox } from './outbox.js'
 import { PendingRequest, RequestTracker } from './request-tracker.js'
 import { TokenSource, refreshDelay, type TokenProvider } from './token-source.js'
@@ -131,6 +132,8 @@ const DEFAULTS = {
 } as const
 
 const encoder = new TextEncoder()
+// The text of replies whose entries come in rank order, to read that order back (ordered-keys.ts).
+const replyTexts = new WeakMap<ServerFrame, string>()
 
 export class ContextClient extends Emitter<ClientEvents> {
   /** Resolves once connected the first time (in delta and snapshot mode: the first snapshot is applied). */
@@ -248,7 +251,7 @@ export class ContextClient extends Emitter<ClientEvents> {
   async get (): Promise<ContextSnapshot> {
     const frame = await this.request({ type: 'get_context' }, 'context')
     return {
-      entries: entryMap(frame.data),
+      entries: entryMap(frame),
       metadata: frame.metadata as StoreMetadata,
       seq: frame.seq as number,
       ...(typeof frame.epoch === 'string' ? { epoch: frame.epoch } : {})
@@ -258,7 +261,7 @@ export class ContextClient extends Emitter<ClientEvents> {
   /** The matching entries, best first, within `max_tokens` when given. */
   async query (query: QueryInput = {}): Promise<QueryResult> {
     const frame = await this.request({ type: 'query_context', query }, 'query_response')
-    return { entries: entryMap(frame.data), metadata: frame.metadata as QueryResult['metadata'] }
+    return { entries: entryMap(frame), metadata: frame.metadata as QueryResult['metadata'] }
   }
 
   /** Removes entries: by `source` prefix, by `keys`, `all` (admin), or by default the caller's own. */
@@ -379,8 +382,10 @@ export class ContextClient extends Emitter<ClientEvents> {
     }
     if (frame === null || typeof frame !== 'object' || typeof frame.type !== 'string') return
     if (this.phase === 'authenticating') this.onHandshakeFrame(frame)
-    else if (frame.id !== undefined) this.onReply(frame)
-    else this.onBroadcast(frame)
+    else if (frame.id !== undefined) {
+      if (frame.type === 'query_response' || frame.type === 'context') replyTexts.set(frame, text)
+      this.onReply(frame)
+    } else this.onBroadcast(frame)
   }
 
   private onHandshakeFrame (frame: ServerFrame): void {
@@ -620,10 +625,12 @@ function snapshotOf (frame: ServerFrame): SnapshotFrame {
   }
 }
 
-function entryMap (data: unknown): Map<string, Entry> {
+/** A reply's `data` as a Map, in the order the server sent it (its rank order). */
+function entryMap (frame: ServerFrame): Map<string, Entry> {
   const map = new Map<string, Entry>()
-  const object = (data ?? {}) as Record<string, Entry>
-  for (const key of Object.keys(object)) map.set(key, object[key])
+  const object = (frame.data ?? {}) as Record<string, Entry>
+  const text = replyTexts.get(frame)
+  for (const key of text === undefined ? Object.keys(object) : keysInTextOrder(object, text, 'data')) map.set(key, object[key])
   return map
 }
 

@@ -171,8 +171,8 @@ export async function signIn (token: string): Promise<void> {
   state.connection = current.state
   schedule()
   if (isAdmin(state.session)) {
-    void refreshStatus()
-    statusTimer = setInterval(() => { void refreshStatus() }, STATUS_EVERY_MS)
+    refreshStatus().catch(() => {})
+    statusTimer = setInterval(() => { refreshStatus().catch(() => {}) }, STATUS_EVERY_MS)
   }
 }
 

@@ -13,9 +13,9 @@ function tokenFromFragment (): string | undefined {
 byId('sign-in-form').addEventListener('submit', (event) => {
   event.preventDefault()
   const token = byId<HTMLTextAreaElement>('token-input').value.trim()
-  if (token !== '') void signIn(token)
+  if (token !== '') signIn(token).catch(() => {})
 })
-byId('sign-out').addEventListener('click', () => { void signOut() })
+byId('sign-out').addEventListener('click', () => { signOut().catch(() => {}) })
 
 const token = tokenFromFragment() ?? storedToken()
-if (token !== undefined) void signIn(token)
+if (token !== undefined) signIn(token).catch(() => {})

@@ -21,18 +21,26 @@ function priorityOptions (selected: number): HTMLOptionElement[] {
 export function filtersView (query: TableQuery, actions: TableActions): HTMLElement {
   return h('form', { class: 'filters', role: 'search', onsubmit: (event: Event) => event.preventDefault() },
     h('label', {}, 'Source prefix ', h('input', {
-      id: 'filter-source', type: 'search', value: query.source, autocomplete: 'off',
+      id: 'filter-source',
+      type: 'search',
+      value: query.source,
+      autocomplete: 'off',
       oninput: (event: Event) => actions.query({ source: (event.target as HTMLInputElement).value, page: 0 })
     })),
     h('label', {}, 'Priority ', h('select', {
-      id: 'filter-min-priority', 'aria-label': 'lowest priority',
+      id: 'filter-min-priority',
+      'aria-label': 'lowest priority',
       onchange: (event: Event) => actions.query({ minPriority: Number((event.target as HTMLSelectElement).value), page: 0 })
     }, ...priorityOptions(query.minPriority)), ' to ', h('select', {
-      id: 'filter-max-priority', 'aria-label': 'highest priority',
+      id: 'filter-max-priority',
+      'aria-label': 'highest priority',
       onchange: (event: Event) => actions.query({ maxPriority: Number((event.target as HTMLSelectElement).value), page: 0 })
     }, ...priorityOptions(query.maxPriority))),
     h('label', {}, 'Text ', h('input', {
-      id: 'filter-text', type: 'search', value: query.text, autocomplete: 'off',
+      id: 'filter-text',
+      type: 'search',
+      value: query.text,
+      autocomplete: 'off',
       oninput: (event: Event) => actions.query({ text: (event.target as HTMLInputElement).value, page: 0 })
     })))
 }
@@ -43,7 +51,9 @@ export function tableView (entries: ReadonlyMap<string, Entry>, query: TableQuer
     const sorted = query.sort === column
     return h('th', { scope: 'col', 'aria-sort': sorted ? (query.descending ? 'descending' : 'ascending') : 'none' },
       h('button', {
-        type: 'button', class: 'sort', 'data-column': column,
+        type: 'button',
+        class: 'sort',
+        'data-column': column,
         onclick: () => actions.query({ sort: column, descending: sorted ? !query.descending : column !== 'key' && column !== 'source' && column !== 'owner', page: 0 })
       }, label, sorted ? (query.descending ? ' ▼' : ' ▲') : ''))
   }))

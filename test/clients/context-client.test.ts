@@ -16,12 +16,19 @@ async function restRead (app: Awaited<ReturnType<typeof startServer>>['app'], qu
   return response.json() as { data: Record<string, Entry>, seq: number }
 }
 
-async function rejection (promise: Promise<unknown>): Promise<ContextError> {
+/** The ContextError a promise rejects with, within a deadline of its own. */
+async function rejection (promise: Promise<unknown>, timeoutMs = 15_000): Promise<ContextError> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the promise neither rejected nor resolved within ${timeoutMs} ms`)), timeoutMs)
+  })
   try {
-    await promise
+    await Promise.race([promise, deadline])
   } catch (error) {
     if (error instanceof ContextError) return error
     throw error
+  } finally {
+    clearTimeout(timer)
   }
   throw new Error('expected the promise to reject')
 }

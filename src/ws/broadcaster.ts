@@ -15,6 +15,10 @@
 // Resume (`since_seq`) replays history only up to the last seq this broadcaster has published: a
 // change the store has applied but not yet made durable (and so not yet announced) arrives live
 // afterwards. With the cursor rule below that gives no gap and no duplicate.
+//
+// Epochs (contract §7): a resume that names another epoch gets a resync, never deltas of another
+// history; and when a tenant's history starts again under live subscribers (Redis lost its
+// state), every one of them is brought into the new history with a fresh snapshot.
 import { performance } from 'node:perf_hooks'
 import type { ContextStore } from '../store/context-store.js'
 import type { ChangeEvent, Snapshot } from '../store/types.js'
@@ -72,6 +76,8 @@ const SOCKET_HIGH_WATER_MARK = 16 * 1024
 export class Broadcaster {
   private readonly groups = new Map<string, Map<string, Group>>()
   private readonly published = new Map<string, number>()
+  /** The epoch of the last change published per tenant, to notice a history that started again. */
+  private readonly epochs = new Map<string, string>()
   private readonly lagBytes: number
   private readonly resyncBytes: number
   private readonly stopListening: () => void
@@ -134,8 +140,10 @@ export class Broadcaster {
    * Frames that bring a client from `sinceSeq` to the published seq: the missed deltas (matching
    * its filter), or one `context` with `resync: true` when history does not reach back or the
    * replay would be larger than a resync. Returns them with the cursor they leave the client at.
+   * `epoch`, when the client names one, must be the tenant's current epoch, or it gets a resync.
    */
-  replay (tenant: string, subscription: Subscription, sinceSeq: number): { frames: Buffer[], cursor: number } {
+  replay (tenant: string, subscription: Subscription, sinceSeq: number, epoch?: string): { frames: Buffer[], cursor: number } {
+    if (epoch !== undefined && epoch !== this.options.store.epoch(tenant)) return this.resyncReplay(tenant, subscription)
     // A seq beyond the store's own belongs to another history (a memory-only server restarted).
     if (sinceSeq > this.options.store.seq(tenant)) return this.resyncReplay(tenant, subscription)
     const upTo = this.publishedSeq(tenant)
@@ -178,10 +186,13 @@ export class Broadcaster {
 
   private publish (change: ChangeEvent): void {
     this.published.set(change.tenant, change.seq)
+    const previousEpoch = this.epochs.get(change.tenant)
+    this.epochs.set(change.tenant, change.epoch)
     const tenantGroups = this.groups.get(change.tenant)
     if (tenantGroups === undefined) return
     const started = performance.now()
     try {
+      if (previousEpoch !== undefined && previousEpoch !== change.epoch) this.restartHistory(tenantGroups.values())
       for (const group of tenantGroups.values()) this.publishToGroup(group, change)
     } catch (error) {
       this.options.onError?.(error)
@@ -215,6 +226,26 @@ export class Broadcaster {
       if (this.deliver(subscriber, mode, bytes, seq)) delivered++
     }
     if (delivered > 0) this.options.metrics?.broadcastRecipients.inc({ mode }, delivered)
+  }
+
+  /**
+   * The tenant's history started again: every cursor belongs to the old one. Each subscriber gets
+   * the store of the new history (delta: a `context` resync; snapshot: a `context_update`) and
+   * follows on from it. Cached frames of the old history are dropped (their seqs may recur).
+   */
+  private restartHistory (groups: Iterable<Group>): void {
+    for (const group of groups) {
+      group.frame = undefined
+      group.resync = undefined
+      group.view = undefined
+      const bytes = group.subscription.mode === 'delta' ? this.resyncFrame(group) : this.snapshotFrame(group)
+      const seq = this.options.store.seq(group.tenant)
+      for (const subscriber of group.members) {
+        subscriber.pending = 'none'
+        subscriber.heldBytes = 0
+        this.sendFrame(subscriber, bytes, seq)
+      }
+    }
   }
 
   /** Sends a broadcast frame or holds it back from a client that is behind. True when sent. */

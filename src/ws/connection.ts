@@ -65,6 +65,7 @@ export class Connection implements Subscriber {
   // The connect options (query string), kept as two fields until authentication uses them.
   private connectMode: BroadcastMode = 'snapshot'
   private connectSinceSeq: number | undefined
+  private connectEpoch: string | undefined
   private closing = false
   private drainArmed = false
   private corked = false
@@ -95,6 +96,7 @@ export class Connection implements Subscriber {
     }
     this.connectMode = options.data.mode ?? 'snapshot'
     this.connectSinceSeq = options.data.since_seq
+    this.connectEpoch = options.data.epoch
 
     // Credentials, the first found wins: the header, then the `token` query parameter, then an
     // `authenticate` message within MCP_AUTH_TIMEOUT.
@@ -195,8 +197,8 @@ export class Connection implements Subscriber {
         const { broadcaster } = this.hub
         const { frames, cursor } = effect.sinceSeq === undefined
           ? { frames: [], cursor: broadcaster.publishedSeq(session.tenant) }
-          : broadcaster.replay(session.tenant, effect.subscription, effect.sinceSeq)
-        this.sendText(replyFrame('subscribed', effect.id, { mode: effect.subscription.mode, seq: cursor }))
+          : broadcaster.replay(session.tenant, effect.subscription, effect.sinceSeq, effect.epoch)
+        this.sendText(replyFrame('subscribed', effect.id, { mode: effect.subscription.mode, seq: cursor, epoch: this.hub.store.epoch(session.tenant) }))
         for (const frame of frames) this.send(frame)
         broadcaster.subscribe(this, effect.subscription, cursor)
         return
@@ -246,13 +248,16 @@ export class Connection implements Subscriber {
       tenant: identity.tenant,
       authenticated_at: session.authenticatedAt.toISOString(),
       expires_at: new Date(identity.expiresAt).toISOString(),
-      server_info: serverInfo(hub.config, hub.store.backend)
+      server_info: serverInfo(hub.config, hub.store.backend),
+      // The caller's tenant's history (contract §7), as of the store just sent.
+      seq: snapshot.seq,
+      epoch: snapshot.epoch
     }))
     const sinceSeq = this.connectSinceSeq
     if (sinceSeq === undefined) {
       hub.broadcaster.subscribe(this, session.subscription, snapshot.seq)
     } else {
-      const { frames, cursor } = hub.broadcaster.replay(identity.tenant, session.subscription, sinceSeq)
+      const { frames, cursor } = hub.broadcaster.replay(identity.tenant, session.subscription, sinceSeq, this.connectEpoch)
       for (const frame of frames) this.send(frame)
       hub.broadcaster.subscribe(this, session.subscription, cursor)
     }

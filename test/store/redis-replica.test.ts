@@ -62,7 +62,8 @@ test('a reload installs the fresh store, emits the difference once, then applies
   replica.deliver(changes[7]) // held while the reload is in flight
   t.equal(replica.seq, 4)
   const fresh = registry.create('t')
-  fresh.restore(atSeven.of('t').snapshot().entries, 7)
+  // The same history, reloaded (Redis kept its epoch).
+  fresh.restore(atSeven.of('t').snapshot().entries, 7, [], registry.of('t').epoch)
   replica.replace(fresh)
 
   t.same(emitted.map((c) => c.seq), [1, 2, 3, 4, 7, 8], 'the difference carries the reloaded seq, then the held change follows')

@@ -98,6 +98,7 @@ test('the mirror equals GET /context after 300 writes through three restarts (tw
   await until(() => reader.state === 'connected' && reader.seq === rest.seq, `the reader to reach seq ${rest.seq} (at ${reader.seq}, ${reader.state})`)
   t.same(sortedEntries(reader.entries), sortedEntries(rest.data), 'the mirror equals GET /context')
   t.same(sortedEntries(shadow), sortedEntries(rest.data), 'the change events add up to the same store')
+  t.type(rest.epoch, 'string', 'the server names its history')
   t.equal(reader.epoch, rest.epoch, 'the mirror is in the server\'s epoch')
   t.same(problems, [], 'no delta skipped or repeated a seq')
   t.ok(connects >= 4, `the reader reconnected after each restart (${connects} connects)`)
@@ -105,6 +106,37 @@ test('the mirror equals GET /context after 300 writes through three restarts (tw
   t.ok(rest.data !== undefined && Object.keys(rest.data).length > 0, 'the final store is not empty')
   t.comment(connections.join(', '))
   t.comment(`${refused.length} priority changes refused as not_found; resyncs: ${resyncs.map((event) => event.cause).join(', ')}`)
+})
+
+test('a new history that has already gone past the mirror\'s seq is told apart by its epoch', async (t) => {
+  let server = await spawnServer(t)
+  const port = new URL(server.base).port
+  // The reader comes back only once the new server has made more changes than the reader had
+  // seen (its token provider holds the reconnect until then): only the epoch says that this seq
+  // belongs to another history.
+  let release: () => void = () => {}
+  let gate = Promise.resolve()
+  const reader = testClient(t, {
+    url: server.ws,
+    token: async () => { await gate; return signTestToken({ sub: 'dashboard', roles: ['reader'] }) }
+  })
+  const writer = testClient(t, { url: server.ws, token: async () => signTestToken({ sub: 'agent' }), mode: 'none' })
+  await Promise.all([reader.ready, writer.ready])
+  for (let i = 0; i < 5; i++) await writer.update({ key: `old${i}`, context: { i } })
+  await until(() => reader.seq === 5, 'the reader to see the first five writes')
+  const epochBefore = reader.epoch
+  gate = new Promise((resolve) => { release = resolve })
+  await server.stop('SIGTERM')
+  server = await spawnServer(t, { MCP_PORT: port })
+  for (let i = 0; i < 8; i++) await writer.update({ key: `new${i}`, context: { i } })
+  const rest = await restContext(server)
+  t.ok(rest.seq > 5 && reader.state !== 'connected', `the new history (seq ${rest.seq}) went past the mirror (seq 5) before the reader came back`)
+  const resynced = nextEvent(reader, 'resync')
+  release()
+  await until(() => reader.state === 'connected' && reader.seq === rest.seq, 'the reader to come back and catch up')
+  t.equal((await resynced).cause, 'history', 'the mirror was replaced, not resumed')
+  t.not(reader.epoch, epochBefore, 'a new epoch')
+  t.same(sortedEntries(reader.entries), sortedEntries(rest.data), 'the mirror equals the new server\'s store, none of the old entries')
 })
 
 test('a write made while the server is down resolves once it is back, and is stored once', async (t) => {

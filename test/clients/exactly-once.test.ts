@@ -5,10 +5,9 @@
 //
 // NEEDS idempotency keys on the server (the security engineer's branch). Against a server
 // without them this file skips loudly: the resent write would be applied twice (version 2).
-import { createConnection, type Socket } from 'node:net'
-import { test } from 'tap'
-import { WebSocket, type ClientOptions } from 'ws'
-import type { ContextClientOptions } from '../../clients/typescript/src/index.js'
+import { once } from 'node:events'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { test, type Test } from 'tap'
 import { testClient, until } from '../helpers/context-client.js'
 import { signTestToken } from '../helpers/tokens.js'
 import { connectAuthenticated, startServer } from '../helpers/ws-client.js'
@@ -26,27 +25,45 @@ async function serverHasIdempotencyKeys (url: string): Promise<boolean> {
   }
 }
 
+/**
+ * A TCP proxy in front of the server that can drop everything the server sends (the client's
+ * frames still get through) and cut every connection; connections made after a cut pass again.
+ */
+async function lossyProxy (t: Test, targetPort: number) {
+  const open = new Set<Socket>()
+  let dropping = false
+  const server = createServer((downstream) => {
+    const upstream = connect(targetPort, '127.0.0.1')
+    for (const socket of [downstream, upstream]) {
+      open.add(socket)
+      socket.on('error', () => {})
+      socket.on('close', () => { open.delete(socket); downstream.destroy(); upstream.destroy() })
+    }
+    downstream.on('data', (chunk) => upstream.write(chunk))
+    upstream.on('data', (chunk) => { if (!dropping) downstream.write(chunk) })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { for (const socket of open) socket.destroy(); server.close() })
+  return {
+    port: (server.address() as AddressInfo).port,
+    dropReplies () { dropping = true },
+    cut () {
+      for (const socket of open) socket.destroy()
+      dropping = false
+    }
+  }
+}
+
 test('exactly-once writes', async (t) => {
   const { app, url } = await startServer(t)
   const supported = await serverHasIdempotencyKeys(url)
   if (!supported) process.stderr.write('\n*** SKIPPING exactly-once through a lost ack: this server has no idempotency keys (CONTRACT §8) ***\n\n')
   await t.test('a write whose ack was lost is applied once', { skip: supported ? false : 'the server has no idempotency keys yet (CONTRACT §8)' }, async (t) => {
-    // A WebSocket whose TCP socket the test holds: pausing it stops the client from reading.
-    const sockets: Socket[] = []
-    class HeldWebSocket extends WebSocket {
-      constructor (address: string) {
-        super(address, {
-          createConnection: (options: Parameters<typeof createConnection>[0]) => {
-            const socket = createConnection(options)
-            sockets.push(socket)
-            return socket
-          }
-        } as ClientOptions)
-      }
-    }
-    const client = testClient(t, {
-      url, token: async () => signTestToken(), mode: 'none', WebSocket: HeldWebSocket as unknown as ContextClientOptions['WebSocket']
-    })
+    const proxy = await lossyProxy(t, Number(new URL(url).port))
+    const client = testClient(t, { url: `ws://127.0.0.1:${proxy.port}/ws`, token: async () => signTestToken(), mode: 'none' })
+    let connects = 0
+    client.on('connected', () => connects++)
     await client.ready
     const admin = { authorization: `Bearer ${signTestToken({ roles: ['admin'] })}` }
     const stored = async () => {
@@ -54,14 +71,13 @@ test('exactly-once writes', async (t) => {
       return response.statusCode === 200 ? (response.json() as { version: number }).version : 0
     }
 
-    const held = sockets[sockets.length - 1]
-    held.pause()
+    proxy.dropReplies()
     const write = client.update({ key: 'once', context: { exactly: 'once' } })
     await until(async () => (await stored()) === 1, 'the server to apply the write')
-    // The ack is in the socket's buffers, unread: cut the connection under it.
-    held.destroy()
+    // Its ack was dropped on the way: cut the connection, as a network failure would.
+    proxy.cut()
     const ack = await write
-    t.equal(sockets.length >= 2, true, 'the client reconnected')
+    t.equal(connects, 2, 'the client reconnected')
     t.equal(ack.replayed, true, 'the server recognised the idempotency key and sent its first reply')
     t.equal(ack.version, 1)
     t.equal(await stored(), 1, 'stored once')

@@ -90,6 +90,20 @@ test('the usage of the issue works as written, with a filtered live mirror', asy
   t.equal((await rejection(client.get())).code, 'closed', 'a closed client refuses requests')
 })
 
+test('snapshot mode keeps a mirror too', async (t) => {
+  const { app, url } = await startServer(t)
+  const writer = testClient(t, { url, token: signTestToken(), mode: 'none' })
+  const client = testClient(t, { url, token: signTestToken({ sub: 'viewer', roles: ['reader'] }), mode: 'snapshot' })
+  await Promise.all([writer.ready, client.ready])
+  const reasons = new Set<string | undefined>()
+  client.on('change', (change) => reasons.add(change.reason))
+  let last = 0
+  for (let i = 0; i < 12; i++) last = (await writer.update({ key: `s${i % 5}`, context: { i }, priority: 1 + (i % 10) })).seq
+  await until(() => client.seq === last, `the snapshot mirror to reach seq ${last}`)
+  t.same(sortedEntries(client.entries), sortedEntries((await restRead(app)).data))
+  t.ok(reasons.has('snapshot'), 'changes came as whole snapshots')
+})
+
 test('errors carry the contract\'s code', async (t) => {
   const { url } = await startServer(t)
   const writer = testClient(t, { url, token: signTestToken(), mode: 'none' })

@@ -165,15 +165,22 @@ test('requests time out against a server that stopped answering; the heartbeat r
   const server = await spawnServer(t)
   // SIGSTOP freezes the process with its sockets open: nothing closes, nothing answers.
   t.teardown(() => { server.child.kill('SIGCONT') })
-  const client = testClient(t, { url: server.ws, token: signTestToken(), mode: 'delta', requestTimeoutMs: 400, pingIntervalMs: 0, connectTimeoutMs: 1000 })
+  // One request on the wire at a time: the read waits until the write has timed out.
+  const client = testClient(t, { url: server.ws, token: signTestToken(), mode: 'delta', requestTimeoutMs: 400, pingIntervalMs: 0, connectTimeoutMs: 1000, maxInFlight: 1 })
   await client.ready
   server.child.kill('SIGSTOP')
-  const started = client.update({ context: { a: 1 }, key: 'frozen', idempotency_key: 'retry-me' })
-  const error = await started.then(() => undefined, (reason: unknown) => reason)
+  const outcome = async (promise: Promise<unknown>) => await Promise.race([
+    promise.then(() => 'resolved', (reason: unknown) => reason),
+    new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5000))
+  ])
+  const [error, readError] = await Promise.all([
+    outcome(client.update({ context: { a: 1 }, key: 'frozen', idempotency_key: 'retry-me' })),
+    outcome(client.get())
+  ])
   t.ok(error instanceof ContextError, 'rejects with a ContextError')
   t.equal((error as ContextError).code, 'timeout')
   t.same((error as ContextError).details, { type: 'update_context', idempotency_key: 'retry-me' }, 'says which key to retry with')
-  t.equal((await client.get().catch((reason: ContextError) => reason) as ContextError).code, 'timeout', 'reads too')
+  t.equal((readError as ContextError).code, 'timeout', 'the read, sent once the write gave up its place, times out too')
   t.equal(client.state, 'connected', 'without a heartbeat, the socket still looks open')
   server.child.kill('SIGCONT')
   t.type((await client.ping()).timestamp, 'string', 'the same connection answers again')

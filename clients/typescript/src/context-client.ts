@@ -35,7 +35,7 @@ export interface ReconnectOptions {
 }
 
 export interface ContextClientOptions {
-  /** `ws://host:9877/ws` (or `wss://`). */
+  /** `ws://host:9877/ws` (or `wss://`); in a browser also relative to the page (`/ws`). */
   readonly url: string
   /** A JWT, or a provider of one, called before every (re)connect and before the token expires. */
   readonly token: string | TokenProvider
@@ -360,6 +360,7 @@ export class ContextClient extends Emitter<ClientEvents> {
   private onTimedOut (request: PendingRequest): void {
     // A heartbeat without an answer: the connection is dead even if the socket does not know it.
     if (request.message.type === 'ping' && !request.retryable) this.transport.drop('no reply to ping')
+    else this.flush() // its place on the wire is free for the next request
   }
 
   // ---- The connection's life -----------------------------------------------------------------
@@ -609,9 +610,14 @@ export class ContextClient extends Emitter<ClientEvents> {
   }
 }
 
-/** The URL the transport opens: the server broadcasts nothing until the client subscribes. */
+/**
+ * The URL the transport opens: the server broadcasts nothing until the client subscribes. In a
+ * browser a relative URL (`/ws`) or an http(s) one means the page's own server.
+ */
 function connectUrl (url: string): string {
-  const parsed = new URL(url)
+  const parsed = new URL(url, (globalThis as { location?: { href: string } }).location?.href)
+  if (parsed.protocol === 'http:') parsed.protocol = 'ws:'
+  else if (parsed.protocol === 'https:') parsed.protocol = 'wss:'
   parsed.searchParams.set('mode', 'none')
   return parsed.toString()
 }

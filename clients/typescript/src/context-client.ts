@@ -131,6 +131,9 @@ const DEFAULTS = {
   stableAfterMs: 5000
 } as const
 
+// The slowest pace a rate-limited backlog is sent at: one request a minute.
+const MAX_PACE_MS = 60_000
+
 const encoder = new TextEncoder()
 // The text of replies whose entries come in rank order, to read that order back (ordered-keys.ts).
 const replyTexts = new WeakMap<ServerFrame, string>()
@@ -157,6 +160,8 @@ export class ContextClient extends Emitter<ClientEvents> {
   private refreshTimer: ReturnType<typeof setTimeout> | undefined
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
   private pinging = false
+  // The least time between two sends while a rate-limited backlog drains (0: no pacing).
+  private paceMs = 0
   // Bumped at every disconnect: a token refresh started on an older connection is dropped.
   private connection = 0
   private closing: Promise<void> | undefined
@@ -324,12 +329,23 @@ export class ContextClient extends Emitter<ClientEvents> {
   }
 
   /** Sends what waits in the outbox, while connected and within maxInFlight. */
+  /**
+   * Sends what waits in the outbox, while connected and within maxInFlight. After a
+   * `rate_limited`, and until the backlog is gone, one request per `paceMs`: a client that has
+   * been told to slow down and keeps sending faster is closed 4029.
+   */
   private flush (): void {
     while (this.phase === 'live' && this.tracker.size < this.options.maxInFlight) {
+      if (this.outbox.size === 0 && this.tracker.size === 0) this.paceMs = 0
       const request = this.outbox.take()
       if (request === undefined) return
+      request.pace = this.paceMs
       if (!this.tracker.write(request)) {
         this.outbox.restore([request])
+        return
+      }
+      if (this.paceMs > 0) {
+        this.outbox.pause(this.paceMs, () => this.flush())
         return
       }
     }
@@ -352,7 +368,14 @@ export class ContextClient extends Emitter<ClientEvents> {
       ? (error.retryAfterMs ?? 1000)
       : Math.floor(Math.random() * Math.min(5000, 250 * 2 ** request.retries))
     this.outbox.restore([request])
-    // Holding every request (not just this one) is what keeps a client from being closed 4029.
+    // Holding every request (not just this one), then pacing them, is what keeps a client from
+    // being closed 4029. The pace starts at the wait the server asked for; a request refused
+    // although it was sent at the current pace doubles it (the server refills slower than that).
+    // It only grows while the backlog drains: each refusal counts against the client.
+    if (error.code === 'rate_limited') {
+      const refusedAtPace = this.paceMs > 0 && request.pace === this.paceMs
+      this.paceMs = Math.min(MAX_PACE_MS, refusedAtPace ? Math.max(this.paceMs * 2, delay) : Math.max(this.paceMs, delay))
+    }
     this.outbox.pause(delay, () => this.flush())
     return true
   }

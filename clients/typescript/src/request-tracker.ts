@@ -12,6 +12,8 @@ export class PendingRequest {
   timer: ReturnType<typeof setTimeout> | undefined
   /** Times it was sent again after a retryable error. */
   retries = 0
+  /** The client's pace (ms between sends) when it was last sent; 0 when not pacing. */
+  pace = 0
 
   constructor (
     /** The message without its id (a fresh id is given on every send). */

@@ -251,6 +251,17 @@ test('a fixed token the server refuses closes the client for good', async (t) =>
   t.equal(reconnecting, 0, 'no reconnect with a token that cannot change')
 })
 
+test('a filter the server refuses closes the client with the server\'s error', async (t) => {
+  const { url } = await startServer(t)
+  const client = testClient(t, { url, token: signTestToken(), filter: { min_priority: 11 } })
+  let reconnecting = 0
+  client.on('reconnecting', () => reconnecting++)
+  const error = await rejection(client.ready)
+  t.equal(error.code, 'validation_error')
+  t.equal(client.state, 'closed')
+  t.equal(reconnecting, 0, 'no reconnect: the same subscription would be refused again')
+})
+
 test('close() leaves no timer of the client behind', async (t) => {
   const { url } = await startServer(t)
   const timers = () => process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length

@@ -206,12 +206,12 @@ export class ContextClient extends Emitter<ClientEvents> {
     const reconnect = options.reconnect ?? {}
     this.reconnectEnabled = reconnect !== false
     this.transport = new Transport({
+      ...(reconnect === false ? {} : reconnect),
       url: connectUrl(options.url),
       WebSocket: WebSocketClass,
       reconnect: reconnect !== false,
       connectTimeoutMs: this.options.connectTimeoutMs,
       stableAfterMs: (reconnect === false ? undefined : reconnect.stableAfterMs) ?? DEFAULTS.stableAfterMs,
-      ...(reconnect === false ? {} : reconnect),
       random: options.random
     }, {
       prepare: async () => { this.token = await this.tokens.fetch() },
@@ -297,9 +297,10 @@ export class ContextClient extends Emitter<ClientEvents> {
   async close (): Promise<void> {
     if (this.closing !== undefined) return await this.closing
     this.closing = (async () => {
+      // 'closed' before anything is rejected: whoever sees a rejection sees the final state.
+      this.setState('closed')
       this.terminate(new ContextError('closed', 'The client was closed'))
       await this.transport.stop(CLOSE_CODES.normal, 'client closed')
-      this.setState('closed')
     })()
     return await this.closing
   }
@@ -450,10 +451,12 @@ export class ContextClient extends Emitter<ClientEvents> {
       if (frame.type === 'subscribed') {
         this.goLive(this.resumed)
       } else if (frame.type === 'error') {
-        // A subscription the server refuses (a bad filter) will be refused again: stop here.
         const error = errorFromFrame(frame)
         this.emit('error', error)
-        this.closeWith(error).catch(() => {}) // never rejects
+        // Busy (rate_limited, internal): try again on a new connection. A subscription the
+        // server refuses (a bad filter, forbidden) would be refused again: stop here.
+        if (error.code === 'rate_limited' || error.code === 'internal') this.transport.drop('subscription not accepted now')
+        else this.closeWith(error).catch(() => {}) // never rejects
       }
       return
     }
@@ -527,8 +530,8 @@ export class ContextClient extends Emitter<ClientEvents> {
       const error = code === CLOSE_CODES.unauthorized
         ? new ContextError('unauthorized', `The server refused the token (${reason}); ${decision.why}`, { code, reason })
         : new ContextError('closed', `The connection closed (${code} ${reason}) and will not reconnect: ${decision.why}`, { code, reason })
-      this.terminate(error)
       this.setState('closed')
+      this.terminate(error)
     }
     return { ...decision, reconnect: willReconnect }
   }
@@ -543,9 +546,9 @@ export class ContextClient extends Emitter<ClientEvents> {
   private async closeWith (error: ContextError): Promise<void> {
     if (this.closing !== undefined) return
     this.closing = (async () => {
+      this.setState('closed')
       this.terminate(error)
       await this.transport.stop(CLOSE_CODES.normal, 'client stopped')
-      this.setState('closed')
     })()
     await this.closing
   }

@@ -206,7 +206,7 @@ test('a token provider is called on every connect and again before the token exp
     url: `ws://127.0.0.1:${port}/ws`,
     mode: 'delta',
     // Short-lived tokens: refreshed in-band at half their remaining life.
-    token: async () => { calls++; return signTestToken({}, { ttlSeconds: 4 }) }
+    token: async () => { calls++; return signTestToken({}, { ttlSeconds: 6 }) }
   })
   let disconnects = 0
   client.on('disconnected', () => disconnects++)

@@ -313,13 +313,31 @@ if STREAM_LEN > 0 then history = redis.call('XREVRANGE', STREAM, '+', '-', 'COUN
 return { current_seq(), flat, history, epoch }
 `
 
+/**
+ * ARGV: the epoch and seq an instance saw, then the tail. When Redis holds that epoch at a lower
+ * seq (its state was restored from an older copy), the history it continues is not the one the
+ * instance (and its clients) saw: it gets the fresh epoch, and the stream of the old one goes.
+ * Reply: the epoch now in force.
+ */
+const REBASE = PRELUDE + `
+local epoch = redis.call('HGET', STATE, 'epoch')
+if epoch == ARGV[1] and current_seq() < tonumber(ARGV[2]) then
+  redis.call('HSET', STATE, 'epoch', FRESH_EPOCH)
+  redis.call('HSET', STATE, 'hbytes', 0)
+  redis.call('DEL', STREAM)
+  return FRESH_EPOCH
+end
+return epoch or ''
+`
+
 export const SCRIPTS = {
   ctxWrite: WRITE,
   ctxSetPriority: SET_PRIORITY,
   ctxRemove: REMOVE,
   ctxClear: CLEAR,
   ctxExpire: EXPIRE,
-  ctxLoad: LOAD
+  ctxLoad: LOAD,
+  ctxRebase: REBASE
 } as const
 
 export type ScriptName = keyof typeof SCRIPTS

@@ -315,9 +315,7 @@ export class RedisContextStore implements ContextStore {
     const states = await pipeline.exec() ?? []
     for (let i = 0; i < replicas.length; i++) {
       const [error, state] = states[i] ?? [null, undefined]
-      if (error === null && state !== undefined && this.historyLost(replicas[i], state as Array<string | null>)) {
-        await this.reload(replicas[i])
-      }
+      if (error === null && state !== undefined) await this.followHistory(replicas[i], state as Array<string | null>)
     }
   }
 
@@ -461,13 +459,21 @@ export class RedisContextStore implements ContextStore {
    * a seq behind the replica's (state restored from an older copy).
    */
   private async checkHistory (replica: TenantReplica): Promise<void> {
-    if (this.historyLost(replica, await this.redis.hmget(replica.keys.state, 'seq', 'epoch'))) await this.reload(replica)
+    await this.followHistory(replica, await this.redis.hmget(replica.keys.state, 'seq', 'epoch'))
   }
 
-  private historyLost (replica: TenantReplica, [seq, epoch]: Array<string | null>): boolean {
+  /** Reloads the replica when Redis's `[seq, epoch]` of the tenant is not the history it follows. */
+  private async followHistory (replica: TenantReplica, [seq, epoch]: Array<string | null>): Promise<void> {
     // Nothing on either side (a tenant only read so far): nothing to reload.
-    if (epoch === null && seq === null && replica.seq === 0) return false
-    return epoch !== replica.store.epoch || Number(seq ?? 0) < replica.seq
+    if (epoch === null && seq === null && replica.seq === 0) return
+    const behind = Number(seq ?? 0) < replica.seq
+    if (epoch === replica.store.epoch && !behind) return
+    // The same epoch at a lower seq: Redis was restored from an older copy. Its next seqs would
+    // name other changes than the ones this instance's clients saw, so it becomes a new history.
+    if (epoch === replica.store.epoch && behind) {
+      await this.run('ctxRebase', replica, [replica.store.epoch, replica.seq])
+    }
+    await this.reload(replica)
   }
 
   // ---- Expiry. ----

@@ -3,7 +3,6 @@
 // writes that treat an entry past its TTL as absent, as the memory backend does (issue 18 item 11).
 import type { Test } from 'tap'
 import { Redis } from 'ioredis'
-import { buildApp } from '../../src/app.js'
 import { MemoryContextStore } from '../../src/store/memory-store.js'
 import { tenantKeys } from '../../src/store/redis-keys.js'
 import { RedisContextStore, type RedisStoreOptions } from '../../src/store/redis-store.js'
@@ -11,10 +10,9 @@ import type { ContextStore } from '../../src/store/context-store.js'
 import type { ChangeEvent } from '../../src/store/types.js'
 import { tokenCounter } from '../../src/token-counter.js'
 import { alice, bob } from '../helpers/actors.js'
-import { testConfig } from '../helpers/config.js'
 import { REDIS_URL, eventually, privateRedis, redisTest, uniquePrefix } from '../helpers/redis.js'
 import { signTestToken } from '../helpers/tokens.js'
-import { connectAuthenticated, wsUrl, type TestClient } from '../helpers/ws-client.js'
+import { connectAuthenticated, startServer, wsUrl, type TestClient } from '../helpers/ws-client.js'
 
 const storeOptions = { maxTokens: 100_000, maxEntryTokens: 100_000, countTokens: tokenCounter('o200k_base'), historySize: 100 }
 
@@ -24,12 +22,8 @@ async function redisStore (t: Test, options: Partial<RedisStoreOptions> & { pref
   return store
 }
 
-async function listeningApp (t: Test, env: Record<string, string>) {
-  const app = await buildApp(testConfig(env), { logger: false })
-  t.teardown(() => app.close())
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  return app
-}
+/** An app instance listening on a random port (the production factory), closed at teardown. */
+const listeningApp = async (t: Test, env: Record<string, string>) => (await startServer(t, env)).app
 
 const reader = signTestToken({ sub: 'dash', roles: ['reader'] })
 const resyncs = (client: TestClient) => client.frames.filter((f) => f.type === 'context' && f.resync === true)
@@ -189,4 +183,30 @@ redisTest('the instance that notices a new history tells the others at once (no 
   await a.write(alice, { content: { fresh: true }, key: 'new' })
   await eventually(() => b.epoch('default') === a.epoch('default'), 5_000, 'B to take the new epoch')
   t.strictSame(b.snapshot('default').entries.map((e) => e.key), ['new'])
+})
+
+redisTest('a tenant restored in Redis from an older copy becomes a new history: clients of the lost seqs resync', async (t) => {
+  const prefix = uniquePrefix(t)
+  const a = await redisStore(t, { prefix, tenantRescanMs: 200 })
+  const b = await redisStore(t, { prefix, tenantRescanMs: 200 })
+  const keys = tenantKeys(prefix, 'default')
+  const admin = new Redis(REDIS_URL)
+  t.teardown(() => admin.disconnect())
+  for (let i = 0; i < 3; i++) await a.write(alice, { content: { i }, key: `k${i}` })
+  const backup = await Promise.all(keys.all.map(async (key) => [key, await admin.dumpBuffer(key)] as const))
+  for (let i = 3; i < 8; i++) await a.write(alice, { content: { i }, key: `k${i}` })
+  await eventually(() => b.seq('default') === 8, 10_000, 'B to follow A')
+  const epoch = a.epoch('default')
+
+  // The backup taken at seq 3 is restored (same epoch in it, a lower seq).
+  for (const [key, dump] of backup) {
+    if (dump === null) await admin.del(key)
+    else await admin.restore(key, 0, dump, 'REPLACE')
+  }
+  await eventually(() => a.epoch('default') !== epoch && b.epoch('default') === a.epoch('default'), 10_000, 'both to take a new epoch')
+  t.equal(a.seq('default'), 3, 'the restored state')
+  t.strictSame(b.snapshot('default').entries.map((e) => e.key).sort(), ['k0', 'k1', 'k2'])
+  t.equal(a.changesSince('default', 1), undefined, 'nothing of the old history can be replayed as the new one')
+  const next = await b.write(alice, { content: { again: true }, key: 'k9' })
+  t.strictSame({ seq: next.seq, epoch: next.epoch }, { seq: 4, epoch: a.epoch('default') }, 'seq 4 again, in another epoch')
 })

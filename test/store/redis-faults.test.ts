@@ -4,23 +4,18 @@
 // one instance and Redis cut for 5 s by a TCP proxy: both instances converge, every subscriber's
 // view ends equal to GET /context of its instance, and a resume across the cut has no gap.
 import type { Test } from 'tap'
-import { buildApp, type App } from '../../src/app.js'
+import type { App } from '../../src/app.js'
 import { ContextError } from '../../src/errors.js'
-import { testConfig } from '../helpers/config.js'
 import { actor } from '../helpers/actors.js'
 import { eventually, partitionableProxy, privateRedis, redisTest, uniquePrefix } from '../helpers/redis.js'
 import { signTestToken } from '../helpers/tokens.js'
-import { connectAuthenticated, wsUrl, type Frame, type TestClient } from '../helpers/ws-client.js'
+import { connectAuthenticated, startServer, wsUrl, type Frame, type TestClient } from '../helpers/ws-client.js'
 
 const reader = signTestToken({ sub: 'dash', roles: ['reader'] })
 const writerHeaders = { authorization: `Bearer ${signTestToken({ sub: 'alice', roles: ['writer'] })}` }
 
-async function listeningApp (t: Test, env: Record<string, string>): Promise<App> {
-  const app = await buildApp(testConfig(env), { logger: false })
-  t.teardown(() => app.close())
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  return app
-}
+/** An app instance listening on a random port (the production factory), closed at teardown. */
+const listeningApp = async (t: Test, env: Record<string, string>) => (await startServer(t, env)).app
 
 /** Writes on `app` until stopped; records what was acknowledged (key -> version) and what was refused. */
 function keepWriting (app: App, name: string) {

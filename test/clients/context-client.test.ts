@@ -16,12 +16,19 @@ async function restRead (app: Awaited<ReturnType<typeof startServer>>['app'], qu
   return response.json() as { data: Record<string, Entry>, seq: number }
 }
 
-async function rejection (promise: Promise<unknown>): Promise<ContextError> {
+/** The ContextError a promise rejects with, within a deadline of its own. */
+async function rejection (promise: Promise<unknown>, timeoutMs = 15_000): Promise<ContextError> {
+  let timer: NodeJS.Timeout | undefined
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the promise neither rejected nor resolved within ${timeoutMs} ms`)), timeoutMs)
+  })
   try {
-    await promise
+    await Promise.race([promise, deadline])
   } catch (error) {
     if (error instanceof ContextError) return error
     throw error
+  } finally {
+    clearTimeout(timer)
   }
   throw new Error('expected the promise to reject')
 }
@@ -81,6 +88,20 @@ test('the usage of the issue works as written, with a filtered live mirror', asy
   await client.close()
   t.equal(client.state, 'closed')
   t.equal((await rejection(client.get())).code, 'closed', 'a closed client refuses requests')
+})
+
+test('snapshot mode keeps a mirror too', async (t) => {
+  const { app, url } = await startServer(t)
+  const writer = testClient(t, { url, token: signTestToken(), mode: 'none' })
+  const client = testClient(t, { url, token: signTestToken({ sub: 'viewer', roles: ['reader'] }), mode: 'snapshot' })
+  await Promise.all([writer.ready, client.ready])
+  const reasons = new Set<string | undefined>()
+  client.on('change', (change) => reasons.add(change.reason))
+  let last = 0
+  for (let i = 0; i < 12; i++) last = (await writer.update({ key: `s${i % 5}`, context: { i }, priority: 1 + (i % 10) })).seq
+  await until(() => client.seq === last, `the snapshot mirror to reach seq ${last}`)
+  t.same(sortedEntries(client.entries), sortedEntries((await restRead(app)).data))
+  t.ok(reasons.has('snapshot'), 'changes came as whole snapshots')
 })
 
 test('errors carry the contract\'s code', async (t) => {
@@ -150,7 +171,11 @@ test('rate_limited replies are retried after retry_after_ms, without being close
   t.equal(disconnects, 0, 'never closed')
   const metrics = await app.inject({ method: 'GET', url: '/metrics' })
   const limited = /mcp_errors_total\{[^}]*code="rate_limited"[^}]*\} (\d+)/.exec(metrics.body)
-  t.ok(limited !== null && Number(limited[1]) > 0, 'the server did answer rate_limited (so the retries were exercised)')
+  const refusals = limited === null ? 0 : Number(limited[1])
+  t.ok(refusals > 0, 'the server did answer rate_limited (so the retries were exercised)')
+  // Told once, the client paces itself: refusals stay within what was in flight then (and a
+  // burst), not one or more per write, as a client that ignores rate_limited would collect.
+  t.ok(refusals <= 10, `the client slowed down when told (${refusals} refusals for 60 writes)`)
 })
 
 test('the outbox is bounded and close() rejects what waits in it', async (t) => {
@@ -181,7 +206,7 @@ test('a token provider is called on every connect and again before the token exp
     url: `ws://127.0.0.1:${port}/ws`,
     mode: 'delta',
     // Short-lived tokens: refreshed in-band at half their remaining life.
-    token: async () => { calls++; return signTestToken({}, { ttlSeconds: 4 }) }
+    token: async () => { calls++; return signTestToken({}, { ttlSeconds: 6 }) }
   })
   let disconnects = 0
   client.on('disconnected', () => disconnects++)
@@ -224,6 +249,17 @@ test('a fixed token the server refuses closes the client for good', async (t) =>
   t.equal(error.code, 'unauthorized')
   t.equal(client.state, 'closed')
   t.equal(reconnecting, 0, 'no reconnect with a token that cannot change')
+})
+
+test('a filter the server refuses closes the client with the server\'s error', async (t) => {
+  const { url } = await startServer(t)
+  const client = testClient(t, { url, token: signTestToken(), filter: { min_priority: 11 } })
+  let reconnecting = 0
+  client.on('reconnecting', () => reconnecting++)
+  const error = await rejection(client.ready)
+  t.equal(error.code, 'validation_error')
+  t.equal(client.state, 'closed')
+  t.equal(reconnecting, 0, 'no reconnect: the same subscription would be refused again')
 })
 
 test('close() leaves no timer of the client behind', async (t) => {

@@ -128,7 +128,9 @@ test('the workspace build, the import from the root, npm pack, and the bundle in
     tab.on('pageerror', (error) => pageErrors.push(error.message))
     await tab.goto(origin, { timeout: SAFETY_TIMEOUT_MS })
     await tab.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true, undefined, { timeout: SAFETY_TIMEOUT_MS })
-    const state = await tab.evaluate(async ([url, token]) => await (window as any).startMirror(url, token), [url, signTestToken({ sub: 'viewer', roles: ['reader'] })])
+    // An http:// URL is taken as the WebSocket at that address (as `/ws` is, relative to the page).
+    const httpUrl = url.replace('ws://', 'http://')
+    const state = await tab.evaluate(async ([url, token]) => await (window as any).startMirror(url, token), [httpUrl, signTestToken({ sub: 'viewer', roles: ['reader'] })])
     t.equal(state, 'connected')
 
     const writer = testClient(t, { url, token: signTestToken({ sub: 'agent' }), mode: 'none' })

@@ -63,8 +63,6 @@ test('the mirror equals GET /context after 300 writes through three restarts (tw
   await Promise.all([reader.ready, writer.ready])
 
   const restart = async (signal: NodeJS.Signals, memoryOnly: boolean): Promise<void> => {
-    // The reader is back from the previous restart (it catches up while the writes go on).
-    await until(() => reader.state === 'connected', 'the reader to reconnect before the next restart')
     await server.stop(signal)
     // Writes go on while the server is down: they wait in the writer's outbox.
     await until(() => writer.state !== 'connected', 'the writer to notice the server is gone')
@@ -73,10 +71,10 @@ test('the mirror equals GET /context after 300 writes through three restarts (tw
 
   const inFlight = new Set<Promise<unknown>>()
   const refused: string[] = []
+  const restarts = new Map<number, [NodeJS.Signals, boolean]>([[100, ['SIGTERM', false]], [200, ['SIGKILL', false]], [250, ['SIGTERM', true]]])
   for (let i = 0; i < 300; i++) {
-    if (i === 100) await restart('SIGTERM', false)
-    if (i === 200) await restart('SIGKILL', false)
-    if (i === 250) await restart('SIGTERM', true)
+    // The reader is back from the previous restart (it catches up while the writes go on).
+    if (restarts.has(i)) await until(() => reader.state === 'connected', 'the reader to reconnect before the next restart')
     const key = `k${i % 37}`
     const operation = i % 10 === 7
       ? writer.setPriority(key, 1 + (i % 10))
@@ -89,7 +87,9 @@ test('the mirror equals GET /context after 300 writes through three restarts (tw
       else throw error
     }).finally(() => inFlight.delete(settled))
     inFlight.add(settled)
-    // A few writes in flight at once, so some are on the wire when the server goes away.
+    // The server goes away with this write and up to three more on the wire, unanswered.
+    const planned = restarts.get(i)
+    if (planned !== undefined) await restart(...planned)
     if (inFlight.size >= 4) await Promise.race(inFlight)
   }
   await Promise.all(inFlight)
@@ -98,6 +98,7 @@ test('the mirror equals GET /context after 300 writes through three restarts (tw
   await until(() => reader.state === 'connected' && reader.seq === rest.seq, `the reader to reach seq ${rest.seq} (at ${reader.seq}, ${reader.state})`)
   t.same(sortedEntries(reader.entries), sortedEntries(rest.data), 'the mirror equals GET /context')
   t.same(sortedEntries(shadow), sortedEntries(rest.data), 'the change events add up to the same store')
+  t.type(rest.epoch, 'string', 'the server names its history')
   t.equal(reader.epoch, rest.epoch, 'the mirror is in the server\'s epoch')
   t.same(problems, [], 'no delta skipped or repeated a seq')
   t.ok(connects >= 4, `the reader reconnected after each restart (${connects} connects)`)
@@ -105,6 +106,37 @@ test('the mirror equals GET /context after 300 writes through three restarts (tw
   t.ok(rest.data !== undefined && Object.keys(rest.data).length > 0, 'the final store is not empty')
   t.comment(connections.join(', '))
   t.comment(`${refused.length} priority changes refused as not_found; resyncs: ${resyncs.map((event) => event.cause).join(', ')}`)
+})
+
+test('a new history that has already gone past the mirror\'s seq is told apart by its epoch', async (t) => {
+  let server = await spawnServer(t)
+  const port = new URL(server.base).port
+  // The reader comes back only once the new server has made more changes than the reader had
+  // seen (its token provider holds the reconnect until then): only the epoch says that this seq
+  // belongs to another history.
+  let release: () => void = () => {}
+  let gate = Promise.resolve()
+  const reader = testClient(t, {
+    url: server.ws,
+    token: async () => { await gate; return signTestToken({ sub: 'dashboard', roles: ['reader'] }) }
+  })
+  const writer = testClient(t, { url: server.ws, token: async () => signTestToken({ sub: 'agent' }), mode: 'none' })
+  await Promise.all([reader.ready, writer.ready])
+  for (let i = 0; i < 5; i++) await writer.update({ key: `old${i}`, context: { i } })
+  await until(() => reader.seq === 5, 'the reader to see the first five writes')
+  const epochBefore = reader.epoch
+  gate = new Promise((resolve) => { release = resolve })
+  await server.stop('SIGTERM')
+  server = await spawnServer(t, { MCP_PORT: port })
+  for (let i = 0; i < 8; i++) await writer.update({ key: `new${i}`, context: { i } })
+  const rest = await restContext(server)
+  t.ok(rest.seq > 5 && reader.state !== 'connected', `the new history (seq ${rest.seq}) went past the mirror (seq 5) before the reader came back`)
+  const resynced = nextEvent(reader, 'resync')
+  release()
+  await until(() => reader.state === 'connected' && reader.seq === rest.seq, 'the reader to come back and catch up')
+  t.equal((await resynced).cause, 'history', 'the mirror was replaced, not resumed')
+  t.not(reader.epoch, epochBefore, 'a new epoch')
+  t.same(sortedEntries(reader.entries), sortedEntries(rest.data), 'the mirror equals the new server\'s store, none of the old entries')
 })
 
 test('a write made while the server is down resolves once it is back, and is stored once', async (t) => {
@@ -133,15 +165,22 @@ test('requests time out against a server that stopped answering; the heartbeat r
   const server = await spawnServer(t)
   // SIGSTOP freezes the process with its sockets open: nothing closes, nothing answers.
   t.teardown(() => { server.child.kill('SIGCONT') })
-  const client = testClient(t, { url: server.ws, token: signTestToken(), mode: 'delta', requestTimeoutMs: 400, pingIntervalMs: 0, connectTimeoutMs: 1000 })
+  // One request on the wire at a time: the read waits until the write has timed out.
+  const client = testClient(t, { url: server.ws, token: signTestToken(), mode: 'delta', requestTimeoutMs: 400, pingIntervalMs: 0, connectTimeoutMs: 1000, maxInFlight: 1 })
   await client.ready
   server.child.kill('SIGSTOP')
-  const started = client.update({ context: { a: 1 }, key: 'frozen', idempotency_key: 'retry-me' })
-  const error = await started.then(() => undefined, (reason: unknown) => reason)
+  const outcome = async (promise: Promise<unknown>) => await Promise.race([
+    promise.then(() => 'resolved', (reason: unknown) => reason),
+    new Promise((resolve) => setTimeout(() => resolve('still pending after 5 s'), 5000))
+  ])
+  const [error, readError] = await Promise.all([
+    outcome(client.update({ context: { a: 1 }, key: 'frozen', idempotency_key: 'retry-me' })),
+    outcome(client.get())
+  ])
   t.ok(error instanceof ContextError, 'rejects with a ContextError')
   t.equal((error as ContextError).code, 'timeout')
   t.same((error as ContextError).details, { type: 'update_context', idempotency_key: 'retry-me' }, 'says which key to retry with')
-  t.equal((await client.get().catch((reason: ContextError) => reason) as ContextError).code, 'timeout', 'reads too')
+  t.equal((readError as ContextError).code, 'timeout', 'the read, sent once the write gave up its place, times out too')
   t.equal(client.state, 'connected', 'without a heartbeat, the socket still looks open')
   server.child.kill('SIGCONT')
   t.type((await client.ping()).timestamp, 'string', 'the same connection answers again')

@@ -35,7 +35,7 @@ export interface ReconnectOptions {
 }
 
 export interface ContextClientOptions {
-  /** `ws://host:9877/ws` (or `wss://`). */
+  /** `ws://host:9877/ws` (or `wss://`); in a browser also relative to the page (`/ws`). */
   readonly url: string
   /** A JWT, or a provider of one, called before every (re)connect and before the token expires. */
   readonly token: string | TokenProvider
@@ -131,6 +131,9 @@ const DEFAULTS = {
   stableAfterMs: 5000
 } as const
 
+// The slowest pace a rate-limited backlog is sent at: one request a minute.
+const MAX_PACE_MS = 60_000
+
 const encoder = new TextEncoder()
 // The text of replies whose entries come in rank order, to read that order back (ordered-keys.ts).
 const replyTexts = new WeakMap<ServerFrame, string>()
@@ -157,6 +160,8 @@ export class ContextClient extends Emitter<ClientEvents> {
   private refreshTimer: ReturnType<typeof setTimeout> | undefined
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined
   private pinging = false
+  // The least time between two sends while a rate-limited backlog drains (0: no pacing).
+  private paceMs = 0
   // Bumped at every disconnect: a token refresh started on an older connection is dropped.
   private connection = 0
   private closing: Promise<void> | undefined
@@ -201,12 +206,12 @@ export class ContextClient extends Emitter<ClientEvents> {
     const reconnect = options.reconnect ?? {}
     this.reconnectEnabled = reconnect !== false
     this.transport = new Transport({
+      ...(reconnect === false ? {} : reconnect),
       url: connectUrl(options.url),
       WebSocket: WebSocketClass,
       reconnect: reconnect !== false,
       connectTimeoutMs: this.options.connectTimeoutMs,
       stableAfterMs: (reconnect === false ? undefined : reconnect.stableAfterMs) ?? DEFAULTS.stableAfterMs,
-      ...(reconnect === false ? {} : reconnect),
       random: options.random
     }, {
       prepare: async () => { this.token = await this.tokens.fetch() },
@@ -292,9 +297,10 @@ export class ContextClient extends Emitter<ClientEvents> {
   async close (): Promise<void> {
     if (this.closing !== undefined) return await this.closing
     this.closing = (async () => {
+      // 'closed' before anything is rejected: whoever sees a rejection sees the final state.
+      this.setState('closed')
       this.terminate(new ContextError('closed', 'The client was closed'))
       await this.transport.stop(CLOSE_CODES.normal, 'client closed')
-      this.setState('closed')
     })()
     return await this.closing
   }
@@ -324,12 +330,23 @@ export class ContextClient extends Emitter<ClientEvents> {
   }
 
   /** Sends what waits in the outbox, while connected and within maxInFlight. */
+  /**
+   * Sends what waits in the outbox, while connected and within maxInFlight. After a
+   * `rate_limited`, and until the backlog is gone, one request per `paceMs`: a client that has
+   * been told to slow down and keeps sending faster is closed 4029.
+   */
   private flush (): void {
     while (this.phase === 'live' && this.tracker.size < this.options.maxInFlight) {
+      if (this.outbox.size === 0 && this.tracker.size === 0) this.paceMs = 0
       const request = this.outbox.take()
       if (request === undefined) return
+      request.pace = this.paceMs
       if (!this.tracker.write(request)) {
         this.outbox.restore([request])
+        return
+      }
+      if (this.paceMs > 0) {
+        this.outbox.pause(this.paceMs, () => this.flush())
         return
       }
     }
@@ -352,7 +369,14 @@ export class ContextClient extends Emitter<ClientEvents> {
       ? (error.retryAfterMs ?? 1000)
       : Math.floor(Math.random() * Math.min(5000, 250 * 2 ** request.retries))
     this.outbox.restore([request])
-    // Holding every request (not just this one) is what keeps a client from being closed 4029.
+    // Holding every request (not just this one), then pacing them, is what keeps a client from
+    // being closed 4029. The pace starts at the wait the server asked for; a request refused
+    // although it was sent at the current pace doubles it (the server refills slower than that).
+    // It only grows while the backlog drains: each refusal counts against the client.
+    if (error.code === 'rate_limited') {
+      const refusedAtPace = this.paceMs > 0 && request.pace === this.paceMs
+      this.paceMs = Math.min(MAX_PACE_MS, refusedAtPace ? Math.max(this.paceMs * 2, delay) : Math.max(this.paceMs, delay))
+    }
     this.outbox.pause(delay, () => this.flush())
     return true
   }
@@ -360,6 +384,7 @@ export class ContextClient extends Emitter<ClientEvents> {
   private onTimedOut (request: PendingRequest): void {
     // A heartbeat without an answer: the connection is dead even if the socket does not know it.
     if (request.message.type === 'ping' && !request.retryable) this.transport.drop('no reply to ping')
+    else this.flush() // its place on the wire is free for the next request
   }
 
   // ---- The connection's life -----------------------------------------------------------------
@@ -426,10 +451,12 @@ export class ContextClient extends Emitter<ClientEvents> {
       if (frame.type === 'subscribed') {
         this.goLive(this.resumed)
       } else if (frame.type === 'error') {
-        // A subscription the server refuses (a bad filter) will be refused again: stop here.
         const error = errorFromFrame(frame)
         this.emit('error', error)
-        this.closeWith(error).catch(() => {}) // never rejects
+        // Busy (rate_limited, internal): try again on a new connection. A subscription the
+        // server refuses (a bad filter, forbidden) would be refused again: stop here.
+        if (error.code === 'rate_limited' || error.code === 'internal') this.transport.drop('subscription not accepted now')
+        else this.closeWith(error).catch(() => {}) // never rejects
       }
       return
     }
@@ -503,8 +530,8 @@ export class ContextClient extends Emitter<ClientEvents> {
       const error = code === CLOSE_CODES.unauthorized
         ? new ContextError('unauthorized', `The server refused the token (${reason}); ${decision.why}`, { code, reason })
         : new ContextError('closed', `The connection closed (${code} ${reason}) and will not reconnect: ${decision.why}`, { code, reason })
-      this.terminate(error)
       this.setState('closed')
+      this.terminate(error)
     }
     return { ...decision, reconnect: willReconnect }
   }
@@ -519,9 +546,9 @@ export class ContextClient extends Emitter<ClientEvents> {
   private async closeWith (error: ContextError): Promise<void> {
     if (this.closing !== undefined) return
     this.closing = (async () => {
+      this.setState('closed')
       this.terminate(error)
       await this.transport.stop(CLOSE_CODES.normal, 'client stopped')
-      this.setState('closed')
     })()
     await this.closing
   }
@@ -609,9 +636,14 @@ export class ContextClient extends Emitter<ClientEvents> {
   }
 }
 
-/** The URL the transport opens: the server broadcasts nothing until the client subscribes. */
+/**
+ * The URL the transport opens: the server broadcasts nothing until the client subscribes. In a
+ * browser a relative URL (`/ws`) or an http(s) one means the page's own server.
+ */
 function connectUrl (url: string): string {
-  const parsed = new URL(url)
+  const parsed = new URL(url, (globalThis as { location?: { href: string } }).location?.href)
+  if (parsed.protocol === 'http:') parsed.protocol = 'ws:'
+  else if (parsed.protocol === 'https:') parsed.protocol = 'wss:'
   parsed.searchParams.set('mode', 'none')
   return parsed.toString()
 }

@@ -44,14 +44,6 @@ export class Emitter<Events extends object> {
     }
   }
 
-  protected listenerCount (event: keyof Events): number {
-    return this.listeners.get(event)?.size ?? 0
-  }
-
-  protected removeAllListeners (): void {
-    this.listeners.clear()
-  }
-
   protected onListenerError (_event: keyof Events, error: unknown): void {
     // Rethrown outside the emitting call, so a broken listener is seen but cannot corrupt state.
     queueMicrotask(() => { throw error })

@@ -12,8 +12,8 @@ export class PendingRequest {
   timer: ReturnType<typeof setTimeout> | undefined
   /** Times it was sent again after a retryable error. */
   retries = 0
-  /** Bytes of the message as JSON (without its id), for the size check and the docs' bound. */
-  readonly bytes: number
+  /** The client's pace (ms between sends) when it was last sent; 0 when not pacing. */
+  pace = 0
 
   constructor (
     /** The message without its id (a fresh id is given on every send). */
@@ -22,12 +22,11 @@ export class PendingRequest {
     readonly retryable: boolean,
     /** Acceptance order: requests waiting again go back in this order. */
     readonly order: number,
+    /** The message as JSON, made once: every send reuses it with a fresh id. */
     readonly text: string,
     private readonly onResolve: (frame: ServerFrame) => void,
     private readonly onReject: (error: ContextError) => void
-  ) {
-    this.bytes = text.length
-  }
+  ) {}
 
   resolve (frame: ServerFrame): void { this.onResolve(frame) }
   reject (error: ContextError): void { this.onReject(error) }

@@ -5,6 +5,8 @@
 // it. Replicas (the Redis backend) and journal replay apply the same events, so there is exactly
 // one code path that changes the working set.
 import { ContextError, notFound } from '../errors.js'
+import { RelevanceIndex } from '../relevance/relevance-index.js'
+import { orderByRelevance } from '../relevance/score.js'
 import { ChangeHistory } from './change-history.js'
 import { ExpiryQueue } from './expiry-queue.js'
 import { findTooDeep } from './json-depth.js'
@@ -37,6 +39,11 @@ export class TenantStore {
   /** Keys whose entry has a TTL: what the expiry queue must hold once stale items are dropped. */
   private readonly expiring = new Set<string>()
   private readonly history: ChangeHistory
+  /**
+   * The full-text index for relevant_to, built on the tenant's first such query and maintained by
+   * put/drop from then on: a tenant never queried that way pays nothing for it.
+   */
+  private relevance: RelevanceIndex | undefined
   private totalTokens = 0
   private currentSeq = 0
   private lastKeyMicros = 0
@@ -203,41 +210,50 @@ export class TenantStore {
     return { entries: this.rankedEntries(), metadata: this.metadata, seq: this.currentSeq }
   }
 
-  query (query: ContextQuery): QueryResult {
-    const match = compileQuery(query)
-    const budget = query.max_tokens ?? Infinity
-    const limit = query.limit ?? Infinity
-    const entries: StoredEntry[] = []
-    const omitted: string[] = []
-    let matched = 0
-    let returnedTokens = 0
-    for (const stored of this.candidatesFor(query)) {
-      if (!match(stored)) continue
-      matched++
-      // Greedy fill in rank order: an entry too large for what is left is skipped, and smaller,
-      // lower-ranked ones may still fit.
-      if (entries.length < limit && returnedTokens + stored.entry.tokens <= budget) {
-        entries.push(stored)
-        returnedTokens += stored.entry.tokens
-      } else {
-        omitted.push(stored.key)
-      }
+  /**
+   * A query in four steps, each its own function: filter (the query's filters, in rank order),
+   * order (by relevance to `relevant_to`, when given), then the `max_tokens` budget and `limit`.
+   */
+  query (query: ContextQuery, now = Date.now()): QueryResult {
+    const matches = this.filter(query)
+    const ranking = query.relevant_to !== undefined
+      ? orderByRelevance(matches, this.relevanceIndex().matches(query.relevant_to), now)
+      : undefined
+    const result = fillBudget(ranking?.ordered ?? matches, query)
+    if (ranking !== undefined) {
+      const scoreOf = (key: string): number => ranking.scores.get(key) ?? 0
+      result.metadata.scores = result.entries.map((stored) => [stored.key, scoreOf(stored.key)])
+      result.scoreOf = scoreOf
     }
-    return {
-      entries,
-      metadata: { matched, returned: entries.length, returned_tokens: returnedTokens, truncated: omitted.length > 0, omitted }
-    }
+    return result
   }
+
+  /** Whether the relevance index has been built (it is, from the first relevant_to query on). */
+  get relevanceIndexed (): boolean { return this.relevance !== undefined }
 
   /** Changes after `seq`, or undefined when the retained history does not reach back that far. */
   changesSince (seq: number): ChangeEvent[] | undefined {
     return this.history.since(seq, this.currentSeq)
   }
 
-  private candidatesFor (query: ContextQuery): Iterable<StoredEntry> {
-    if (query.keys === undefined) return this.rankedEntries()
-    const wanted = new Set(query.keys)
-    return this.rankedEntries().filter((stored) => wanted.has(stored.key))
+  /** The filter step: every entry matching the query's filters, in rank order. */
+  private filter (query: ContextQuery): StoredEntry[] {
+    const match = compileQuery(query)
+    const wanted = query.keys !== undefined ? new Set(query.keys) : undefined
+    const matches: StoredEntry[] = []
+    for (const stored of this.index.inRankOrder()) {
+      if ((wanted === undefined || wanted.has(stored.key)) && match(stored)) matches.push(stored)
+    }
+    return matches
+  }
+
+  private relevanceIndex (): RelevanceIndex {
+    if (this.relevance === undefined) {
+      const index = new RelevanceIndex()
+      for (const node of this.nodes.values()) index.add(node.stored)
+      this.relevance = index
+    }
+    return this.relevance
   }
 
   private rankedEntries (): StoredEntry[] {
@@ -246,6 +262,7 @@ export class TenantStore {
 
   private put (stored: StoredEntry): void {
     this.nodes.set(stored.key, this.index.insert(stored))
+    this.relevance?.add(stored)
     this.totalTokens += stored.entry.tokens
     if (stored.expiresAt !== undefined && this.options.expiresEntries !== false) {
       this.expiring.add(stored.key)
@@ -269,6 +286,7 @@ export class TenantStore {
     if (node === undefined) return
     this.nodes.delete(key)
     this.index.unlink(node)
+    this.relevance?.remove(node.stored)
     this.totalTokens -= node.stored.entry.tokens
     this.expiring.delete(key)
   }
@@ -423,6 +441,30 @@ export function contentJsonOf (stored: StoredEntry): string {
   const start = stored.json.indexOf(CONTENT_PREFIX) + CONTENT_PREFIX.length
   const end = stored.json.lastIndexOf(',"tokens":')
   return stored.json.slice(start, end)
+}
+
+/**
+ * The budget step: a greedy fill in the given order. An entry too large for what is left is
+ * skipped, and smaller, later ones may still fit; `limit` caps the count.
+ */
+function fillBudget (ordered: readonly StoredEntry[], query: ContextQuery): QueryResult {
+  const budget = query.max_tokens ?? Infinity
+  const limit = query.limit ?? Infinity
+  const entries: StoredEntry[] = []
+  const omitted: string[] = []
+  let returnedTokens = 0
+  for (const stored of ordered) {
+    if (entries.length < limit && returnedTokens + stored.entry.tokens <= budget) {
+      entries.push(stored)
+      returnedTokens += stored.entry.tokens
+    } else {
+      omitted.push(stored.key)
+    }
+  }
+  return {
+    entries,
+    metadata: { matched: ordered.length, returned: entries.length, returned_tokens: returnedTokens, truncated: omitted.length > 0, omitted }
+  }
 }
 
 function compileQuery (query: ContextQuery): (stored: StoredEntry) => boolean {

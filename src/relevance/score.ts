@@ -1,0 +1,80 @@
+// The combined score of `relevant_to` (docs/context-optimizer.md, "The formula"): relevance first,
+// then priority, recency and size as mild factors, after the original design's
+// calculate_retention_score (priority x age x size). Each factor is bounded away from zero, so none
+// of them can sink an entry that matches the task far better than the rest.
+import type { StoredEntry } from '../store/types.js'
+import type { TermMatch } from './relevance-index.js'
+
+/** Priority factor: (PRIORITY_OFFSET + priority) / (PRIORITY_OFFSET + 10), 0.55 at 1 to 1 at 10. */
+export const PRIORITY_OFFSET = 9
+/** Recency: the part of the factor that fades, halving every RECENCY_HALF_LIFE_HOURS. */
+export const RECENCY_WEIGHT = 0.2
+export const RECENCY_HALF_LIFE_HOURS = 24
+/** Size: 1 / (1 + tokens / SIZE_SCALE_TOKENS) ^ SIZE_EXPONENT, a gentle pull towards smaller entries. */
+export const SIZE_SCALE_TOKENS = 1000
+export const SIZE_EXPONENT = 0.5
+
+const HOUR_MS = 3_600_000
+
+export interface ScoreFactors {
+  /** BM25+ of the entry divided by the best BM25+ among the candidates: (0, 1]. */
+  relevance: number
+  priority: number
+  /** Milliseconds since the entry was written (negative counts as zero). */
+  ageMs: number
+  tokens: number
+}
+
+/** The combined score of one entry that shares a term with the task. Always > 0 when relevance > 0. */
+export function combinedScore ({ relevance, priority, ageMs, tokens }: ScoreFactors): number {
+  const priorityFactor = (PRIORITY_OFFSET + priority) / (PRIORITY_OFFSET + 10)
+  const ageHours = Math.max(0, ageMs) / HOUR_MS
+  const recencyFactor = 1 - RECENCY_WEIGHT + RECENCY_WEIGHT * Math.pow(2, -ageHours / RECENCY_HALF_LIFE_HOURS)
+  const sizeFactor = 1 / Math.pow(1 + tokens / SIZE_SCALE_TOKENS, SIZE_EXPONENT)
+  return relevance * priorityFactor * recencyFactor * sizeFactor
+}
+
+export interface RelevanceOrder {
+  /** The candidates, best score first; those sharing no term last, in their given order. */
+  ordered: StoredEntry[]
+  /** The score of each candidate that shares a term with the task; the others score 0. */
+  scores: Map<string, number>
+}
+
+/**
+ * The ordering step of a relevant_to query. `candidates` come in the usual rank order (priority,
+ * then most recent write); ties of the combined score keep that order (the sort is stable), and
+ * entries sharing no term with the task follow all others, still in that order. Sorting touches
+ * only the entries that matched a term.
+ */
+export function orderByRelevance (candidates: readonly StoredEntry[], matches: ReadonlyMap<string, TermMatch>, now: number): RelevanceOrder {
+  const matching: Array<{ stored: StoredEntry, match: TermMatch }> = []
+  const rest: StoredEntry[] = []
+  let best = 0
+  for (const stored of candidates) {
+    const match = matches.get(stored.key)
+    if (match === undefined) {
+      rest.push(stored)
+      continue
+    }
+    matching.push({ stored, match })
+    if (match.bm25 > best) best = match.bm25
+  }
+  const scores = new Map<string, number>()
+  const scored = matching.map(({ stored, match }) => {
+    const score = roundScore(combinedScore({
+      relevance: match.bm25 / best, priority: stored.entry.priority, ageMs: now - match.writtenAt, tokens: stored.entry.tokens
+    }))
+    scores.set(stored.key, score)
+    return { stored, score }
+  })
+  scored.sort((a, b) => b.score - a.score)
+  const ordered = scored.map((item) => item.stored)
+  for (const stored of rest) ordered.push(stored)
+  return { ordered, scores }
+}
+
+/** Six decimals are plenty to read and compare; a match never rounds down to the 0 of no match. */
+function roundScore (score: number): number {
+  return Math.max(1e-6, Math.round(score * 1e6) / 1e6)
+}

@@ -43,11 +43,14 @@ export interface RelevanceOrder {
 
 /**
  * The ordering step of a relevant_to query. `candidates` come in the usual rank order (priority,
- * then most recent write); ties of the combined score keep that order (the sort is stable), and
+ * then most recent write); ties of the score (combinedScore unless another is given, as the
+ * evaluation does) keep that order (the sort is stable), and
  * entries sharing no term with the task follow all others, still in that order. Sorting touches
  * only the entries that matched a term.
  */
-export function orderByRelevance (candidates: readonly StoredEntry[], matches: ReadonlyMap<string, TermMatch>, now: number): RelevanceOrder {
+export function orderByRelevance (
+  candidates: readonly StoredEntry[], matches: ReadonlyMap<string, TermMatch>, now: number, score: (factors: ScoreFactors) => number = combinedScore
+): RelevanceOrder {
   const matching: Array<{ stored: StoredEntry, match: TermMatch }> = []
   const rest: StoredEntry[] = []
   let best = 0
@@ -62,11 +65,11 @@ export function orderByRelevance (candidates: readonly StoredEntry[], matches: R
   }
   const scores = new Map<string, number>()
   const scored = matching.map(({ stored, match }) => {
-    const score = roundScore(combinedScore({
+    const value = roundScore(score({
       relevance: match.bm25 / best, priority: stored.entry.priority, ageMs: now - match.writtenAt, tokens: stored.entry.tokens
     }))
-    scores.set(stored.key, score)
-    return { stored, score }
+    scores.set(stored.key, value)
+    return { stored, score: value }
   })
   scored.sort((a, b) => b.score - a.score)
   const ordered = scored.map((item) => item.stored)

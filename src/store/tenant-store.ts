@@ -7,6 +7,7 @@
 import { ContextError, notFound } from '../errors.js'
 import { RelevanceIndex } from '../relevance/relevance-index.js'
 import { orderByRelevance } from '../relevance/score.js'
+import { fillBudget } from './budget-fill.js'
 import { ChangeHistory } from './change-history.js'
 import { ExpiryQueue } from './expiry-queue.js'
 import { findTooDeep } from './json-depth.js'
@@ -441,30 +442,6 @@ export function contentJsonOf (stored: StoredEntry): string {
   const start = stored.json.indexOf(CONTENT_PREFIX) + CONTENT_PREFIX.length
   const end = stored.json.lastIndexOf(',"tokens":')
   return stored.json.slice(start, end)
-}
-
-/**
- * The budget step: a greedy fill in the given order. An entry too large for what is left is
- * skipped, and smaller, later ones may still fit; `limit` caps the count.
- */
-function fillBudget (ordered: readonly StoredEntry[], query: ContextQuery): QueryResult {
-  const budget = query.max_tokens ?? Infinity
-  const limit = query.limit ?? Infinity
-  const entries: StoredEntry[] = []
-  const omitted: string[] = []
-  let returnedTokens = 0
-  for (const stored of ordered) {
-    if (entries.length < limit && returnedTokens + stored.entry.tokens <= budget) {
-      entries.push(stored)
-      returnedTokens += stored.entry.tokens
-    } else {
-      omitted.push(stored.key)
-    }
-  }
-  return {
-    entries,
-    metadata: { matched: ordered.length, returned: entries.length, returned_tokens: returnedTokens, truncated: omitted.length > 0, omitted }
-  }
 }
 
 function compileQuery (query: ContextQuery): (stored: StoredEntry) => boolean {

@@ -1,7 +1,8 @@
 // The searchable text of an entry's content: every string, number and boolean value, and every
 // object key (keys are often the topic: `{"quiz": {...}}`). Numbers count because tasks name them
-// ("lesson 3"). Walked iteratively: the store already bounds nesting (MCP_MAX_DEPTH), but no
+// ("lesson 3"); camelCase keys count as their words. Walked iteratively: the store already bounds nesting (MCP_MAX_DEPTH), but no
 // recursion means no stack to think about.
+import { keyWords } from './terms.js'
 
 /** The words of `content` joined by spaces, in document order. */
 export function contentText (content: unknown): string {
@@ -17,7 +18,7 @@ export function contentText (content: unknown): string {
       const entries = Object.entries(value)
       for (let i = entries.length - 1; i >= 0; i--) {
         stack.push(entries[i][1])
-        stack.push(entries[i][0])
+        stack.push(keyWords(entries[i][0]))
       }
     }
   }

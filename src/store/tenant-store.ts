@@ -5,8 +5,9 @@
 // it. Replicas (the Redis backend) and journal replay apply the same events, so there is exactly
 // one code path that changes the working set.
 import { ContextError, notFound } from '../errors.js'
-import { RelevanceIndex } from '../relevance/relevance-index.js'
+import type { RelevanceIndex } from '../relevance/relevance-index.js'
 import { orderByRelevance } from '../relevance/score.js'
+import { TenantRelevance } from '../relevance/tenant-relevance.js'
 import { fillBudget } from './budget-fill.js'
 import { ChangeHistory } from './change-history.js'
 import { ExpiryQueue } from './expiry-queue.js'
@@ -41,10 +42,15 @@ export class TenantStore {
   private readonly expiring = new Set<string>()
   private readonly history: ChangeHistory
   /**
-   * The full-text index for relevant_to, built on the tenant's first such query and maintained by
+   * The full-text index for relevant_to, built on the tenant's first such query and told of every
    * put/drop from then on: a tenant never queried that way pays nothing for it.
    */
-  private relevance: RelevanceIndex | undefined
+  private readonly relevance = new TenantRelevance({
+    get: (key) => this.get(key),
+    entries: () => [...this.nodes.values()].map((node) => node.stored),
+    size: () => this.nodes.size
+  })
+
   private totalTokens = 0
   private currentSeq = 0
   private lastKeyMicros = 0
@@ -218,7 +224,7 @@ export class TenantStore {
   query (query: ContextQuery, now = Date.now()): QueryResult {
     const matches = this.filter(query)
     const ranking = query.relevant_to !== undefined
-      ? orderByRelevance(matches, this.relevanceIndex().matches(query.relevant_to), now)
+      ? orderByRelevance(matches, this.relevance.matches(query.relevant_to), now)
       : undefined
     const result = fillBudget(ranking?.ordered ?? matches, query)
     if (ranking !== undefined) {
@@ -229,8 +235,13 @@ export class TenantStore {
     return result
   }
 
-  /** Whether the relevance index has been built (it is, from the first relevant_to query on). */
-  get relevanceIndexed (): boolean { return this.relevance !== undefined }
+  /**
+   * The relevance index caught up with every change, or undefined before the first relevant_to
+   * query (for tests and benchmarks: queries use it through `query`).
+   */
+  relevanceIndex (): RelevanceIndex | undefined {
+    return this.relevance.built ? this.relevance.current() : undefined
+  }
 
   /** Changes after `seq`, or undefined when the retained history does not reach back that far. */
   changesSince (seq: number): ChangeEvent[] | undefined {
@@ -248,22 +259,13 @@ export class TenantStore {
     return matches
   }
 
-  private relevanceIndex (): RelevanceIndex {
-    if (this.relevance === undefined) {
-      const index = new RelevanceIndex()
-      for (const node of this.nodes.values()) index.add(node.stored)
-      this.relevance = index
-    }
-    return this.relevance
-  }
-
   private rankedEntries (): StoredEntry[] {
     return [...this.index.inRankOrder()]
   }
 
   private put (stored: StoredEntry): void {
     this.nodes.set(stored.key, this.index.insert(stored))
-    this.relevance?.add(stored)
+    this.relevance.changed(stored.key)
     this.totalTokens += stored.entry.tokens
     if (stored.expiresAt !== undefined && this.options.expiresEntries !== false) {
       this.expiring.add(stored.key)
@@ -287,7 +289,7 @@ export class TenantStore {
     if (node === undefined) return
     this.nodes.delete(key)
     this.index.unlink(node)
-    this.relevance?.remove(node.stored)
+    this.relevance.changed(key)
     this.totalTokens -= node.stored.entry.tokens
     this.expiring.delete(key)
   }

@@ -5,10 +5,10 @@
 // replica, at a cost proportional to the distinct terms of the entry that changed.
 //
 // Why not a full-text library's index: MiniSearch and Orama were measured (docs/context-optimizer.md,
-// "Choosing the index"); both made a write several times slower (MiniSearch's radix tree re-tokenizes
-// an entry to remove it; Orama's removal took milliseconds), against a budget of +30%. The words
-// are the library's part: the `stemmer` package (terms.ts). The scoring is checked against
-// MiniSearch's BM25+ in the tests.
+// "Choosing the index"); both cost a write several times over (MiniSearch's radix tree re-tokenizes
+// an entry to remove it; Orama's removal took milliseconds), against a budget of +30%, and neither
+// can key postings by a small integer. The words are the library's part: the `stemmer` package
+// (terms.ts). The scoring is checked against the BM25+ definition in the tests.
 import type { StoredEntry } from '../store/types.js'
 import { contentText } from './entry-text.js'
 import { distinctTerms, processTerm, tokenize } from './terms.js'

@@ -1,7 +1,9 @@
 // The combined score of `relevant_to` (docs/context-optimizer.md, "The formula"): relevance first,
-// then priority, recency and size as mild factors, after the original design's
-// calculate_retention_score (priority x age x size). Each factor is bounded away from zero, so none
-// of them can sink an entry that matches the task far better than the rest.
+// then priority and recency as mild factors, after the original design's calculate_retention_score
+// (priority x age x size). Each factor is bounded away from zero, so neither can sink an entry
+// that matches the task far better than the rest. Size is deliberately not a factor: the budget
+// fill already spends tokens one entry at a time, and in the evaluation a size penalty traded
+// relevant tokens for more, smaller entries (docs/context-optimizer.md, "Why no size factor").
 import type { StoredEntry } from '../store/types.js'
 import type { TermMatch } from './relevance-index.js'
 
@@ -10,9 +12,6 @@ export const PRIORITY_OFFSET = 9
 /** Recency: the part of the factor that fades, halving every RECENCY_HALF_LIFE_HOURS. */
 export const RECENCY_WEIGHT = 0.2
 export const RECENCY_HALF_LIFE_HOURS = 24
-/** Size: 1 / (1 + tokens / SIZE_SCALE_TOKENS) ^ SIZE_EXPONENT, a gentle pull towards smaller entries. */
-export const SIZE_SCALE_TOKENS = 1000
-export const SIZE_EXPONENT = 0.5
 
 const HOUR_MS = 3_600_000
 
@@ -22,16 +21,14 @@ export interface ScoreFactors {
   priority: number
   /** Milliseconds since the entry was written (negative counts as zero). */
   ageMs: number
-  tokens: number
 }
 
 /** The combined score of one entry that shares a term with the task. Always > 0 when relevance > 0. */
-export function combinedScore ({ relevance, priority, ageMs, tokens }: ScoreFactors): number {
+export function combinedScore ({ relevance, priority, ageMs }: ScoreFactors): number {
   const priorityFactor = (PRIORITY_OFFSET + priority) / (PRIORITY_OFFSET + 10)
   const ageHours = Math.max(0, ageMs) / HOUR_MS
   const recencyFactor = 1 - RECENCY_WEIGHT + RECENCY_WEIGHT * Math.pow(2, -ageHours / RECENCY_HALF_LIFE_HOURS)
-  const sizeFactor = 1 / Math.pow(1 + tokens / SIZE_SCALE_TOKENS, SIZE_EXPONENT)
-  return relevance * priorityFactor * recencyFactor * sizeFactor
+  return relevance * priorityFactor * recencyFactor
 }
 
 export interface RelevanceOrder {
@@ -66,7 +63,7 @@ export function orderByRelevance (
   const scores = new Map<string, number>()
   const scored = matching.map(({ stored, match }) => {
     const value = roundScore(score({
-      relevance: match.bm25 / best, priority: stored.entry.priority, ageMs: now - match.writtenAt, tokens: stored.entry.tokens
+      relevance: match.bm25 / best, priority: stored.entry.priority, ageMs: now - match.writtenAt
     }))
     scores.set(stored.key, value)
     return { stored, score: value }

@@ -12,6 +12,7 @@ test('query_context relevant_to: relevance order, scores best first, budget fill
   await seedRelevance(app.store, actor('alice'))
   const client = await connectAuthenticated(url, signTestToken({ sub: 'bob', roles: ['reader'], tenant: 'default' }), { mode: 'none' })
   t.teardown(() => client.close())
+  t.ok(client.frames.find((frame) => frame.type === 'auth_success')?.server_info.features.includes('relevant_to'), 'advertised in server_info.features')
 
   const ranked = await client.request({ type: 'query_context', query: { relevant_to: TASK } })
   t.equal(ranked.type, 'query_response')

@@ -34,21 +34,23 @@ export function combinedScore ({ relevance, priority, ageMs }: ScoreFactors): nu
 export interface RelevanceOrder {
   /** The candidates, best score first; those sharing no term last, in their given order. */
   ordered: StoredEntry[]
-  /** The score of each candidate that shares a term with the task; the others score 0. */
-  scores: Map<string, number>
+  /** The score of a candidate (0 when it shares no term with the task), as the order used it. */
+  scoreOf: (stored: StoredEntry) => number
 }
 
 /**
  * The ordering step of a relevant_to query. `candidates` come in the usual rank order (priority,
  * then most recent write); ties of the score (combinedScore unless another is given, as the
- * evaluation does) keep that order (the sort is stable), and
- * entries sharing no term with the task follow all others, still in that order. Sorting touches
- * only the entries that matched a term.
+ * evaluation does) keep that order, and entries sharing no term with the task follow all others,
+ * still in that order. Sorting touches only the entries that matched a term; parallel arrays and
+ * an index sort keep it to one small object per match (at 100,000 entries a task can match tens of
+ * thousands).
  */
 export function orderByRelevance (
   candidates: readonly StoredEntry[], matches: ReadonlyMap<string, TermMatch>, now: number, score: (factors: ScoreFactors) => number = combinedScore
 ): RelevanceOrder {
-  const matching: Array<{ stored: StoredEntry, match: TermMatch }> = []
+  const matched: StoredEntry[] = []
+  const found: TermMatch[] = []
   const rest: StoredEntry[] = []
   let best = 0
   for (const stored of candidates) {
@@ -57,21 +59,31 @@ export function orderByRelevance (
       rest.push(stored)
       continue
     }
-    matching.push({ stored, match })
+    matched.push(stored)
+    found.push(match)
     if (match.bm25 > best) best = match.bm25
   }
-  const scores = new Map<string, number>()
-  const scored = matching.map(({ stored, match }) => {
-    const value = roundScore(score({
-      relevance: match.bm25 / best, priority: stored.entry.priority, ageMs: now - match.writtenAt
-    }))
-    scores.set(stored.key, value)
-    return { stored, score: value }
-  })
-  scored.sort((a, b) => b.score - a.score)
-  const ordered = scored.map((item) => item.stored)
-  for (const stored of rest) ordered.push(stored)
-  return { ordered, scores }
+  const scoreWith = (stored: StoredEntry, match: TermMatch) =>
+    roundScore(score({ relevance: match.bm25 / best, priority: stored.entry.priority, ageMs: now - match.writtenAt }))
+  const values = new Float64Array(matched.length)
+  const positions: number[] = new Array(matched.length)
+  for (let i = 0; i < matched.length; i++) {
+    values[i] = scoreWith(matched[i], found[i])
+    positions[i] = i
+  }
+  // Ties by position: the candidates' rank order.
+  positions.sort((a, b) => values[b] - values[a] || a - b)
+  const ordered: StoredEntry[] = new Array(matched.length + rest.length)
+  for (let i = 0; i < positions.length; i++) ordered[i] = matched[positions[i]]
+  for (let i = 0; i < rest.length; i++) ordered[matched.length + i] = rest[i]
+  return {
+    ordered,
+    // Recomputed from the same inputs, so it equals what the sort used, without a map of every match.
+    scoreOf: (stored) => {
+      const match = matches.get(stored.key)
+      return match === undefined ? 0 : scoreWith(stored, match)
+    }
+  }
 }
 
 /** Six decimals are plenty to read and compare; a match never rounds down to the 0 of no match. */

@@ -228,8 +228,11 @@ export class TenantStore {
       : undefined
     const result = fillBudget(ranking?.ordered ?? matches, query)
     if (ranking !== undefined) {
-      const scoreOf = (key: string): number => ranking.scores.get(key) ?? 0
-      result.metadata.scores = result.entries.map((stored) => [stored.key, scoreOf(stored.key)])
+      const scoreOf = (key: string): number => {
+        const stored = this.get(key)
+        return stored === undefined ? 0 : ranking.scoreOf(stored)
+      }
+      result.metadata.scores = result.entries.map((stored) => [stored.key, ranking.scoreOf(stored)])
       result.scoreOf = scoreOf
     }
     return result

@@ -45,6 +45,7 @@ const environmentSchema = z.object({
   MCP_MAX_DEPTH: integer(1, 1000).default(32),
   MCP_WS_RATE_LIMIT: integer(1).default(100),
   MCP_WS_RATE_BURST: integer(1).optional(),
+  MCP_WS_BYTE_RATE: integer(1).default(1024 * 1024),
   MCP_MAX_BUFFERED_BYTES: integer(1024).default(16 * 1024 * 1024),
   MCP_MAX_CONNECTIONS: integer(1).default(10000),
   MCP_MAX_CONNECTIONS_PER_USER: integer(1).default(1000),
@@ -102,6 +103,9 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     maxDepth: env.MCP_MAX_DEPTH,
     wsRateLimit: env.MCP_WS_RATE_LIMIT,
     wsRateBurst: env.MCP_WS_RATE_BURST ?? env.MCP_WS_RATE_LIMIT * 2,
+    // Bytes of write messages per second per connection; the burst is twice that, so the
+    // default lets two maximum-size (1 MiB) writes through back to back.
+    wsByteRate: env.MCP_WS_BYTE_RATE,
     maxBufferedBytes: env.MCP_MAX_BUFFERED_BYTES,
     maxConnections: env.MCP_MAX_CONNECTIONS,
     maxConnectionsPerUser: env.MCP_MAX_CONNECTIONS_PER_USER,

@@ -66,13 +66,19 @@ export const MESSAGE_TYPES: ReadonlySet<string> = new Set<MessageType>(
   clientMessageSchema.options.map((option) => option.shape.type.value)
 )
 
+// A query value is text: only plain decimal digits name a seq (z.coerce.number would read "" and
+// " " as 0, replaying the whole history, and accept "0x2" or "1e0").
+const sinceSeqQuerySchema = z.string({ error: 'must be a non-negative decimal integer' })
+  .regex(/^\d{1,16}$/, { error: 'must be a non-negative decimal integer' })
+  .transform(Number).pipe(seqSchema)
+
 /**
  * The connect options carried in the upgrade URL (`/ws?token=...&mode=delta&since_seq=42`).
  * The token is read separately and never leaves the auth path.
  */
 export const connectQuerySchema = z.object({
   mode: broadcastModeSchema.optional(),
-  since_seq: z.coerce.number({ error: 'must be a non-negative integer' }).pipe(seqSchema).optional()
+  since_seq: sinceSeqQuerySchema.optional()
 })
 
 export type ConnectOptions = z.infer<typeof connectQuerySchema>

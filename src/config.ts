@@ -2,6 +2,7 @@
 // read process.env themselves, so tests can build any configuration without touching globals.
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
+import { DEFAULT_HISTORY_BYTES } from './store/change-history.js'
 
 export const TOKEN_ENCODINGS = ['o200k_base', 'cl100k_base'] as const
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'ES256'] as const
@@ -51,6 +52,7 @@ const environmentSchema = z.object({
   MCP_MAX_CONNECTIONS_PER_USER: integer(1).default(1000),
   MCP_ALLOWED_ORIGINS: commaList,
   MCP_HISTORY_SIZE: integer(0).default(10000),
+  MCP_HISTORY_BYTES: integer(0).default(DEFAULT_HISTORY_BYTES),
   MCP_SHUTDOWN_GRACE: integer(1, 3600).default(10),
   MCP_STORE: z.enum(['memory', 'redis'], { error: 'must be memory or redis' }).default('memory'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
@@ -111,6 +113,7 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     maxConnectionsPerUser: env.MCP_MAX_CONNECTIONS_PER_USER,
     allowedOrigins: Object.freeze(env.MCP_ALLOWED_ORIGINS),
     historySize: env.MCP_HISTORY_SIZE,
+    historyBytes: env.MCP_HISTORY_BYTES,
     shutdownGraceMs: env.MCP_SHUTDOWN_GRACE * 1000,
     store: env.MCP_STORE,
     redisUrl: env.REDIS_URL,

@@ -16,13 +16,14 @@ export function keyedEntryJson (stored: StoredEntry): string {
 }
 
 /**
- * GET /context's body: `{ data: {key: entry, ...in the given order}, metadata, seq }`, with
+ * GET /context's body: `{ data: {key: entry, ...in the given order}, metadata, seq, epoch }`, with
  * `metadata.scores` when the query ranked by relevance.
  */
 export function contextListJson (
-  entries: readonly StoredEntry[], metadata: Omit<ContextListMetadata, 'scores'>, seq: number, scores?: ReadonlyArray<readonly [string, number]>
+  entries: readonly StoredEntry[], metadata: Omit<ContextListMetadata, 'scores'>, seq: number, epoch: string,
+  scores?: ReadonlyArray<readonly [string, number]>
 ): string {
   const data: string[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) data[i] = `${JSON.stringify(entries[i].key)}:${entries[i].json}`
-  return `{"data":{${data.join(',')}},"metadata":${metadataJson(metadata, scores)},"seq":${seq}}`
+  return `{"data":{${data.join(',')}},"metadata":${metadataJson(metadata, scores)},"seq":${seq},"epoch":${JSON.stringify(epoch)}}`
 }

@@ -19,6 +19,10 @@
 // Resume (`since_seq`) replays history only up to the last seq this broadcaster has published: a
 // change the store has applied but not yet made durable (and so not yet announced) arrives live
 // afterwards. With the cursor rule below that gives no gap and no duplicate.
+//
+// Epochs (contract §7): a resume that names another epoch gets a resync, never deltas of another
+// history; and when a tenant's history starts again under live subscribers (Redis lost its
+// state), every one of them is brought into the new history with a fresh snapshot.
 import { performance } from 'node:perf_hooks'
 import type { ContextStore } from '../store/context-store.js'
 import type { ChangeEvent, Snapshot } from '../store/types.js'
@@ -93,6 +97,8 @@ export class Broadcaster {
   // (a crowd reconnecting at once costs one copy of the store, not one each). Held weakly: it
   // lives while some socket still has it to send, not for as long as the tenant is quiet.
   private readonly joinFrames = new Map<string, { seq: number, bytes: WeakRef<Buffer> }>()
+  /** The epoch of the last change published per tenant, to notice a history that started again. */
+  private readonly epochs = new Map<string, string>()
   private readonly lagBytes: number
   private readonly resyncBytes: number
   private readonly stopListening: () => void
@@ -168,8 +174,10 @@ export class Broadcaster {
    * Frames that bring a client from `sinceSeq` to the published seq: the missed deltas (matching
    * its filter), or one `context` with `resync: true` when history does not reach back or the
    * replay would be larger than a resync. Returns them with the cursor they leave the client at.
+   * `epoch`, when the client names one, must be the tenant's current epoch, or it gets a resync.
    */
-  replay (tenant: string, subscription: Subscription, sinceSeq: number): Replay {
+  replay (tenant: string, subscription: Subscription, sinceSeq: number, epoch?: string): Replay {
+    if (epoch !== undefined && epoch !== this.options.store.epoch(tenant)) return this.resyncReplay(tenant, subscription)
     // A seq beyond the store's own belongs to another history (a memory-only server restarted).
     if (sinceSeq > this.options.store.seq(tenant)) return this.resyncReplay(tenant, subscription)
     const upTo = this.publishedSeq(tenant)
@@ -220,10 +228,16 @@ export class Broadcaster {
 
   private publish (change: ChangeEvent): void {
     this.published.set(change.tenant, change.seq)
+    const previousEpoch = this.epochs.get(change.tenant)
+    this.epochs.set(change.tenant, change.epoch)
+    const newHistory = previousEpoch !== undefined && previousEpoch !== change.epoch
+    // A cached frame of the old history may carry a seq the new one reaches again.
+    if (newHistory) this.joinFrames.delete(change.tenant)
     const tenantGroups = this.groups.get(change.tenant)
     if (tenantGroups === undefined) return
     const started = performance.now()
     try {
+      if (newHistory) this.restartHistory(tenantGroups.values())
       for (const group of tenantGroups.values()) {
         if (group.subscription.mode === 'delta') this.publishDelta(group, change)
         else this.publishSnapshot(group, change)
@@ -277,6 +291,25 @@ export class Broadcaster {
       delivered++
     }
     if (delivered > 0) this.options.metrics?.broadcastRecipients.inc({ mode: 'snapshot' }, delivered)
+  }
+
+  /**
+   * The tenant's history started again: every cursor belongs to the old one. Each subscriber gets
+   * the store of the new history (delta: a `context` resync; snapshot: a `context_update`), a
+   * whole-view frame, and follows on from it. Cached frames of the old history are dropped.
+   */
+  private restartHistory (groups: Iterable<Group>): void {
+    for (const group of groups) {
+      group.frame = undefined
+      group.resync = undefined
+      group.view = undefined
+      const frame = group.subscription.mode === 'delta' ? this.resyncFrame(group) : this.snapshotFrame(group)
+      for (const subscriber of group.members) {
+        subscriber.pending = 'none'
+        subscriber.heldBytes = 0
+        this.sendFrame(subscriber, frame, true)
+      }
+    }
   }
 
   /** Whether a client keeps up well enough to be sent this change now. */

@@ -66,6 +66,7 @@ export class Connection implements Subscriber {
   // The connect options (query string), kept as two fields until authentication uses them.
   private connectMode: BroadcastMode = 'snapshot'
   private connectSinceSeq: number | undefined
+  private connectEpoch: string | undefined
   private closing = false
   private drainArmed = false
   private corked = false
@@ -102,6 +103,7 @@ export class Connection implements Subscriber {
     }
     this.connectMode = options.data.mode ?? 'snapshot'
     this.connectSinceSeq = options.data.since_seq
+    this.connectEpoch = options.data.epoch
 
     // Credentials, the first found wins: the header, then the `token` query parameter, then an
     // `authenticate` message within MCP_AUTH_TIMEOUT.
@@ -225,8 +227,10 @@ export class Connection implements Subscriber {
         const { broadcaster } = this.hub
         const replay = effect.sinceSeq === undefined
           ? { frames: [], cursor: broadcaster.publishedSeq(session.tenant), wholeView: false }
-          : broadcaster.replay(session.tenant, effect.subscription, effect.sinceSeq)
-        this.sendText(replyFrame('subscribed', effect.id, { mode: effect.subscription.mode, seq: replay.cursor }))
+          : broadcaster.replay(session.tenant, effect.subscription, effect.sinceSeq, effect.epoch)
+        this.sendText(replyFrame('subscribed', effect.id, {
+          mode: effect.subscription.mode, seq: replay.cursor, epoch: this.hub.store.epoch(session.tenant)
+        }))
         for (const frame of replay.frames) this.send(frame, replay.wholeView)
         broadcaster.subscribe(this, effect.subscription, replay.cursor)
         return
@@ -269,7 +273,10 @@ export class Connection implements Subscriber {
       tenant: identity.tenant,
       authenticated_at: session.authenticatedAt.toISOString(),
       expires_at: new Date(identity.expiresAt).toISOString(),
-      server_info: serverInfo(hub.config, hub.store.backend)
+      server_info: serverInfo(hub.config, hub.store.backend),
+      // The caller's tenant's history (contract §7), as of the store frame just built.
+      seq: storeFrame.seq,
+      epoch: hub.store.epoch(identity.tenant)
     })
     this.session = session
     this.limiter = new RateLimiter(hub.config.wsRateLimit, hub.config.wsRateBurst, now)
@@ -286,7 +293,7 @@ export class Connection implements Subscriber {
     if (sinceSeq === undefined) {
       hub.broadcaster.subscribe(this, session.subscription, storeFrame.seq)
     } else {
-      const replay = hub.broadcaster.replay(identity.tenant, session.subscription, sinceSeq)
+      const replay = hub.broadcaster.replay(identity.tenant, session.subscription, sinceSeq, this.connectEpoch)
       for (const frame of replay.frames) this.send(frame, replay.wholeView)
       hub.broadcaster.subscribe(this, session.subscription, replay.cursor)
     }

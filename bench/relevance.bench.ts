@@ -88,20 +88,28 @@ function measureQueries (size: number): QueryRow {
   return { entries: size, buildMs, indexBytes, storeTokens: store.metadata.total_tokens, plain, relevant, afterWrites }
 }
 
-/** µs per write into a full, evicting store of `size` entries, with the relevance index on or off. */
-function measureWrites (size: number, indexed: boolean, writes: number): number {
+/**
+ * µs per write into a full, evicting store of `size` entries. `off`: the tenant never asked
+ * relevant_to. `on`: it did; a write only records the keys it touched. `upkeep`: as `on`, and the
+ * index catches up every 100 writes (as a relevant_to query would), so the indexing work itself is
+ * charged to the writes; without that, a long run of writes would also outgrow the pending bound
+ * and drop the index, measuring nothing.
+ */
+function measureWrites (size: number, mode: 'off' | 'on' | 'upkeep', writes: number): number {
   const probe = filledStore(size)
   const store = filledStore(size, probe.metadata.total_tokens)
-  if (indexed) store.query({ relevant_to: 'warm up the index' })
+  if (mode !== 'off') store.query({ relevant_to: 'warm up the index' })
   const rounds: number[] = []
   let next = size
   for (let round = 0; round < 5; round++) {
     rounds.push(cpuMs(() => {
       for (const end = next + writes; next < end; next++) {
         store.write(writer, { content: contentFor(next), key: `k${next}`, source: sourceFor(next), priority: 1 + (next % 10) })
+        if (next % 100 === 0 && mode === 'upkeep') store.relevanceIndex()
       }
     }) * 1000 / writes)
   }
+  if (mode !== 'off' && store.relevanceIndex() === undefined) throw new Error('the index was dropped during the measurement')
   return rounds.sort((a, b) => a - b)[2]
 }
 
@@ -120,16 +128,21 @@ export function runRelevanceBench (): void {
   const p99 = rows[2].relevant.p99
   console.log(`\nrelevant_to p99 at 100,000 entries: ${fmt(p99)} ms (target < 10 ms) ${p99 < 10 ? 'PASS' : 'MISS'}`)
 
-  measureWrites(1_000, true, 2_000) // warm up the JIT on both paths
-  const off = measureWrites(10_000, false, 5_000)
-  const on = measureWrites(10_000, true, 5_000)
+  measureWrites(1_000, 'upkeep', 2_000) // warm up the JIT on every path
+  // 5 rounds of 1,000: each write records its own key and the one it evicts, and 10,000 pending
+  // keys stay under the bound (entries + 1,024) that would drop the index.
+  const off = measureWrites(10_000, 'off', 1_000)
+  const on = measureWrites(10_000, 'on', 1_000)
+  const upkeep = measureWrites(10_000, 'upkeep', 1_000)
   const overhead = on / off - 1
-  console.log('\nWrites into a full, evicting store of 10,000 entries (each write indexes its entry and unindexes the one it evicts)\n')
-  console.log('| relevance index | µs/write |')
-  console.log('| --- | ---: |')
-  console.log(`| off (tenant never queried with relevant_to) | ${fmt(off)} |`)
-  console.log(`| on | ${fmt(on)} |`)
-  console.log(`\nthe index adds ${fmt(overhead * 100, 1)}% to a write (target <= 30%) ${overhead <= 0.3 ? 'PASS' : 'MISS'}`)
+  console.log('\nWrites into a full, evicting store of 10,000 entries (CPU µs per write)\n')
+  console.log('| relevance index | µs/write | vs off |')
+  console.log('| --- | ---: | ---: |')
+  console.log(`| off (tenant never queried with relevant_to) | ${fmt(off)} | 1.00x |`)
+  console.log(`| on: the write itself (changes wait for the next relevant_to query) | ${fmt(on)} | ${fmt(on / off)}x |`)
+  console.log(`| on, with the index caught up every 100 writes (all the indexing charged to writes) | ${fmt(upkeep)} | ${fmt(upkeep / off)}x |`)
+  console.log(`\nthe index adds ${fmt(overhead * 100, 1)}% to a write (target <= 30%) ${overhead <= 0.3 ? 'PASS' : 'MISS'}; ` +
+    `${fmt((upkeep / off - 1) * 100, 1)}% with its upkeep charged to the writes`)
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) runRelevanceBench()

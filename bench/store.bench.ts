@@ -4,7 +4,7 @@
 // gpt-tokenizer (the previous counter); and the counter's cost per KB on adversarial shapes
 // (long runs of one character, repeated patterns, random mixes) beside prose.
 //
-// `-- --only tokenizer` (or `store`) runs one half.
+// `-- --only tokenizer` (or `store`, `relevance`) runs one part.
 import { PerformanceObserver, performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { countTokens as gptCountTokens } from 'gpt-tokenizer/encoding/o200k_base'
@@ -13,10 +13,11 @@ import { TenantStore } from '../src/store/tenant-store.js'
 import { tokenCounter } from '../src/token-counter.js'
 import { rankTable } from '../src/tokenizer/rank-table.js'
 import { ReferenceStore } from '../test/helpers/reference-store.js'
+import { runRelevanceBench } from './relevance.bench.js'
 import type { Actor } from '../src/store/types.js'
 import { prose } from './prose.js'
 
-const { values: options } = parseArgs({ options: { only: { type: 'string', default: 'store,tokenizer' } } })
+const { values: options } = parseArgs({ options: { only: { type: 'string', default: 'store,tokenizer,relevance' } } })
 const only = new Set(options.only.split(','))
 
 // Garbage-collection pauses are tracked apart: their cost grows with the live heap (the number of
@@ -185,3 +186,5 @@ if (only.has('tokenizer')) {
   const ratio = worst.usPerKb / reference
   console.log(`\nworst shape (${worst.name}) vs prose: ${fmt(ratio, 2)}x (target <= 3x) ${ratio <= 3 ? 'PASS' : 'MISS'}`)
 }
+
+if (only.has('relevance')) runRelevanceBench()

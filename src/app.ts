@@ -27,6 +27,7 @@ import revocationRoutes from '../routes/revocations.js'
 import changesRoutes from '../routes/changes.js'
 import websocketPlugin from '../plugins/websocket.js'
 import websocketRoutes from '../routes/websocket.js'
+import dashboardRoutes from '../routes/dashboard.js'
 
 export interface BuildOptions {
   /** Overrides the logger built from config (tests pass false). */
@@ -81,6 +82,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(revocationRoutes)
   await app.register(changesRoutes)
   await app.register(websocketRoutes)
+  await app.register(dashboardRoutes)
   return app
 }
 

@@ -32,7 +32,9 @@ export const contextListSchema = z.object({
     matched: z.number().int().describe('Entries matching the filters'),
     returned: z.number().int().describe('Entries in data'),
     returned_tokens: z.number().int().describe('Tokens of the entries in data'),
-    truncated: z.boolean().describe('Whether max_tokens or limit left matches out')
+    truncated: z.boolean().describe('Whether max_tokens or limit left matches out'),
+    scores: z.record(z.string(), z.number()).optional()
+      .describe('With relevant_to only: the score of each returned entry, best first (0: no term in common with the task)')
   }),
   seq: z.number().int().describe('The tenant change sequence this view reflects (usable as since_seq on the WebSocket)'),
   epoch: epochField

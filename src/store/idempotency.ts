@@ -112,6 +112,10 @@ export const DEFAULT_IDEMPOTENCY_MAX_KEYS = 10_000
  */
 export class IdempotencyTable {
   private readonly held = new Map<string, Held>()
+  // Insertion order as a queue with a moving head: iterating a Map from its start after many
+  // deletions there walks their tombstones every time, which made each add cost O(cap).
+  private order: Array<{ readonly id: string, readonly held: Held }> = []
+  private head = 0
 
   constructor (private readonly maxKeys: number) {}
 
@@ -134,14 +138,23 @@ export class IdempotencyTable {
   add (record: IdempotencyRecord, now: number): { held: Held, dropped: IdempotencyWrite['dropped'] } {
     const id = idOf(record.userId, record.key)
     const held: Held = { record, committed: Promise.resolve() }
-    this.held.delete(id)
     this.held.set(id, held)
+    this.order.push({ id, held })
     const dropped: Array<{ userId: string, key: string }> = []
-    for (const [oldId, old] of this.held) {
-      const expired = old.record.expiresAt <= now
+    while (this.head < this.order.length) {
+      const oldest = this.order[this.head]
+      // A key kept again since, or already dropped as expired by find(): its old place is stale.
+      if (this.held.get(oldest.id) !== oldest.held) { this.head++; continue }
+      const expired = oldest.held.record.expiresAt <= now
       if (!expired && this.held.size <= this.maxKeys) break
-      this.held.delete(oldId)
-      if (!expired) dropped.push({ userId: old.record.userId, key: old.record.key })
+      this.held.delete(oldest.id)
+      this.head++
+      if (!expired) dropped.push({ userId: oldest.held.record.userId, key: oldest.held.record.key })
+    }
+    // Stale places and dropped ones are cut off once they are half the queue: amortized O(1).
+    if (this.head > 1024 && this.head * 2 > this.order.length) {
+      this.order = this.order.slice(this.head)
+      this.head = 0
     }
     return { held, dropped }
   }

@@ -5,6 +5,10 @@
 // it. Replicas (the Redis backend) and journal replay apply the same events, so there is exactly
 // one code path that changes the working set.
 import { ContextError, notFound } from '../errors.js'
+import type { RelevanceIndex } from '../relevance/relevance-index.js'
+import { orderByRelevance } from '../relevance/score.js'
+import { TenantRelevance } from '../relevance/tenant-relevance.js'
+import { fillBudget } from './budget-fill.js'
 import { ChangeHistory } from './change-history.js'
 import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import { newEpoch } from './epoch.js'
@@ -46,6 +50,16 @@ export class TenantStore {
   /** Keys whose entry has a TTL: what the expiry queue must hold once stale items are dropped. */
   private readonly expiring = new Set<string>()
   private readonly history: ChangeHistory
+  /**
+   * The full-text index for relevant_to, built on the tenant's first such query and told of every
+   * put/drop from then on: a tenant never queried that way pays nothing for it.
+   */
+  private readonly relevance = new TenantRelevance({
+    get: (key) => this.get(key),
+    entries: () => [...this.nodes.values()].map((node) => node.stored),
+    size: () => this.nodes.size
+  })
+
   private totalTokens = 0
   private currentSeq = 0
   private lastKeyMicros = 0
@@ -234,30 +248,33 @@ export class TenantStore {
     return { entries: this.rankedEntries(), metadata: this.metadata, seq: this.currentSeq, epoch: this.currentEpoch }
   }
 
-  query (query: ContextQuery): QueryResult {
-    const match = compileQuery(query)
-    const budget = query.max_tokens ?? Infinity
-    const limit = query.limit ?? Infinity
-    const entries: StoredEntry[] = []
-    const omitted: string[] = []
-    let matched = 0
-    let returnedTokens = 0
-    for (const stored of this.candidatesFor(query)) {
-      if (!match(stored)) continue
-      matched++
-      // Greedy fill in rank order: an entry too large for what is left is skipped, and smaller,
-      // lower-ranked ones may still fit.
-      if (entries.length < limit && returnedTokens + stored.entry.tokens <= budget) {
-        entries.push(stored)
-        returnedTokens += stored.entry.tokens
-      } else {
-        omitted.push(stored.key)
+  /**
+   * A query in four steps, each its own function: filter (the query's filters, in rank order),
+   * order (by relevance to `relevant_to`, when given), then the `max_tokens` budget and `limit`.
+   */
+  query (query: ContextQuery, now = Date.now()): QueryResult {
+    const matches = this.filter(query)
+    const ranking = query.relevant_to !== undefined
+      ? orderByRelevance(matches, this.relevance.matches(query.relevant_to), now)
+      : undefined
+    const result = fillBudget(ranking?.ordered ?? matches, query)
+    if (ranking !== undefined) {
+      const scoreOf = (key: string): number => {
+        const stored = this.get(key)
+        return stored === undefined ? 0 : ranking.scoreOf(stored)
       }
+      result.metadata.scores = result.entries.map((stored) => [stored.key, ranking.scoreOf(stored)])
+      result.scoreOf = scoreOf
     }
-    return {
-      entries,
-      metadata: { matched, returned: entries.length, returned_tokens: returnedTokens, truncated: omitted.length > 0, omitted }
-    }
+    return result
+  }
+
+  /**
+   * The relevance index caught up with every change, or undefined before the first relevant_to
+   * query (for tests and benchmarks: queries use it through `query`).
+   */
+  relevanceIndex (): RelevanceIndex | undefined {
+    return this.relevance.built ? this.relevance.current() : undefined
   }
 
   /** Changes after `seq`, or undefined when the retained history does not reach back that far. */
@@ -270,10 +287,15 @@ export class TenantStore {
     return this.history.retained(seq, limit)
   }
 
-  private candidatesFor (query: ContextQuery): Iterable<StoredEntry> {
-    if (query.keys === undefined) return this.rankedEntries()
-    const wanted = new Set(query.keys)
-    return this.rankedEntries().filter((stored) => wanted.has(stored.key))
+  /** The filter step: every entry matching the query's filters, in rank order. */
+  private filter (query: ContextQuery): StoredEntry[] {
+    const match = compileQuery(query)
+    const wanted = query.keys !== undefined ? new Set(query.keys) : undefined
+    const matches: StoredEntry[] = []
+    for (const stored of this.index.inRankOrder()) {
+      if ((wanted === undefined || wanted.has(stored.key)) && match(stored)) matches.push(stored)
+    }
+    return matches
   }
 
   private rankedEntries (): StoredEntry[] {
@@ -282,6 +304,7 @@ export class TenantStore {
 
   private put (stored: StoredEntry): void {
     this.nodes.set(stored.key, this.index.insert(stored))
+    this.relevance.changed(stored.key)
     this.totalTokens += stored.entry.tokens
     if (stored.expiresAt !== undefined && this.options.expiresEntries !== false) {
       this.expiring.add(stored.key)
@@ -305,6 +328,7 @@ export class TenantStore {
     if (node === undefined) return
     this.nodes.delete(key)
     this.index.unlink(node)
+    this.relevance.changed(key)
     this.totalTokens -= node.stored.entry.tokens
     this.expiring.delete(key)
   }

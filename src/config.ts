@@ -61,7 +61,9 @@ const environmentSchema = z.object({
   MCP_HTTP_RATE_LIMIT: integer(1).default(600),
   MCP_TRUST_PROXY: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false')
     .transform((value) => value === 'true' || value === '1'),
-  MCP_PUBLIC_URL: optionalHttpUrl
+  MCP_PUBLIC_URL: optionalHttpUrl,
+  MCP_SESSION_IDLE_TIMEOUT: integer(1).default(600),
+  MCP_STREAM_MAX_BUFFERED_BYTES: integer(1024).default(4 * 1024 * 1024)
 })
 
 export type Environment = Record<string, string | undefined>
@@ -116,7 +118,9 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     metricsToken: env.MCP_METRICS_TOKEN,
     httpRateLimit: env.MCP_HTTP_RATE_LIMIT,
     trustProxy: env.MCP_TRUST_PROXY,
-    publicUrl: env.MCP_PUBLIC_URL
+    publicUrl: env.MCP_PUBLIC_URL,
+    mcpSessionIdleTimeoutMs: env.MCP_SESSION_IDLE_TIMEOUT * 1000,
+    mcpStreamMaxBufferedBytes: env.MCP_STREAM_MAX_BUFFERED_BYTES
   }
 }
 

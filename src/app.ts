@@ -6,6 +6,7 @@ import type { Config } from './config.js'
 import { loggerOptions } from './logger.js'
 import configPlugin from '../plugins/config.js'
 import lifecyclePlugin from '../plugins/lifecycle.js'
+import httpDrainPlugin from '../plugins/http-drain.js'
 import storePlugin from '../plugins/store.js'
 import authPlugin from '../plugins/auth.js'
 import metricsPlugin from '../plugins/metrics.js'
@@ -35,8 +36,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // any client could pick its own address and dodge the per-IP rate limit.
     trustProxy: config.trustProxy,
     bodyLimit: config.maxMessageBytes,
-    return503OnClosing: true,
-    forceCloseConnections: true,
+    // Closing drains HTTP instead of resetting it: plugins/http-drain.ts answers the 503s and
+    // closes connections once their requests are done.
+    return503OnClosing: false,
+    forceCloseConnections: false,
     // Entry keys (up to 512 characters) travel in paths, URL-encoded: up to 9 characters each.
     routerOptions: { maxParamLength: 512 * 9 }
   }).withTypeProvider<ZodTypeProvider>()
@@ -56,6 +59,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   // 2. The app's own plugins: each builds one thing and decorates the instance with it.
   await app.register(configPlugin, { config })
   await app.register(lifecyclePlugin)
+  await app.register(httpDrainPlugin)
   await app.register(storePlugin)
   await app.register(authPlugin)
   await app.register(metricsPlugin)

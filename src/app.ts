@@ -1,9 +1,10 @@
 // The one factory that assembles the server: compilers, framework plugins, the app's own plugins,
 // then routes. It never listens; src/server.ts does, and tests call buildApp with their config.
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Config } from './config.js'
 import { loggerOptions } from './logger.js'
+import { toHttpFailure } from './rest/http-error.js'
 import configPlugin from '../plugins/config.js'
 import lifecyclePlugin from '../plugins/lifecycle.js'
 import httpDrainPlugin from '../plugins/http-drain.js'
@@ -41,7 +42,13 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     return503OnClosing: false,
     forceCloseConnections: false,
     // Entry keys (up to 512 characters) travel in paths, URL-encoded: up to 9 characters each.
-    routerOptions: { maxParamLength: 512 * 9 }
+    routerOptions: { maxParamLength: 512 * 9 },
+    // Refusals made before routing (a path that is not valid percent-encoding, a parameter over
+    // maxParamLength) leave in the contract's error shape too, with a listed code.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const { body } = toHttpFailure(error)
+      return reply.code(body.statusCode).type('application/json; charset=utf-8').send(JSON.stringify(body))
+    }
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)

@@ -129,7 +129,7 @@ const typedFrame: fc.Arbitrary<FrameCase> = fc.constantFrom(...MESSAGE_TYPES).ch
 // Well-formed writes and edits over a small key pool, so the store stays full and evicting (the
 // budget invariant is only interesting when eviction runs) and the edits find their keys.
 const POOL_KEYS = ['k1', 'k2', 'k3', 'shared', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']
-const validContent = fc.dictionary(fc.constantFrom('text', 'note', 'n', 'tags', 'step'), fc.oneof(fc.string({ maxLength: 300 }), fc.integer(), fc.array(fc.string({ maxLength: 10 }), { maxLength: 5 })), { maxKeys: 4 })
+const validContent = fc.dictionary(fc.constantFrom('text', 'note', 'n', 'tags', 'step'), fc.oneof(fc.string({ maxLength: 600 }), fc.integer(), fc.array(fc.string({ maxLength: 10 }), { maxLength: 5 })), { maxKeys: 4 })
 const validFrame: fc.Arbitrary<FrameCase> = fc.oneof(
   fc.record({ key: fc.constantFrom(...POOL_KEYS), priority: fc.integer({ min: 1, max: 10 }), context: validContent, source: fc.constantFrom('agent-a', 'agent-b') })
     .chain((fields) => fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }).map((ttl) => ({

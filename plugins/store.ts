@@ -19,6 +19,7 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
     maxEntryTokens: config.maxEntryTokens,
     countTokens: tokenCounter(config.tokenEncoding),
     historySize: config.historySize,
+    historyBytes: config.historyBytes,
     maxDepth: config.maxDepth,
     onError: (error: unknown) => log.error({ err: error }, 'context store background failure')
   }

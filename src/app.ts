@@ -24,6 +24,7 @@ import mcpRoutes from '../routes/mcp.js'
 import oauthMetadataRoutes from '../routes/oauth-metadata.js'
 import websocketPlugin from '../plugins/websocket.js'
 import websocketRoutes from '../routes/websocket.js'
+import dashboardRoutes from '../routes/dashboard.js'
 
 export interface BuildOptions {
   /** Overrides the logger built from config (tests pass false). */
@@ -82,6 +83,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(mcpRoutes)
   await app.register(oauthMetadataRoutes)
   await app.register(websocketRoutes)
+  await app.register(dashboardRoutes)
   return app
 }
 

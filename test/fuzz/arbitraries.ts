@@ -129,18 +129,21 @@ const typedFrame: fc.Arbitrary<FrameCase> = fc.constantFrom(...MESSAGE_TYPES).ch
 // Well-formed writes and edits over a small key pool, so the store stays full and evicting (the
 // budget invariant is only interesting when eviction runs) and the edits find their keys.
 const POOL_KEYS = ['k1', 'k2', 'k3', 'shared', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']
-const validContent = fc.dictionary(fc.constantFrom('text', 'note', 'n', 'tags', 'step'), fc.oneof(fc.string({ maxLength: 600 }), fc.integer(), fc.array(fc.string({ maxLength: 10 }), { maxLength: 5 })), { maxKeys: 4 })
+const validContent = fc.tuple(fc.string({ minLength: 100, maxLength: 600 }), fc.dictionary(fc.constantFrom('text', 'note', 'n', 'tags', 'step'), fc.oneof(fc.string({ maxLength: 600 }), fc.integer(), fc.array(fc.string({ maxLength: 10 }), { maxLength: 5 })), { maxKeys: 4 }))
+  // Every valid entry carries some prose, so a few of them fill the budget.
+  .map(([body, rest]) => ({ ...rest, body }))
 const validFrame: fc.Arbitrary<FrameCase> = fc.oneof(
-  fc.record({ key: fc.constantFrom(...POOL_KEYS), priority: fc.integer({ min: 1, max: 10 }), context: validContent, source: fc.constantFrom('agent-a', 'agent-b') })
+  // Mostly writes: with clears from every side, the store must be refilled to stay full.
+  { weight: 6, arbitrary: fc.record({ key: fc.constantFrom(...POOL_KEYS), priority: fc.integer({ min: 1, max: 10 }), context: validContent, source: fc.constantFrom('agent-a', 'agent-b') })
     .chain((fields) => fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }).map((ttl) => ({
       kind: 'valid:update_context',
       text: JSON.stringify({ type: 'update_context', id: 'v', ...fields, ...(ttl !== undefined && ttl % 5 === 0 ? { ttl_seconds: 1 } : {}) })
-    }))),
-  fc.record({ key: fc.constantFrom(...POOL_KEYS), priority: fc.integer({ min: 1, max: 10 }) })
-    .map((fields) => ({ kind: 'valid:set_priority', text: JSON.stringify({ type: 'set_priority', id: 'v', ...fields }) })),
-  fc.subarray(POOL_KEYS, { maxLength: 3 }).map((keys) => ({ kind: 'valid:clear_context', text: JSON.stringify({ type: 'clear_context', id: 'v', keys }) })),
-  fc.record({ min_priority: fc.integer({ min: 1, max: 10 }), max_tokens: fc.nat(3000) })
-    .map((query) => ({ kind: 'valid:query_context', text: JSON.stringify({ type: 'query_context', id: 'v', query }) }))
+    }))) },
+  { weight: 1, arbitrary: fc.record({ key: fc.constantFrom(...POOL_KEYS), priority: fc.integer({ min: 1, max: 10 }) })
+    .map((fields) => ({ kind: 'valid:set_priority', text: JSON.stringify({ type: 'set_priority', id: 'v', ...fields }) })) },
+  { weight: 1, arbitrary: fc.subarray(POOL_KEYS, { maxLength: 3 }).map((keys) => ({ kind: 'valid:clear_context', text: JSON.stringify({ type: 'clear_context', id: 'v', keys }) })) },
+  { weight: 1, arbitrary: fc.record({ min_priority: fc.integer({ min: 1, max: 10 }), max_tokens: fc.nat(3000) })
+    .map((query) => ({ kind: 'valid:query_context', text: JSON.stringify({ type: 'query_context', id: 'v', query }) })) }
 )
 
 /** A typed frame, then mutated: a field dropped, a value replaced, the type changed, junk appended. */

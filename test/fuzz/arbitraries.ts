@@ -134,16 +134,25 @@ const validContent = fc.tuple(fc.string({ minLength: 100, maxLength: 600 }), fc.
   .map(([body, rest]) => ({ ...rest, body }))
 const validFrame: fc.Arbitrary<FrameCase> = fc.oneof(
   // Mostly writes: with clears from every side, the store must be refilled to stay full.
-  { weight: 6, arbitrary: fc.record({ key: fc.constantFrom(...POOL_KEYS), priority: fc.integer({ min: 1, max: 10 }), context: validContent, source: fc.constantFrom('agent-a', 'agent-b') })
-    .chain((fields) => fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }).map((ttl) => ({
-      kind: 'valid:update_context',
-      text: JSON.stringify({ type: 'update_context', id: 'v', ...fields, ...(ttl !== undefined && ttl % 5 === 0 ? { ttl_seconds: 1 } : {}) })
-    }))) },
-  { weight: 1, arbitrary: fc.record({ key: fc.constantFrom(...POOL_KEYS), priority: fc.integer({ min: 1, max: 10 }) })
-    .map((fields) => ({ kind: 'valid:set_priority', text: JSON.stringify({ type: 'set_priority', id: 'v', ...fields }) })) },
+  {
+    weight: 6,
+    arbitrary: fc.record({ key: fc.constantFrom(...POOL_KEYS), priority: fc.integer({ min: 1, max: 10 }), context: validContent, source: fc.constantFrom('agent-a', 'agent-b') })
+      .chain((fields) => fc.option(fc.integer({ min: 1, max: 5 }), { nil: undefined }).map((ttl) => ({
+        kind: 'valid:update_context',
+        text: JSON.stringify({ type: 'update_context', id: 'v', ...fields, ...(ttl !== undefined && ttl % 5 === 0 ? { ttl_seconds: 1 } : {}) })
+      })))
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ key: fc.constantFrom(...POOL_KEYS), priority: fc.integer({ min: 1, max: 10 }) })
+      .map((fields) => ({ kind: 'valid:set_priority', text: JSON.stringify({ type: 'set_priority', id: 'v', ...fields }) }))
+  },
   { weight: 1, arbitrary: fc.subarray(POOL_KEYS, { maxLength: 3 }).map((keys) => ({ kind: 'valid:clear_context', text: JSON.stringify({ type: 'clear_context', id: 'v', keys }) })) },
-  { weight: 1, arbitrary: fc.record({ min_priority: fc.integer({ min: 1, max: 10 }), max_tokens: fc.nat(3000) })
-    .map((query) => ({ kind: 'valid:query_context', text: JSON.stringify({ type: 'query_context', id: 'v', query }) })) }
+  {
+    weight: 1,
+    arbitrary: fc.record({ min_priority: fc.integer({ min: 1, max: 10 }), max_tokens: fc.nat(3000) })
+      .map((query) => ({ kind: 'valid:query_context', text: JSON.stringify({ type: 'query_context', id: 'v', query }) }))
+  }
 )
 
 /** A typed frame, then mutated: a field dropped, a value replaced, the type changed, junk appended. */

@@ -45,7 +45,7 @@ export interface FuzzReport {
 /** Runs the fuzz; throws (with fast-check's counterexample and seed) at the first broken invariant. */
 export async function runFuzz (options: FuzzOptions): Promise<FuzzReport> {
   const seed = options.seed ?? Date.now() % 2 ** 31
-  const config = testConfig({ MCP_MAX_TOKENS: '400', MCP_WS_RATE_LIMIT: '1000000000', MCP_HTTP_RATE_LIMIT: '1000000000', MCP_HISTORY_SIZE: '200' })
+  const config = testConfig({ MCP_MAX_TOKENS: '400', MCP_WS_RATE_LIMIT: '1000000000', MCP_WS_BYTE_RATE: '1000000000', MCP_HTTP_RATE_LIMIT: '1000000000', MCP_HISTORY_SIZE: '200' })
   const app = await buildApp(config, { logger: false })
   const counts = new Map<string, number>()
   const count = (what: string) => counts.set(what, (counts.get(what) ?? 0) + 1)

@@ -6,6 +6,7 @@ import { getEncoding } from 'js-tiktoken'
 import { TenantStore } from '../src/store/tenant-store.js'
 import { tokenCounter } from '../src/token-counter.js'
 import { ReferenceStore } from '../test/helpers/reference-store.js'
+import { runRelevanceBench } from './relevance.bench.js'
 import type { Actor } from '../src/store/types.js'
 
 // Garbage-collection pauses are tracked apart: their cost grows with the live heap (the number of
@@ -110,3 +111,5 @@ console.log('| tokenizer | MB/s | ratio |')
 console.log('| --- | ---: | ---: |')
 console.log(`| js-tiktoken (reference, test oracle) | ${fmt(tk.tiktoken.mbPerSec, 2)} | 1.00x |`)
 console.log(`| gpt-tokenizer (shipped) | ${fmt(tk.fast.mbPerSec, 2)} | ${fmt(tk.fast.mbPerSec / tk.tiktoken.mbPerSec, 2)}x |`)
+
+runRelevanceBench()

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto'
 import { McpServer, WebStandardStreamableHTTPServerTransport, isInitializeRequest, type AuthInfo } from '@modelcontextprotocol/server'
 import type { Identity } from '../auth/identity.js'
 import type { SessionInfo, SessionRegistry } from '../sessions/session-registry.js'
-import { OPENING_COMMENT, endAtExpiry, isEventStream, onAbort, type HttpExchange } from './stream-lifetime.js'
+import { OPENING_COMMENT, endAtExpiry, isEventStream, onAbort, type HttpExchange, type OpenStreams } from './stream-lifetime.js'
 import { withFlowControl } from './stream-flow.js'
 
 export interface LegacySessionOptions {
@@ -28,6 +28,8 @@ export interface LegacySessionOptions {
   maxBufferedBytes: number
   /** Failures nobody awaits (a notification to a session that just went away). */
   onError?: (error: Error) => void
+  /** Where GET streams are tracked by token, so a revocation can end them. */
+  streams?: OpenStreams
 }
 
 /** The session as the registry lists it, with the identity of its latest request. */
@@ -43,6 +45,8 @@ interface LegacySession {
   readonly subscriptions: Set<string>
   /** HTTP exchanges of the session still open: requests being answered and its GET stream. */
   openExchanges: number
+  /** The token that opened the session: a revocation of it ends the session. */
+  readonly opener: Identity
   closed: boolean
 }
 
@@ -81,8 +85,11 @@ export class LegacySessions {
     const response = await session.transport.handleRequest(request, { parsedBody: body, authInfo })
     if (!isEventStream(response)) return response
     const stream = request.method === 'GET' && response.status === 200
-    // The GET stream ends when the token that opened it does.
-    if (stream) endAtExpiry(exchange.closed, identity.expiresAt, () => session.transport.closeStandaloneSSEStream())
+    if (stream) {
+      // The GET stream ends when the token that opened it does, or when that token is revoked.
+      endAtExpiry(exchange.closed, identity.expiresAt, () => session.transport.closeStandaloneSSEStream())
+      this.options.streams?.track(exchange.closed, identity, () => session.transport.closeStandaloneSSEStream())
+    }
     return withFlowControl(response, {
       maxBufferedBytes: this.options.maxBufferedBytes,
       ...(stream ? { prefix: OPENING_COMMENT } : {}),
@@ -103,6 +110,13 @@ export class LegacySessions {
       for (const uri of uris) session.server.server.sendResourceUpdated({ uri }).catch((error) => this.report(error))
       // The low-level call: McpServer's own drops the promise, and a failed send must not go unhandled.
       if (listChanged) session.server.server.sendResourceListChanged().catch((error) => this.report(error))
+    }
+  }
+
+  /** Ends the tenant's sessions opened with a token that `matches` (a revocation). */
+  endWhere (tenant: string, matches: (identity: Identity) => boolean): void {
+    for (const session of this.byTenant.get(tenant) ?? []) {
+      if (matches(session.opener)) this.drop(session).catch((error) => this.report(error))
     }
   }
 
@@ -149,7 +163,7 @@ export class LegacySessions {
       end: () => { this.drop(session).catch((error) => this.report(error)) },
       reclaimable: () => session.openExchanges === 0
     }
-    const session: LegacySession = { id, info, server, transport, subscriptions, openExchanges: 0, closed: false }
+    const session: LegacySession = { id, info, server, transport, subscriptions, openExchanges: 0, opener: identity, closed: false }
     this.sessions.set(id, session)
     let tenantSessions = this.byTenant.get(identity.tenant)
     if (tenantSessions === undefined) this.byTenant.set(identity.tenant, tenantSessions = new Set())

@@ -15,7 +15,7 @@ import { createContextMcpServer, type ContextServerDeps } from './context-mcp-se
 import { LegacySessions, type LegacySessionOptions } from './legacy-sessions.js'
 import { ListenStreams, listenRequestOf } from './listen-streams.js'
 import { withFlowControl } from './stream-flow.js'
-import { endAtExpiry, isEventStream, onAbort, type HttpExchange } from './stream-lifetime.js'
+import { OpenStreams, endAtExpiry, isEventStream, onAbort, type HttpExchange } from './stream-lifetime.js'
 
 export interface McpEndpointOptions extends ContextServerDeps, Omit<LegacySessionOptions, 'createServer' | 'onError'> {
   /** Problems the SDK reports (refused requests, broken streams); none of them is fatal. */
@@ -34,11 +34,13 @@ export class McpEndpoint {
   private readonly modern = new Map<string, McpHttpHandler>()
   private readonly legacy: LegacySessions
   private readonly listenStreams: ListenStreams
+  private readonly streams = new OpenStreams()
   private closed = false
 
   constructor (private readonly options: McpEndpointOptions) {
     this.legacy = new LegacySessions({
       ...options,
+      streams: this.streams,
       createServer: (subscriptions) => createContextMcpServer(options, { subscriptions }),
       onError: options.onProtocolError
     })
@@ -86,9 +88,17 @@ export class McpEndpoint {
       return response
     }
     if (admitted !== undefined) onAbort(input.closed, admitted.close)
-    // A listen stream (or a call upgraded to SSE) ends when its token does, or when its host stops reading.
+    // A listen stream (or a call upgraded to SSE) ends when its token does or is revoked, or when
+    // its host stops reading.
     endAtExpiry(input.closed, identity.expiresAt, () => expiry.abort())
+    this.streams.track(input.closed, identity, () => expiry.abort())
     return withFlowControl(response, { maxBufferedBytes: this.options.maxBufferedBytes, onOverflow: input.abort })
+  }
+
+  /** Ends the tenant's streams and sessions of tokens that `revokes` matches (contract §8). */
+  endRevoked (tenant: string, revokes: (identity: Identity) => boolean): void {
+    this.streams.endWhere(tenant, revokes)
+    this.legacy.endWhere(tenant, revokes)
   }
 
   /** Notifies the hosts of the change's tenant, on both protocol eras. */

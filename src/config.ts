@@ -67,6 +67,8 @@ const environmentSchema = z.object({
   MCP_TRUST_PROXY: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false')
     .transform((value) => value === 'true' || value === '1'),
   MCP_PUBLIC_URL: optionalHttpUrl,
+  MCP_SESSION_IDLE_TIMEOUT: integer(1).default(600),
+  MCP_STREAM_MAX_BUFFERED_BYTES: integer(1024).default(4 * 1024 * 1024),
   MCP_IDEMPOTENCY_TTL: integer(1, 7 * 86400).default(600),
   MCP_IDEMPOTENCY_MAX_KEYS: integer(1).default(10000),
   MCP_MAX_REVOCATIONS: integer(1).default(1000),
@@ -138,6 +140,8 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     httpRateLimit: env.MCP_HTTP_RATE_LIMIT,
     trustProxy: env.MCP_TRUST_PROXY,
     publicUrl: env.MCP_PUBLIC_URL,
+    mcpSessionIdleTimeoutMs: env.MCP_SESSION_IDLE_TIMEOUT * 1000,
+    mcpStreamMaxBufferedBytes: env.MCP_STREAM_MAX_BUFFERED_BYTES,
     idempotencyTtlMs: env.MCP_IDEMPOTENCY_TTL * 1000,
     idempotencyMaxKeys: env.MCP_IDEMPOTENCY_MAX_KEYS,
     maxRevocations: env.MCP_MAX_REVOCATIONS,

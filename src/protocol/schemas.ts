@@ -3,8 +3,14 @@
 import { z } from 'zod'
 import { MAX_RELEVANT_TO_CHARS } from '../relevance/relevance-index.js'
 
-export const keySchema = z.string().min(1).max(512).describe('Entry key, unique within the tenant')
-export const sourceSchema = z.string().min(1).max(256).describe('Origin identifier, e.g. content_agent_001')
+// Keys name entries in URLs (REST paths, Location, MCP resource URIs) and generated keys are made
+// from the source, so both must be well-formed Unicode: a lone surrogate has no UTF-8 form and no
+// percent-encoding (encodeURIComponent throws on it).
+const wellFormed = { error: 'must be well-formed Unicode (no lone surrogate)' }
+const isWellFormed = (value: string) => !/\p{Cs}/u.test(value)
+
+export const keySchema = z.string().min(1).max(512).refine(isWellFormed, wellFormed).describe('Entry key, unique within the tenant')
+export const sourceSchema = z.string().min(1).max(256).refine(isWellFormed, wellFormed).describe('Origin identifier, e.g. content_agent_001')
 export const prioritySchema = z.number().int().min(1).max(10).describe('1 (evicted first) to 10 (kept longest)')
 
 /** Entry content: any JSON object. Its nesting depth is checked against MCP_MAX_DEPTH by the store. */

@@ -3,6 +3,7 @@
 import { z } from 'zod'
 import { ERROR_CODES } from '../errors.js'
 import { contentSchema, keySchema } from '../protocol/schemas.js'
+import { CLIENT_KINDS } from '../sessions/session-registry.js'
 
 /** The history `seq` belongs to (contract §7); resume with it beside since_seq. */
 const epochField = z.string().max(64)
@@ -91,6 +92,8 @@ export const statusSchema = z.looseObject({
   max_tokens: z.number().int(),
   authenticated_clients: z.array(z.object({
     client_id: z.string(),
+    kind: z.enum(CLIENT_KINDS)
+      .describe('A WebSocket connection, a 2025 MCP session, or an MCP subscriptions/listen stream'),
     user_id: z.string(),
     authenticated_at: z.string(),
     last_activity: z.string()

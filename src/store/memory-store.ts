@@ -53,6 +53,10 @@ export class MemoryContextStore implements ContextStore {
   private emitting = false
   /** Applies each tenant's operations in call order while large writes are being counted. */
   private readonly order = new TenantOrder()
+  // Tenants whose due TTLs were applied in the current synchronous step. A reader that makes
+  // several calls in one step (GET /context: entries, then totals, then seq) must see one state,
+  // not entries from before an expiry and totals from after it.
+  private readonly expiredThisStep = new Set<string>()
 
   constructor (private readonly options: MemoryStoreOptions) {
     this.registry = options.registry ?? new TenantRegistry(options)
@@ -114,9 +118,15 @@ export class MemoryContextStore implements ContextStore {
     await this.journal?.close()
   }
 
-  /** The tenant's store, with any due TTLs expired first so no reader sees a stale entry. */
+  /**
+   * The tenant's store, with any due TTLs expired first so no reader sees a stale entry; once per
+   * synchronous step, so that the calls of one step agree with each other.
+   */
   private tenant (name: string): TenantStore {
     const store = this.registry.of(name)
+    if (this.expiredThisStep.has(name)) return store
+    if (this.expiredThisStep.size === 0) queueMicrotask(() => this.expiredThisStep.clear())
+    this.expiredThisStep.add(name)
     const expired = store.expireDue()
     if (expired !== undefined) this.commit(expired).catch(this.onError)
     return store

@@ -21,6 +21,7 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
     // Large contents are counted on the pool's worker threads (plugins/tokenizer.ts).
     countWriteTokens: (text: string) => app.tokenizer.count(text),
     historySize: config.historySize,
+    historyBytes: config.historyBytes,
     maxDepth: config.maxDepth,
     onError: (error: unknown) => log.error({ err: error }, 'context store background failure')
   }

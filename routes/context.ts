@@ -41,7 +41,9 @@ function sendSerialized (reply: FastifyReply, json: string) {
 
 /** The store's write result without its entry: what POST and PUT reply with. */
 function writeReply (result: WriteResult) {
-  return { key: result.key, tokens: result.tokens, version: result.version, seq: result.seq, evicted: result.evicted, stored: result.stored }
+  return {
+    key: result.key, tokens: result.tokens, version: result.version, seq: result.seq, epoch: result.epoch, evicted: result.evicted, stored: result.stored
+  }
 }
 
 const contextRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -68,7 +70,8 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
     // The query, the store totals and seq are read in one synchronous step, so they agree.
     const result = app.store.query(caller.tenant, request.query)
     const { omitted: _omitted, ...matches } = result.metadata
-    const body = contextListJson(result.entries, { ...app.store.metadata(caller.tenant), ...matches }, app.store.seq(caller.tenant))
+    const body = contextListJson(result.entries, { ...app.store.metadata(caller.tenant), ...matches },
+      app.store.seq(caller.tenant), app.store.epoch(caller.tenant))
     return sendSerialized(reply, body)
   })
 

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { z } from 'zod'
+import { DEFAULT_HISTORY_BYTES } from './store/change-history.js'
 
 export const TOKEN_ENCODINGS = ['o200k_base', 'cl100k_base'] as const
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'ES256'] as const
@@ -46,11 +47,13 @@ const environmentSchema = z.object({
   MCP_MAX_DEPTH: integer(1, 1000).default(32),
   MCP_WS_RATE_LIMIT: integer(1).default(100),
   MCP_WS_RATE_BURST: integer(1).optional(),
+  MCP_WS_BYTE_RATE: integer(1).default(1024 * 1024),
   MCP_MAX_BUFFERED_BYTES: integer(1024).default(16 * 1024 * 1024),
   MCP_MAX_CONNECTIONS: integer(1).default(10000),
   MCP_MAX_CONNECTIONS_PER_USER: integer(1).default(1000),
   MCP_ALLOWED_ORIGINS: commaList,
   MCP_HISTORY_SIZE: integer(0).default(10000),
+  MCP_HISTORY_BYTES: integer(0).default(DEFAULT_HISTORY_BYTES),
   MCP_SHUTDOWN_GRACE: integer(1, 3600).default(10),
   MCP_STORE: z.enum(['memory', 'redis'], { error: 'must be memory or redis' }).default('memory'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
@@ -108,11 +111,15 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     maxDepth: env.MCP_MAX_DEPTH,
     wsRateLimit: env.MCP_WS_RATE_LIMIT,
     wsRateBurst: env.MCP_WS_RATE_BURST ?? env.MCP_WS_RATE_LIMIT * 2,
+    // Bytes of write messages per second per connection; the burst is twice that, so the
+    // default lets two maximum-size (1 MiB) writes through back to back.
+    wsByteRate: env.MCP_WS_BYTE_RATE,
     maxBufferedBytes: env.MCP_MAX_BUFFERED_BYTES,
     maxConnections: env.MCP_MAX_CONNECTIONS,
     maxConnectionsPerUser: env.MCP_MAX_CONNECTIONS_PER_USER,
     allowedOrigins: Object.freeze(env.MCP_ALLOWED_ORIGINS),
     historySize: env.MCP_HISTORY_SIZE,
+    historyBytes: env.MCP_HISTORY_BYTES,
     shutdownGraceMs: env.MCP_SHUTDOWN_GRACE * 1000,
     store: env.MCP_STORE,
     redisUrl: env.REDIS_URL,

@@ -4,6 +4,10 @@ import { z } from 'zod'
 import { ERROR_CODES } from '../errors.js'
 import { contentSchema, keySchema } from '../protocol/schemas.js'
 
+/** The history `seq` belongs to (contract §7); resume with it beside since_seq. */
+const epochField = z.string().max(64)
+  .describe('The epoch of the tenant history seq belongs to: an opaque string that changes when that history starts again (send it with since_seq)')
+
 export const entrySchema = z.object({
   timestamp: z.string().describe('Time of the last write (ISO 8601, UTC)'),
   content: contentSchema,
@@ -30,7 +34,8 @@ export const contextListSchema = z.object({
     returned_tokens: z.number().int().describe('Tokens of the entries in data'),
     truncated: z.boolean().describe('Whether max_tokens or limit left matches out')
   }),
-  seq: z.number().int().describe('The tenant change sequence this view reflects (usable as since_seq on the WebSocket)')
+  seq: z.number().int().describe('The tenant change sequence this view reflects (usable as since_seq on the WebSocket)'),
+  epoch: epochField
 }).meta({ id: 'ContextList' })
 
 export const writeResultSchema = z.object({
@@ -38,6 +43,7 @@ export const writeResultSchema = z.object({
   tokens: z.number().int(),
   version: z.number().int(),
   seq: z.number().int().describe('The tenant change sequence of this write'),
+  epoch: epochField,
   evicted: z.array(z.string()).describe('Keys evicted to keep the tenant within its budget'),
   stored: z.boolean().describe('False when the new entry itself ranked last and was evicted at once')
 }).meta({ id: 'WriteResult' })

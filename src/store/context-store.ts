@@ -18,6 +18,12 @@ export interface ContextStore {
   query (tenant: string, query: ContextQuery): QueryResult
   metadata (tenant: string): StoreMetadata
   seq (tenant: string): number
+  /**
+   * The tenant's history epoch (contract §7): an opaque string of at most 64 characters that
+   * changes whenever the history starts again (memory-only start, lost or replaced data dir, Redis
+   * state lost or reset). While it stays the same, `seq` only grows and names one change.
+   */
+  epoch (tenant: string): string
   /** Changes after `seq` in order, or undefined when the retained history does not reach back. */
   changesSince (tenant: string, seq: number): ChangeEvent[] | undefined
   /** Tenants with a store on this instance (for metrics and status). */

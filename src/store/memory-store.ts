@@ -8,7 +8,11 @@ import type { Actor, ChangeEvent, ClearOptions, ContextQuery } from './types.js'
 
 /** Where changes go to become durable. `append` resolves once the change survives a crash. */
 export interface ChangeJournal {
-  append (change: ChangeEvent): Promise<void>
+  /**
+   * Makes `change` durable, with the resume history: the journal keeps the changes from
+   * `retainedFrom` (the oldest seq the tenant's in-memory history still holds) onwards.
+   */
+  append (change: ChangeEvent, retainedFrom: number): Promise<void>
   isHealthy (): boolean
   close (): Promise<void>
 }
@@ -92,6 +96,7 @@ export class MemoryContextStore implements ContextStore {
   query (tenant: string, query: ContextQuery) { return this.tenant(tenant).query(query) }
   metadata (tenant: string) { return this.tenant(tenant).metadata }
   seq (tenant: string) { return this.tenant(tenant).seq }
+  epoch (tenant: string) { return this.tenant(tenant).epoch }
   changesSince (tenant: string, seq: number) { return this.tenant(tenant).changesSince(seq) }
   tenants () { return this.registry.names() }
 
@@ -129,7 +134,7 @@ export class MemoryContextStore implements ContextStore {
 
   private async commit (change: ChangeEvent): Promise<void> {
     try {
-      if (this.journal !== undefined) await this.journal.append(change)
+      if (this.journal !== undefined) await this.journal.append(change, this.registry.of(change.tenant).oldestRetainedSeq)
     } finally {
       // Emitted even when the journal failed: the change is in the working set (readers see it),
       // so subscribers must see it too or their seq stream would have a hole. The writer still

@@ -32,3 +32,6 @@ export const tenantSetKey = (prefix: string) => `${prefix}:tenants`
 
 /** Pub/sub channel announcing a tenant's first write, so other instances start reading its stream. */
 export const newTenantChannel = (prefix: string) => `${prefix}:tenants:new`
+
+/** Pub/sub channel announcing that a tenant's history started again (a new epoch): instances reload it. */
+export const epochChannel = (prefix: string) => `${prefix}:epochs`

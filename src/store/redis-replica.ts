@@ -121,18 +121,23 @@ export class TenantReplica {
   }
 }
 
-/** The change that turns `old` into `fresh`, or undefined when they hold the same entries. */
+/**
+ * The change that turns `old` into `fresh`, or undefined when they hold the same entries in the
+ * same history. A new epoch is always announced (listeners resync their clients on it).
+ */
 function difference (old: TenantStore, fresh: TenantStore, now: number): ChangeEvent | undefined {
   const upserted = fresh.snapshot().entries
-    .filter((stored) => old.get(stored.key)?.seq !== stored.seq)
+    // Seqs of two histories are not comparable: after a new epoch every entry is news.
+    .filter((stored) => old.epoch !== fresh.epoch || old.get(stored.key)?.seq !== stored.seq)
     .sort((a, b) => a.seq - b.seq)
   const removed = old.snapshot().entries
     .filter((stored) => fresh.get(stored.key) === undefined)
     // Gone while this instance was not following: the exact reason is not known here.
     .map((stored) => ({ key: stored.key, reason: 'cleared' as const }))
-  if (upserted.length === 0 && removed.length === 0) return undefined
+  if (upserted.length === 0 && removed.length === 0 && old.epoch === fresh.epoch) return undefined
   return {
     tenant: fresh.tenant,
+    epoch: fresh.epoch,
     seq: fresh.seq,
     reason: 'replaced',
     at: new Date(now).toISOString(),

@@ -6,6 +6,7 @@
 // one code path that changes the working set.
 import { ContextError, notFound } from '../errors.js'
 import { ChangeHistory } from './change-history.js'
+import { newEpoch } from './epoch.js'
 import { ExpiryQueue } from './expiry-queue.js'
 import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
@@ -25,6 +26,8 @@ export interface TenantStoreOptions {
    */
   countWriteTokens?: (text: string) => number | Promise<number>
   historySize: number
+  /** Bytes of resume history kept per tenant (MCP_HISTORY_BYTES); older changes give way. */
+  historyBytes?: number
   /** Deepest nesting of content accepted (MCP_MAX_DEPTH). */
   maxDepth?: number
   /**
@@ -45,12 +48,29 @@ export class TenantStore {
   private totalTokens = 0
   private currentSeq = 0
   private lastKeyMicros = 0
+  private currentEpoch: string
 
   constructor (readonly tenant: string, private readonly options: TenantStoreOptions) {
-    this.history = new ChangeHistory(options.historySize)
+    this.history = new ChangeHistory(options.historySize, options.historyBytes)
+    // A store that starts empty starts a new history; `restore` puts a persisted one back.
+    this.currentEpoch = newEpoch()
   }
 
   get seq (): number { return this.currentSeq }
+  /** The epoch of this store's history (contract §7). */
+  get epoch (): string { return this.currentEpoch }
+  /**
+   * Takes over the epoch of a history this store has seen nothing of (seq 0): a replica meeting
+   * its tenant's first change. False, and nothing changes, once the store has a seq of its own.
+   */
+  adoptEpoch (epoch: string): boolean {
+    if (this.currentSeq !== 0) return epoch === this.currentEpoch
+    this.currentEpoch = epoch
+    return true
+  }
+
+  /** The oldest seq the resume history still holds (the journal keeps the same window). */
+  get oldestRetainedSeq (): number { return this.history.oldestSeq }
   get size (): number { return this.nodes.size }
 
   get metadata (): StoreMetadata {
@@ -96,7 +116,7 @@ export class TenantStore {
       evicted.map((k) => ({ key: k, reason: 'evicted' as const })), stored, existing)
     this.apply(change)
     return {
-      result: { key, tokens, version: stored.entry.version, seq, evicted, stored: !evicted.includes(key), entry: stored.entry },
+      result: { key, tokens, version: stored.entry.version, seq, epoch: this.currentEpoch, evicted, stored: !evicted.includes(key), entry: stored.entry },
       change
     }
   }
@@ -196,8 +216,10 @@ export class TenantStore {
    * Loads entries restored from a snapshot (journal compaction, Redis), oldest write first.
    * `history`, when given, is the run of changes that ended at `seq` (oldest first): it seeds the
    * resume history so `since_seq` works on an instance that loaded the tenant from Redis.
+   * `epoch`, when given, is the persisted history's epoch, which this store then continues.
    */
-  restore (entries: StoredEntry[], seq: number, history: readonly ChangeEvent[] = []): void {
+  restore (entries: StoredEntry[], seq: number, history: readonly ChangeEvent[] = [], epoch?: string): void {
+    if (epoch !== undefined) this.currentEpoch = epoch
     for (const stored of [...entries].sort((a, b) => a.seq - b.seq)) {
       this.drop(stored.key)
       this.put(stored)
@@ -208,7 +230,7 @@ export class TenantStore {
 
   /** The whole store in rank order. */
   snapshot (): Snapshot {
-    return { entries: this.rankedEntries(), metadata: this.metadata, seq: this.currentSeq }
+    return { entries: this.rankedEntries(), metadata: this.metadata, seq: this.currentSeq, epoch: this.currentEpoch }
   }
 
   query (query: ContextQuery): QueryResult {
@@ -298,6 +320,7 @@ export class TenantStore {
     for (const key of keys) tokens += this.get(key)?.entry.tokens ?? 0
     return {
       tenant: this.tenant,
+      epoch: this.currentEpoch,
       seq: this.currentSeq + 1,
       reason,
       at: new Date(now).toISOString(),
@@ -323,6 +346,7 @@ export class TenantStore {
     }
     return {
       tenant: this.tenant,
+      epoch: this.currentEpoch,
       seq,
       reason,
       at,

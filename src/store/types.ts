@@ -47,6 +47,8 @@ export interface StoreMetadata {
 /** One change to one tenant's store: the unit of broadcast, history, persistence and replication. */
 export interface ChangeEvent {
   readonly tenant: string
+  /** The history this change belongs to (contract §7): seqs are comparable only within one epoch. */
+  readonly epoch: string
   readonly seq: number
   readonly reason: ChangeReason
   readonly at: string
@@ -69,6 +71,8 @@ export interface WriteResult {
   tokens: number
   version: number
   seq: number
+  /** The epoch of the history `seq` belongs to. */
+  epoch: string
   evicted: string[]
   /** False when the write's own entry ranked last and was evicted at once. */
   stored: boolean
@@ -112,4 +116,5 @@ export interface Snapshot {
   entries: StoredEntry[]
   metadata: StoreMetadata
   seq: number
+  epoch: string
 }

@@ -24,7 +24,7 @@ export interface HandlerDeps {
 }
 
 export type Effect =
-  | { readonly kind: 'subscribe', readonly id?: MessageId, readonly subscription: Subscription, readonly sinceSeq?: number }
+  | { readonly kind: 'subscribe', readonly id?: MessageId, readonly subscription: Subscription, readonly sinceSeq?: number, readonly epoch?: string }
   | { readonly kind: 'refresh', readonly identity: Identity }
   | { readonly kind: 'close', readonly code: number, readonly reason: string }
 
@@ -64,6 +64,7 @@ function write (message: MessageOf<'update_context'> | MessageOf<'context_update
     tokens: result.tokens,
     version: result.version,
     seq: result.seq,
+    epoch: result.epoch,
     evicted: result.evicted,
     // False when the write's own entry ranked last and was evicted at once (CONTRACT §1).
     stored: result.stored
@@ -104,7 +105,9 @@ const handlers: { [T in MessageType]: Handler<T> } = {
 
   subscribe: (message) => ({
     replies: [],
-    effect: { kind: 'subscribe', id: message.id, subscription: subscriptionOf(message.mode, message.filter), sinceSeq: message.since_seq }
+    effect: {
+      kind: 'subscribe', id: message.id, subscription: subscriptionOf(message.mode, message.filter), sinceSeq: message.since_seq, epoch: message.epoch
+    }
   }),
 
   refresh_token: (message, session, deps) => {

@@ -36,7 +36,8 @@ const state = (store: ContextStore, tenant = 'default') => ({
 async function outcome (operation: () => Promise<unknown>) {
   try {
     const result = await operation() as Record<string, unknown>
-    const { entry, ...rest } = result
+    // Each backend has its own history, so its own epoch; the rest must be the same.
+    const { entry, epoch: _epoch, ...rest } = result
     if (entry !== undefined) {
       const { timestamp, ...entryRest } = entry as Record<string, unknown>
       return { ok: { ...rest, entry: entryRest } }

@@ -2,9 +2,10 @@
 // 100,000 entries, next to the naive reference (a full sort per write, as the original design's
 // _prune_context); tokenizer throughput, the shipped counter against js-tiktoken (oracle) and
 // gpt-tokenizer (the previous counter); and the counter's cost per KB on adversarial shapes
-// (long runs of one character, repeated patterns, random mixes) beside prose.
+// (long runs of one character, repeated patterns, random mixes) beside prose; and relevant_to
+// (bench/relevance.bench.ts).
 //
-// `-- --only tokenizer` (or `store`) runs one half.
+// `-- --only tokenizer` (or `store`, `relevance`) runs one part.
 import { PerformanceObserver, performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { countTokens as gptCountTokens } from 'gpt-tokenizer/encoding/o200k_base'
@@ -13,10 +14,11 @@ import { TenantStore } from '../src/store/tenant-store.js'
 import { tokenCounter } from '../src/token-counter.js'
 import { rankTable } from '../src/tokenizer/rank-table.js'
 import { ReferenceStore } from '../test/helpers/reference-store.js'
+import { runRelevanceBench } from './relevance.bench.js'
 import type { Actor } from '../src/store/types.js'
 import { prose } from './prose.js'
 
-const { values: options } = parseArgs({ options: { only: { type: 'string', default: 'store,tokenizer' } } })
+const { values: options } = parseArgs({ options: { only: { type: 'string', default: 'store,tokenizer,relevance' } } })
 const only = new Set(options.only.split(','))
 
 // Garbage-collection pauses are tracked apart: their cost grows with the live heap (the number of
@@ -185,3 +187,5 @@ if (only.has('tokenizer')) {
   const ratio = worst.usPerKb / reference
   console.log(`\nworst shape (${worst.name}) vs prose: ${fmt(ratio, 2)}x (target <= 3x) ${ratio <= 3 ? 'PASS' : 'MISS'}`)
 }
+
+if (only.has('relevance')) runRelevanceBench()

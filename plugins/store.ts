@@ -23,6 +23,8 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
     historySize: config.historySize,
     historyBytes: config.historyBytes,
     maxDepth: config.maxDepth,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    idempotencyMaxKeys: config.idempotencyMaxKeys,
     onError: (error: unknown) => log.error({ err: error }, 'context store background failure')
   }
   if (config.store === 'redis') {

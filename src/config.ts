@@ -66,6 +66,9 @@ const environmentSchema = z.object({
   MCP_TRUST_PROXY: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false')
     .transform((value) => value === 'true' || value === '1'),
   MCP_PUBLIC_URL: optionalHttpUrl,
+  MCP_IDEMPOTENCY_TTL: integer(1, 7 * 86400).default(600),
+  MCP_IDEMPOTENCY_MAX_KEYS: integer(1).default(10000),
+  MCP_MAX_REVOCATIONS: integer(1).default(1000),
   // Token counting off the event loop (src/tokenizer/counting-pool.ts); unset threads means
   // one per core but one, at least one.
   MCP_TOKENIZER_THREADS: integer(0, 256).optional(),
@@ -130,6 +133,9 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     httpRateLimit: env.MCP_HTTP_RATE_LIMIT,
     trustProxy: env.MCP_TRUST_PROXY,
     publicUrl: env.MCP_PUBLIC_URL,
+    idempotencyTtlMs: env.MCP_IDEMPOTENCY_TTL * 1000,
+    idempotencyMaxKeys: env.MCP_IDEMPOTENCY_MAX_KEYS,
+    maxRevocations: env.MCP_MAX_REVOCATIONS,
     tokenizerThreads: env.MCP_TOKENIZER_THREADS ?? Math.max(1, availableParallelism() - 1),
     tokenizerInlineBelow: env.MCP_TOKENIZER_INLINE_BELOW,
     tokenizerQueue: env.MCP_TOKENIZER_QUEUE

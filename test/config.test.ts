@@ -92,3 +92,12 @@ test('outside production a missing secret becomes a random one, flagged as gener
   t.ok((a.jwt.secret ?? '').length >= 32)
   t.not(a.jwt.secret, b.jwt.secret)
 })
+
+test('security settings: idempotency TTL and cap, revocation cap', async (t) => {
+  const defaults = loadConfig({})
+  t.same([defaults.idempotencyTtlMs, defaults.idempotencyMaxKeys, defaults.maxRevocations], [600_000, 10000, 1000])
+  const set = loadConfig({ MCP_IDEMPOTENCY_TTL: '30', MCP_IDEMPOTENCY_MAX_KEYS: '5', MCP_MAX_REVOCATIONS: '7' })
+  t.same([set.idempotencyTtlMs, set.idempotencyMaxKeys, set.maxRevocations], [30_000, 5, 7])
+  t.throws(() => loadConfig({ MCP_IDEMPOTENCY_TTL: '0' }), /^MCP_IDEMPOTENCY_TTL must be an integer from 1 to 604800$/)
+  t.throws(() => loadConfig({ MCP_MAX_REVOCATIONS: 'many' }), /^MCP_MAX_REVOCATIONS must be an integer/)
+})

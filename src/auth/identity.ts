@@ -20,12 +20,18 @@ const payloadSchema = z.object({
   role: z.string().optional(),
   tenant: tenantSchema.optional(),
   exp: z.number().min(0).max(MAX_EXP_SECONDS),
-  iat: z.number().optional()
+  iat: z.number().optional(),
+  // Only a string jti names a token that can be revoked by itself; any other value is ignored.
+  jti: z.unknown().optional()
 }).refine((p) => p.sub !== undefined || p.user_id !== undefined, { error: 'sub or user_id is required' })
 
 export interface Identity extends Actor {
   /** Token expiry, milliseconds since the epoch. */
   readonly expiresAt: number
+  /** Token issue time (`iat`), milliseconds since the epoch, when the token has one. */
+  readonly issuedAt?: number
+  /** The token's own id (`jti`), when it has one: what a revocation of one token names. */
+  readonly jti?: string
 }
 
 /** The identity a payload carries, or undefined when the payload does not describe one. */
@@ -40,6 +46,8 @@ export function identityFromPayload (payload: unknown): Identity | undefined {
     userId: (claims.sub ?? claims.user_id) as string,
     roles,
     tenant: claims.tenant ?? 'default',
-    expiresAt: claims.exp * 1000
+    expiresAt: claims.exp * 1000,
+    ...(claims.iat !== undefined ? { issuedAt: claims.iat * 1000 } : {}),
+    ...(typeof claims.jti === 'string' && claims.jti !== '' ? { jti: claims.jti } : {})
   }
 }

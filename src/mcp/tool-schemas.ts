@@ -49,6 +49,9 @@ const storeMetadataSchema = z.object({
   entry_count: z.number().int()
 })
 
+const replayedSchema = z.literal(true).optional()
+  .describe('Present when this is the first result again, for a repeated idempotency_key: nothing was changed this time')
+
 export const writeOutputSchema = z.object({
   status: z.literal('success'),
   key: keySchema,
@@ -57,7 +60,8 @@ export const writeOutputSchema = z.object({
   seq: z.number().int(),
   stored: z.boolean().describe('False when the entry ranked last and was evicted at once'),
   evicted: z.array(keySchema).describe('Keys evicted to make room (at most 500 listed)'),
-  evicted_count: z.number().int()
+  evicted_count: z.number().int(),
+  replayed: replayedSchema
 })
 
 export const getOutputSchema = z.object({
@@ -67,22 +71,30 @@ export const getOutputSchema = z.object({
   manifest: manifestSchema
 })
 
+/** metadata.scores of a relevant_to query (contract §10), shared by the tool and its text rendering. */
+export const scoresMetadataSchema = z.object({
+  scores: z.record(z.string(), z.number()).describe('The score of each returned entry, best first (0: no term in common with relevant_to)')
+})
+
 export const queryOutputSchema = z.object({
   data: z.record(z.string(), entrySchema).describe('Matching entries by key, best-ranked first'),
-  manifest: manifestSchema
+  manifest: manifestSchema,
+  metadata: scoresMetadataSchema.optional().describe('With relevant_to only')
 })
 
 export const clearOutputSchema = z.object({
   removed: z.array(keySchema).describe('Removed keys (at most 500 listed)'),
   count: z.number().int(),
-  seq: z.number().int()
+  seq: z.number().int(),
+  replayed: replayedSchema
 })
 
 export const priorityOutputSchema = z.object({
   key: keySchema,
   priority: prioritySchema,
   version: z.number().int(),
-  seq: z.number().int()
+  seq: z.number().int(),
+  replayed: replayedSchema
 })
 
 /**

@@ -3,7 +3,7 @@
 import { z } from 'zod'
 import { MAX_EPOCH_LENGTH } from '../store/epoch.js'
 import {
-  clearOptionsSchema, contentSchema, contextQuerySchema, prioritySchema, setPrioritySchema, writeOptionsSchema
+  clearOptionsSchema, contentSchema, contextQuerySchema, idempotencyField, prioritySchema, setPrioritySchema, writeOptionsSchema
 } from './schemas.js'
 
 /** The optional `id` every direct reply echoes: a string of at most 64 characters, or an integer. */
@@ -32,12 +32,12 @@ export type SubscriptionFilter = z.infer<typeof subscriptionFilterSchema>
 const envelope = { id: messageIdSchema.optional() }
 
 export const updateContextMessageSchema = writeOptionsSchema.extend({
-  type: z.literal('update_context'), ...envelope, context: contentSchema
+  type: z.literal('update_context'), ...envelope, ...idempotencyField, context: contentSchema
 })
 
 /** The original design's agent example: `data` in place of `context`, otherwise the same write. */
 export const contextUpdateMessageSchema = writeOptionsSchema.extend({
-  type: z.literal('context_update'), ...envelope, data: contentSchema
+  type: z.literal('context_update'), ...envelope, ...idempotencyField, data: contentSchema
 })
 
 export const clientMessageSchema = z.discriminatedUnion('type', [
@@ -46,8 +46,8 @@ export const clientMessageSchema = z.discriminatedUnion('type', [
   contextUpdateMessageSchema,
   z.object({ type: z.literal('get_context'), ...envelope }),
   z.object({ type: z.literal('query_context'), ...envelope, query: contextQuerySchema.default({}) }),
-  clearOptionsSchema.extend({ type: z.literal('clear_context'), ...envelope }),
-  setPrioritySchema.extend({ type: z.literal('set_priority'), ...envelope }),
+  clearOptionsSchema.extend({ type: z.literal('clear_context'), ...envelope, ...idempotencyField }),
+  setPrioritySchema.extend({ type: z.literal('set_priority'), ...envelope, ...idempotencyField }),
   z.object({
     type: z.literal('subscribe'),
     ...envelope,

@@ -1,6 +1,7 @@
 // Zod schemas for the store's inputs, shared by every surface (WebSocket messages, REST bodies and
 // query strings, MCP tools) so one input is validated the same way everywhere.
 import { z } from 'zod'
+import { MAX_RELEVANT_TO_CHARS } from '../relevance/relevance-index.js'
 
 export const keySchema = z.string().min(1).max(512).describe('Entry key, unique within the tenant')
 export const sourceSchema = z.string().min(1).max(256).describe('Origin identifier, e.g. content_agent_001')
@@ -33,7 +34,9 @@ export const contextQuerySchema = z.object({
   since: z.iso.datetime({ offset: true }).optional().describe('Only entries written at or after this ISO time'),
   text: z.string().min(1).max(1000).optional().describe('Substring of the content JSON'),
   max_tokens: z.number().int().min(0).optional().describe('Return the best-ranked matches that fit this many tokens'),
-  limit: z.number().int().min(1).max(100000).optional()
+  limit: z.number().int().min(1).max(100000).optional(),
+  relevant_to: z.string().min(1).max(MAX_RELEVANT_TO_CHARS).optional()
+    .describe('A task in free text: rank the matches by relevance to it, then fill max_tokens in that order (docs/context-optimizer.md)')
 }).strict()
 
 export const clearOptionsSchema = z.object({
@@ -43,6 +46,16 @@ export const clearOptionsSchema = z.object({
 })
 
 export const setPrioritySchema = z.object({ key: keySchema, priority: prioritySchema })
+
+/**
+ * The idempotency key of a write (contract §8): the same request again with the same key, from the
+ * same user and tenant, within MCP_IDEMPOTENCY_TTL, gets the first reply again and changes nothing.
+ */
+export const idempotencyKeySchema = z.string().min(1).max(128)
+  .describe('Retry-safe key: the same request with this key again returns the first reply (replayed: true) and changes nothing')
+
+/** The field that carries it in a WebSocket message or an MCP tool's arguments. */
+export const idempotencyField = { idempotency_key: idempotencyKeySchema.optional() }
 
 export type WriteBody = z.infer<typeof writeBodySchema>
 export type ContextQueryInput = z.infer<typeof contextQuerySchema>

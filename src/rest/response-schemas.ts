@@ -32,11 +32,17 @@ export const contextListSchema = z.object({
     matched: z.number().int().describe('Entries matching the filters'),
     returned: z.number().int().describe('Entries in data'),
     returned_tokens: z.number().int().describe('Tokens of the entries in data'),
-    truncated: z.boolean().describe('Whether max_tokens or limit left matches out')
+    truncated: z.boolean().describe('Whether max_tokens or limit left matches out'),
+    scores: z.record(z.string(), z.number()).optional()
+      .describe('With relevant_to only: the score of each returned entry, best first (0: no term in common with the task)')
   }),
   seq: z.number().int().describe('The tenant change sequence this view reflects (usable as since_seq on the WebSocket)'),
   epoch: epochField
 }).meta({ id: 'ContextList' })
+
+/** Present (true) only on the first reply repeated for a repeated Idempotency-Key. */
+const replayedSchema = z.boolean().optional()
+  .describe('True when this is the first reply again, for a repeated Idempotency-Key: nothing was changed this time')
 
 export const writeResultSchema = z.object({
   key: keySchema,
@@ -45,20 +51,23 @@ export const writeResultSchema = z.object({
   seq: z.number().int().describe('The tenant change sequence of this write'),
   epoch: epochField,
   evicted: z.array(z.string()).describe('Keys evicted to keep the tenant within its budget'),
-  stored: z.boolean().describe('False when the new entry itself ranked last and was evicted at once')
+  stored: z.boolean().describe('False when the new entry itself ranked last and was evicted at once'),
+  replayed: replayedSchema
 }).meta({ id: 'WriteResult' })
 
 export const priorityResultSchema = z.object({
   key: keySchema,
   priority: z.number().int(),
   version: z.number().int(),
-  seq: z.number().int()
+  seq: z.number().int(),
+  replayed: replayedSchema
 }).meta({ id: 'PriorityResult' })
 
 export const clearResultSchema = z.object({
   removed: z.array(z.string()).describe('Keys removed'),
   count: z.number().int(),
-  seq: z.number().int().describe('The tenant change sequence after the clear')
+  seq: z.number().int().describe('The tenant change sequence after the clear'),
+  replayed: replayedSchema
 }).meta({ id: 'ClearResult' })
 
 export const errorDetailSchema = z.object({
@@ -108,6 +117,7 @@ const ERROR_DESCRIPTIONS = {
   404: 'No such entry (not_found)',
   409: 'expected_version does not match the stored version (version_conflict); nothing changed',
   413: 'The entry alone exceeds the token budget, or the body exceeds MCP_MAX_MESSAGE_BYTES (entry_too_large)',
+  422: 'The Idempotency-Key was already used for a different request (validation_error, details.reason idempotency_key_reused); nothing changed',
   429: 'Too many requests (rate_limited); Retry-After says when to retry'
 } as const
 

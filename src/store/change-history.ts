@@ -76,6 +76,18 @@ export class ChangeHistory {
     return changes
   }
 
+  /**
+   * Up to `limit` retained changes after `seq`, oldest first, starting at the oldest retained one
+   * when the history no longer reaches back that far (the audit trail pages through what is kept).
+   */
+  retained (seq: number, limit: number): ChangeEvent[] {
+    const changes: ChangeEvent[] = []
+    for (let s = Math.max(seq + 1, this.oldestSeq); s <= this.newestSeq && changes.length < limit; s++) {
+      changes.push(this.ring[s % this.capacity] as ChangeEvent)
+    }
+    return changes
+  }
+
   private dropOldest (): void {
     const slot = this.oldestSeq % this.capacity
     this.bytes -= this.sizes[slot]

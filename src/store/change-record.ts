@@ -2,7 +2,8 @@
 // totals) plus the JSON of each upserted entry. The Redis scripts write this form to the tenant's
 // stream, and the embedded journal keeps its resume history in it; one decoder turns either back
 // into a ChangeEvent, so a change looks the same wherever it is applied.
-import type { ChangeEvent, ChangeReason, RemovalReason, StoredEntry } from './types.js'
+import { SYSTEM_ACTOR } from './change-actor.js'
+import type { ChangeActor, ChangeEvent, ChangeReason, RemovalReason, StoredEntry } from './types.js'
 
 interface Header {
   r: ChangeReason
@@ -14,6 +15,8 @@ interface Header {
   d: Array<[string, RemovalReason]> | Record<string, never>
   /** total tokens, max tokens, entry count, after the change. */
   m: [number, number, number]
+  /** Who made the change (absent in records written before the audit trail: then `system`). */
+  a?: ChangeActor
 }
 
 /** The header JSON of a change, in the form the Redis scripts write. */
@@ -24,7 +27,8 @@ export function encodeHeader (change: ChangeEvent): string {
     e: change.epoch,
     u: change.upserted.map((stored) => [stored.key, stored.seq, stored.expiresAt ?? 0]),
     d: change.removed.map((removal) => [removal.key, removal.reason]),
-    m: [change.metadata.total_tokens, change.metadata.max_tokens, change.metadata.entry_count]
+    m: [change.metadata.total_tokens, change.metadata.max_tokens, change.metadata.entry_count],
+    a: change.actor
   }
   return JSON.stringify(header)
 }
@@ -47,7 +51,8 @@ export function decodeChange (tenant: string, seq: number, headerJson: string, e
     at: header.at,
     upserted,
     removed: removals.map(([key, reason]) => ({ key, reason })),
-    metadata: { total_tokens: header.m[0], max_tokens: header.m[1], entry_count: header.m[2] }
+    metadata: { total_tokens: header.m[0], max_tokens: header.m[1], entry_count: header.m[2] },
+    actor: header.a ?? SYSTEM_ACTOR
   }
 }
 

@@ -2,6 +2,7 @@
 // places (the script's own reply, for read-your-writes, and the tenant's stream, for everyone
 // else's writes), in any order and possibly twice; each is applied exactly once, in seq order,
 // through TenantStore.apply, and handed to listeners in that order.
+import { SYSTEM_ACTOR } from './change-actor.js'
 import type { TenantRegistry } from './tenant-registry.js'
 import type { TenantKeys } from './redis-keys.js'
 import type { TenantStore } from './tenant-store.js'
@@ -143,6 +144,7 @@ function difference (old: TenantStore, fresh: TenantStore, now: number): ChangeE
     at: new Date(now).toISOString(),
     upserted,
     removed,
-    metadata: fresh.metadata
+    metadata: fresh.metadata,
+    actor: SYSTEM_ACTOR
   }
 }

@@ -2,7 +2,7 @@
 // applies, evicts and appends its change record to the tenant's stream in one atomic step, so
 // instances writing at once can never interleave halfway and eviction stays exact.
 //
-// Every script takes the same six keys of one tenant (one hash slot, see redis-keys.ts):
+// Every script takes the same eight keys of one tenant (one hash slot, see redis-keys.ts):
 //   state   hash  seq, tokens                the tenant's sequence and token total
 //   meta    hash  key -> JSON meta           s seq, t tokens, p priority, v version, o owner,
 //                                            src source, x expiry ms; oj/srcj/tsj/xj: the owner,
@@ -11,13 +11,17 @@
 //   content hash  key -> content JSON
 //   rank    zset  key scored priority*2^48 + seq: ZRANGE 0 0 is the entry that ranks last
 //   ttl     zset  key scored expiry ms
-//   stream  stream  one record per change, id "<seq>-0": field h (header JSON), then 1, 2, ...
-//                   (the JSON of each upserted entry, in order)
+//   stream  stream  one record per change, id "<seq>-0": field h (header JSON, with the change's
+//                   actor as `a`), then 1, 2, ... (the JSON of each upserted entry, in order)
+//   idem    hash  [user, key] JSON -> {p fingerprint, x expiry ms, r reply JSON}: kept replies
+//   idemord zset  the same fields scored by expiry, for expiry and the per-tenant cap
 //
-//
-// Every script takes, after its own arguments, the same five (the tail, see PRELUDE): now ms, max
-// tokens, stream length (records kept; LOAD: records read), history bytes (MCP_HISTORY_BYTES) and
-// a fresh epoch, which becomes the tenant's epoch when it has none (its history starts here).
+// Every script takes, after its own arguments, the same six (the tail, see PRELUDE): now ms, max
+// tokens, stream length (records kept; LOAD: records read), history bytes (MCP_HISTORY_BYTES), a
+// fresh epoch, which becomes the tenant's epoch when it has none (its history starts here), and
+// the audit argument, JSON: {a = the actor of the operation's change, i = {f field, p fingerprint,
+// x expiry ms, n now ms, c cap} when the request has an idempotency key}. A request whose key is
+// held gets {3, reply JSON} (a replay) or a refusal instead of running.
 // The epoch lives in the state hash beside seq, so the two are lost or reset together.
 //
 // Before anything else a changing script expires the entries whose TTL has passed (as its own
@@ -25,12 +29,15 @@
 // order of events as the memory backend.
 //
 // Replies: {1, seq, header, written-entry JSON or '', entry JSON...} for a change; {0, code,
-// detail} for a refusal (nothing changed but due expiries); {2, seq} when there was nothing to do.
+// detail} for a refusal (nothing changed but due expiries); {2, seq} when there was nothing to do;
+// {3, reply JSON} for a replay (nothing changed).
 
 const PRELUDE = `
 local STATE, META, CONTENT, RANK, TTL, STREAM = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local IDEM, IDEM_ORDER = KEYS[7], KEYS[8]
 local SCORE_BASE = 281474976710656
-local TAIL = #ARGV - 5
+local TAIL = #ARGV - 6
+local AUDIT = cjson.decode(ARGV[TAIL + 6])
 local NOW, MAX_TOKENS, STREAM_LEN = tonumber(ARGV[TAIL + 1]), tonumber(ARGV[TAIL + 2]), tonumber(ARGV[TAIL + 3])
 local HISTORY_BYTES, FRESH_EPOCH = tonumber(ARGV[TAIL + 4]), ARGV[TAIL + 5]
 -- As changeBytes (change-history.ts) counts a change besides its entries.
@@ -91,12 +98,47 @@ local function trim_stream (added)
   redis.call('HSET', STATE, 'hbytes', bytes)
 end
 
+-- What answers the request instead of running it when its idempotency key is held: its first
+-- reply (a replay) or, for a different request under the key, a refusal. nil: run the request.
+local function idem_check ()
+  local i = AUDIT.i
+  if not i then return nil end
+  local raw = redis.call('HGET', IDEM, i.f)
+  if not raw then return nil end
+  local held = cjson.decode(raw)
+  if held.x <= i.n then return nil end
+  if held.p ~= i.p then return { 0, 'idempotency_key_reused', '' } end
+  return { 3, held.r }
+end
+
+-- Keeps the request's reply under its key, in the same script as its change; then drops expired
+-- replies and, beyond the tenant's cap, the oldest.
+local function idem_keep (reply)
+  local i = AUDIT.i
+  if not i then return end
+  redis.call('HSET', IDEM, i.f, cjson.encode({ p = i.p, x = i.x, r = cjson.encode(reply) }))
+  redis.call('ZADD', IDEM_ORDER, i.x, i.f)
+  local expired = redis.call('ZRANGEBYSCORE', IDEM_ORDER, '-inf', i.n, 'LIMIT', 0, 100)
+  for _, f in ipairs(expired) do
+    redis.call('HDEL', IDEM, f)
+    redis.call('ZREM', IDEM_ORDER, f)
+  end
+  local over = redis.call('ZCARD', IDEM_ORDER) - i.c
+  if over > 0 then
+    for _, f in ipairs(redis.call('ZRANGE', IDEM_ORDER, 0, over - 1)) do redis.call('HDEL', IDEM, f) end
+    redis.call('ZREMRANGEBYRANK', IDEM_ORDER, 0, over - 1)
+  end
+end
+
 -- Appends the change to the stream and returns the script's reply. upserts: {key, meta, json}.
+-- An expiry is the system's doing, whoever's request found it due (stamped with this instance).
 local function emit (seq, reason, at, upserts, removed, total, written)
   local u = {}
   for i, up in ipairs(upserts) do u[i] = { up[1], up[2].s, up[2].x or 0 } end
+  local actor = AUDIT.a
+  if reason == 'expired' then actor = { sub = 'system', surface = 'system', instance = actor.instance } end
   local header = cjson.encode({ r = reason, at = at, e = history_epoch(), u = u, d = removed,
-    m = { total, MAX_TOKENS, redis.call('HLEN', META) } })
+    m = { total, MAX_TOKENS, redis.call('HLEN', META) }, a = actor })
   local fields = { 'h', header }
   local reply = { 1, seq, header, written or '' }
   local size = #header
@@ -151,6 +193,8 @@ end
  * expiry ms or '', expiry JSON or '', admin '1'/'0', expected version or '', must-create '1'/'0'.
  */
 const WRITE = PRELUDE + `
+local replay = idem_check()
+if replay then return replay end
 local key, content = ARGV[1], ARGV[2]
 -- An entry past its TTL is absent for this write (another user may take its key).
 expire_due(ARGV[9])
@@ -203,11 +247,16 @@ else
   upserts[1] = { key, m, json }
 end
 redis.call('HSET', STATE, 'tokens', total)
+local evicted = {}
+for i, r in ipairs(removed) do evicted[i] = r[1] end
+idem_keep({ key = key, tokens = m.t, version = m.v, seq = seq, epoch = history_epoch(), evicted = evicted, stored = not self_evicted })
 return emit(seq, existing and 'replaced' or 'created', ARGV[9], upserts, removed, total, json)
 `
 
 /** ARGV: key, priority, user, admin '1'/'0', can-write '1'/'0', timestamp. */
 const SET_PRIORITY = PRELUDE + `
+local replay = idem_check()
+if replay then return replay end
 local key = ARGV[1]
 expire_due(ARGV[6])
 local m, refusal = changeable(key, ARGV[5], ARGV[4], ARGV[3])
@@ -221,11 +270,14 @@ redis.call('HSET', META, key, cjson.encode(m))
 redis.call('ZADD', RANK, m.p * SCORE_BASE + seq, key)
 local json = entry_json(m, redis.call('HGET', CONTENT, key))
 -- The token total does not change, so a priority change never evicts.
+idem_keep({ key = key, priority = m.p, version = m.v, seq = seq })
 return emit(seq, 'priority', ARGV[6], { { key, m, json } }, {}, tokens_total(), json)
 `
 
 /** ARGV: key, user, admin '1'/'0', can-write '1'/'0', timestamp. */
 const REMOVE = PRELUDE + `
+local replay = idem_check()
+if replay then return replay end
 local key = ARGV[1]
 expire_due(ARGV[5])
 local m, refusal = changeable(key, ARGV[4], ARGV[3], ARGV[2])
@@ -234,6 +286,7 @@ local seq = next_seq()
 drop(key)
 local total = tokens_total() - m.t
 redis.call('HSET', STATE, 'tokens', total)
+idem_keep({ key = key, seq = seq })
 return emit(seq, 'deleted', ARGV[5], {}, { { key, 'deleted' } }, total)
 `
 
@@ -243,6 +296,8 @@ return emit(seq, 'deleted', ARGV[5], {}, { { key, 'deleted' } }, total)
  * caller's entries go, and naming someone else's key refuses the whole clear.
  */
 const CLEAR = PRELUDE + `
+local replay = idem_check()
+if replay then return replay end
 local user, any_owner, prefix = ARGV[1], ARGV[2] == '1', ARGV[3]
 expire_due(ARGV[5])
 local candidates = {}
@@ -269,7 +324,10 @@ for _, c in ipairs(candidates) do
     end
   end
 end
-if #chosen == 0 then return { 2, current_seq() } end
+if #chosen == 0 then
+  idem_keep({ removed = {}, count = 0, seq = current_seq() })
+  return { 2, current_seq() }
+end
 -- Oldest write first, as the memory backend lists them (hash order is arbitrary).
 if ARGV[4] == '' then table.sort(chosen, function (x, y) return x[2].s < y[2].s end) end
 local seq = next_seq()
@@ -281,6 +339,9 @@ for i, c in ipairs(chosen) do
   removed[i] = { c[1], 'cleared' }
 end
 redis.call('HSET', STATE, 'tokens', total)
+local keys = {}
+for i, r in ipairs(removed) do keys[i] = r[1] end
+idem_keep({ removed = keys, count = #keys, seq = seq })
 return emit(seq, 'cleared', ARGV[5], {}, removed, total)
 `
 
@@ -342,5 +403,5 @@ export const SCRIPTS = {
 
 export type ScriptName = keyof typeof SCRIPTS
 
-/** Every script takes the tenant's six keys, in the order of tenantKeys(). */
-export const SCRIPT_KEY_COUNT = 6
+/** Every script takes the tenant's eight keys, in the order of tenantKeys(). */
+export const SCRIPT_KEY_COUNT = 8

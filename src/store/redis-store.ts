@@ -5,9 +5,15 @@
 // listeners in seq order. Instances learn of each other's changes by reading the streams, so one
 // that briefly lost Redis catches up from where it stopped, and resume history is the same
 // everywhere.
+import { randomBytes } from 'node:crypto'
 import { Redis, ReplyError, type RedisOptions } from 'ioredis'
 import { ContextError, forbidden, notFound } from '../errors.js'
+import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import type { ChangeListener, ContextStore } from './context-store.js'
+import {
+  DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyKeyReusedError, fingerprintOf, replayedResult,
+  type IdempotencyOptions, type IdempotentOperation
+} from './idempotency.js'
 import { assertCanWrite, canWrite, isAdmin } from './permissions.js'
 import { decodeChange, storedEntry } from './change-record.js'
 import { decodeRecord, seqOfId } from './redis-change.js'
@@ -20,10 +26,11 @@ import { TenantOrder } from './tenant-order.js'
 import { TenantRegistry } from './tenant-registry.js'
 import { assertPriority, prepareWrite, type PreparedWrite, type TenantStoreOptions } from './tenant-store.js'
 import type {
-  Actor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult, RemoveResult, WriteInput, WriteResult
+  Actor, ChangeActor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult, RemoveResult, RequestOptions,
+  WriteInput, WriteResult
 } from './types.js'
 
-export interface RedisStoreOptions extends TenantStoreOptions {
+export interface RedisStoreOptions extends TenantStoreOptions, IdempotencyOptions {
   /** REDIS_URL. */
   url: string
   /** MCP_REDIS_PREFIX: instances sharing a prefix share the store. */
@@ -38,7 +45,7 @@ export interface RedisStoreOptions extends TenantStoreOptions {
   log?: { info: (obj: object, msg: string) => void, warn: (obj: object, msg: string) => void }
 }
 
-type Reply = [0, string, string] | [1, number, string, string, ...string[]] | [2, number, string?]
+type Reply = [0, string, string] | [1, number, string, string, ...string[]] | [2, number, string?] | [3, string]
 type ScriptCommand = (...args: Array<string | number>) => Promise<Reply>
 
 /** Records read per XREAD call, and how long it blocks before looking at the tenant list again. */
@@ -55,6 +62,8 @@ const KEY_ATTEMPTS = 20
 
 export class RedisContextStore implements ContextStore {
   readonly backend = 'redis' as const
+  /** This instance, as recorded in the actor of the changes it decides (one audit line per change). */
+  readonly instanceId = randomBytes(6).toString('base64url')
   /** Commands and scripts. Never queues while disconnected: a write then fails at once. */
   readonly redis: Redis
   /** Blocks in XREAD on every tenant's stream. */
@@ -125,26 +134,27 @@ export class RedisContextStore implements ContextStore {
   // tenant registered first, then its script is sent in the order the tenant's operations were
   // called (tenant-order.ts). One connection carries every script, so Redis runs them in that order.
 
-  async write (actor: Actor, input: WriteInput): Promise<WriteResult> {
+  async write (actor: Actor, input: WriteInput, request?: RequestOptions): Promise<WriteResult> {
     const prepared = prepareWrite(actor, input, this.options)
+    const audit = this.auditArg(actor, request, { op: 'write', input })
     const replica = this.replica(actor.tenant)
     const ready = Promise.all([prepared, this.register(replica)]).then(([counted]) => counted)
-    return await this.order.run(actor.tenant, ready, (counted) => this.sendWrite(actor, input, replica, counted))
+    return await this.order.run(actor.tenant, ready, (counted) => this.sendWrite(actor, input, replica, counted, audit))
   }
 
-  async setPriority (actor: Actor, key: string, priority: number): Promise<PriorityResult> {
-    return await this.order.run(actor.tenant, undefined, () => this.sendSetPriority(actor, key, priority))
+  async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
+    return await this.order.run(actor.tenant, undefined, () => this.sendSetPriority(actor, key, priority, request))
   }
 
-  async remove (actor: Actor, key: string): Promise<RemoveResult> {
-    return await this.order.run(actor.tenant, undefined, () => this.sendRemove(actor, key))
+  async remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
+    return await this.order.run(actor.tenant, undefined, () => this.sendRemove(actor, key, request))
   }
 
-  async clear (actor: Actor, options: ClearOptions): Promise<ClearResult> {
-    return await this.order.run(actor.tenant, undefined, () => this.sendClear(actor, options))
+  async clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
+    return await this.order.run(actor.tenant, undefined, () => this.sendClear(actor, options, request))
   }
 
-  private async sendWrite (actor: Actor, input: WriteInput, replica: TenantReplica, { contentJson, tokens }: PreparedWrite): Promise<WriteResult> {
+  private async sendWrite (actor: Actor, input: WriteInput, replica: TenantReplica, { contentJson, tokens }: PreparedWrite, audit: string): Promise<WriteResult> {
     // Left out, priority and source are decided in the script: a rewrite keeps the entry's own.
     const priority = input.priority ?? ''
     const source = input.source ?? ''
@@ -157,7 +167,8 @@ export class RedisContextStore implements ContextStore {
         key, contentJson, tokens, priority, actor.userId, JSON.stringify(actor.userId), source, source === '' ? '' : JSON.stringify(source),
         timestamp, expiresAt ?? '', expiresAt !== undefined ? JSON.stringify(new Date(expiresAt).toISOString()) : '',
         isAdmin(actor) ? '1' : '0', input.expected_version ?? '', input.key === undefined ? '1' : '0'
-      ], now)
+      ], now, audit)
+      if (reply[0] === 3) return await this.replayed(replica, reply)
       if (reply[0] === 0 && reply[1] === 'key_exists' && attempt < KEY_ATTEMPTS) {
         // Another instance made the same key: jump a random distance so the two stop marching
         // in step through the same microseconds.
@@ -173,29 +184,31 @@ export class RedisContextStore implements ContextStore {
     }
   }
 
-  private async sendSetPriority (actor: Actor, key: string, priority: number): Promise<PriorityResult> {
+  private async sendSetPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
     assertPriority(priority)
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxSetPriority', replica, [
       key, priority, actor.userId, isAdmin(actor) ? '1' : '0', canWrite(actor) ? '1' : '0',
       new Date().toISOString()
-    ])
+    ], Date.now(), this.auditArg(actor, request, { op: 'priority', key, priority }))
+    if (reply[0] === 3) return await this.replayed(replica, reply)
     const change = await this.accept(replica, reply, key)
     return { key, priority, version: change.upserted[0].entry.version, seq: change.seq }
   }
 
-  private async sendRemove (actor: Actor, key: string): Promise<RemoveResult> {
+  private async sendRemove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxRemove', replica, [
       key, actor.userId, isAdmin(actor) ? '1' : '0', canWrite(actor) ? '1' : '0',
       new Date().toISOString()
-    ])
+    ], Date.now(), this.auditArg(actor, request, { op: 'remove', key }))
+    if (reply[0] === 3) return await this.replayed(replica, reply)
     const change = await this.accept(replica, reply, key)
     return { key, seq: change.seq }
   }
 
   /** Same rules as TenantStore.clear, decided inside the script against Redis's entries. */
-  private async sendClear (actor: Actor, options: ClearOptions): Promise<ClearResult> {
+  private async sendClear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
     assertCanWrite(actor)
     const admin = isAdmin(actor)
     if (options.all === true && !admin) throw new ContextError('forbidden', 'Clearing the whole tenant needs the admin role')
@@ -204,7 +217,8 @@ export class RedisContextStore implements ContextStore {
     const reply = await this.run('ctxClear', replica, [
       actor.userId, anyOwner ? '1' : '0', options.source ?? '', options.keys !== undefined ? JSON.stringify(options.keys) : '',
       new Date().toISOString()
-    ])
+    ], Date.now(), this.auditArg(actor, request, { op: 'clear', options }))
+    if (reply[0] === 3) return await this.replayed(replica, reply)
     if (reply[0] === 2) return { removed: [], count: 0, seq: reply[1] }
     const change = await this.accept(replica, reply, '')
     const removed = change.removed.map((r) => r.key)
@@ -227,6 +241,7 @@ export class RedisContextStore implements ContextStore {
   epoch (tenant: string) { return this.view(tenant).epoch }
   /** From the local replica's history, which holds every instance's changes (fed by the streams). */
   changesSince (tenant: string, seq: number) { return this.view(tenant).changesSince(seq) }
+  retainedChanges (tenant: string, seq: number, limit: number) { return this.view(tenant).retainedChanges(seq, limit) }
   tenants () { return this.registry.names() }
 
   onChange (listener: ChangeListener) {
@@ -548,8 +563,9 @@ export class RedisContextStore implements ContextStore {
     return change.seq === 1 ? replica.store.adoptEpoch(change.epoch) : change.epoch === replica.store.epoch
   }
 
-  private async run (name: ScriptName, replica: TenantReplica, args: Array<string | number>, now = Date.now()): Promise<Reply> {
-    return await this.call(() => this.scriptCommand(name)(...replica.keys.all, ...args, ...this.tail(replica, now, this.streamLength)))
+  /** Runs a script; `audit` is the change's actor (and idempotency record), the system's by default. */
+  private async run (name: ScriptName, replica: TenantReplica, args: Array<string | number>, now = Date.now(), audit = this.systemAudit()): Promise<Reply> {
+    return await this.call(() => this.scriptCommand(name)(...replica.keys.all, ...args, ...this.tail(replica, now, this.streamLength, audit)))
   }
 
   /**
@@ -557,9 +573,44 @@ export class RedisContextStore implements ContextStore {
    * tenant that has none in Redis: a replica that has seen no change offers its own (its clients
    * saw that epoch at seq 0, which stays true), any other a new one (Redis lost what it saw).
    */
-  private tail (replica: TenantReplica, now: number, records: number): Array<string | number> {
+  private tail (replica: TenantReplica, now: number, records: number, audit = this.systemAudit()): Array<string | number> {
     const fresh = replica.seq === 0 ? replica.store.epoch : newEpoch(now)
-    return [now, this.options.maxTokens, records, this.options.historyBytes ?? DEFAULT_HISTORY_BYTES, fresh]
+    return [now, this.options.maxTokens, records, this.options.historyBytes ?? DEFAULT_HISTORY_BYTES, fresh, audit]
+  }
+
+  // ---- Audit and idempotency (src/store/change-actor.ts, src/store/idempotency.ts). ----
+
+  /** The scripts' last argument: the change's actor, and the idempotency key's record when given. */
+  private auditArg (actor: Actor, request: RequestOptions | undefined, operation: IdempotentOperation): string {
+    const a = this.stamped(changeActorOf(actor))
+    const key = request?.idempotencyKey
+    if (key === undefined) return JSON.stringify({ a })
+    const now = Date.now()
+    return JSON.stringify({
+      a,
+      i: {
+        f: JSON.stringify([actor.userId, key]),
+        p: fingerprintOf(operation),
+        x: now + (this.options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS),
+        n: now,
+        c: this.options.idempotencyMaxKeys ?? DEFAULT_IDEMPOTENCY_MAX_KEYS
+      }
+    })
+  }
+
+  private systemAudit (): string {
+    return JSON.stringify({ a: this.stamped(SYSTEM_ACTOR) })
+  }
+
+  private stamped (actor: ChangeActor): ChangeActor {
+    return { ...actor, instance: this.instanceId }
+  }
+
+  /** A replay's first reply; returned once this instance has applied that change (read-your-writes). */
+  private async replayed<R> (replica: TenantReplica, reply: Reply): Promise<R> {
+    const result = replayedResult<R & { seq: number }>((reply as [3, string])[1])
+    await replica.whenApplied(result.seq, APPLY_WAIT_MS)
+    return result
   }
 
   private scriptCommand (name: ScriptName): ScriptCommand {
@@ -604,6 +655,7 @@ export class RedisContextStore implements ContextStore {
 function refusal (code: string, detail: string, key: string, expectedVersion?: number): ContextError {
   switch (code) {
     case 'not_found': return notFound(key)
+    case 'idempotency_key_reused': return new IdempotencyKeyReusedError()
     case 'forbidden_role': return forbidden('This operation needs the writer or admin role')
     case 'forbidden_owner': return forbidden(`Entry "${detail !== '' ? detail : key}" belongs to another user`)
     case 'version_conflict': return new ContextError('version_conflict',

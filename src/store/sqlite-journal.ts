@@ -13,7 +13,9 @@ import Database from 'better-sqlite3'
 import { ContextError } from '../errors.js'
 import { decodeChange, encodeHeader } from './change-record.js'
 import { newEpoch } from './epoch.js'
+import { DEFAULT_IDEMPOTENCY_MAX_KEYS, type IdempotencyWrite } from './idempotency.js'
 import { MemoryContextStore, type ChangeJournal, type MemoryStoreOptions } from './memory-store.js'
+import { SqliteIdempotency } from './sqlite-idempotency.js'
 import { buildStoredEntry, contentJsonOf } from './tenant-store.js'
 import { TenantRegistry } from './tenant-registry.js'
 import type { ChangeEvent, StoredEntry } from './types.js'
@@ -27,7 +29,8 @@ export interface SqliteJournalOptions {
   onError?: (error: unknown) => void
 }
 
-interface Pending { change: ChangeEvent, retainedFrom: number, resolve: () => void, reject: (error: unknown) => void }
+/** A change to commit (with the oldest seq of its tenant's history), its idempotency record, or both. */
+interface Pending { change?: ChangeEvent, retainedFrom: number, idempotency?: IdempotencyWrite, resolve: () => void, reject: (error: unknown) => void }
 
 interface ChangeRow { seq: number, header: string, entries: string }
 
@@ -61,6 +64,8 @@ export class SqliteJournal implements ChangeJournal {
   private readonly onError: (error: unknown) => void
   private readonly commitBatch: (batch: Pending[]) => void
   private readonly setEpoch: Database.Statement
+  /** Kept replies of idempotent writes, committed with their changes. */
+  readonly idempotency: SqliteIdempotency
   /** Transactions committed and changes they held: how well writes are being grouped. */
   readonly stats = { commits: 0, changes: 0 }
 
@@ -103,10 +108,14 @@ export class SqliteJournal implements ChangeJournal {
     this.setEpoch = this.db.prepare('UPDATE tenants SET epoch = ? WHERE tenant = ?')
     const addChange = this.db.prepare('INSERT OR REPLACE INTO changes (tenant, seq, header, entries) VALUES (?, ?, ?, ?)')
     const trimChanges = this.db.prepare('DELETE FROM changes WHERE tenant = ? AND seq < ?')
+    this.idempotency = new SqliteIdempotency(this.db)
     // One transaction per batch: the WAL is written (and, with FULL, synced) once for all of them.
+    // A change and the idempotency record answering it commit together or not at all.
     this.commitBatch = this.db.transaction((batch: Pending[]) => {
       const retained = new Map<string, number>()
-      for (const { change, retainedFrom } of batch) {
+      for (const { change, retainedFrom, idempotency } of batch) {
+        if (idempotency !== undefined) this.idempotency.put(idempotency)
+        if (change === undefined) continue
         for (const { key } of change.removed) remove.run(change.tenant, key)
         for (const stored of change.upserted) upsert.run(toRow(change.tenant, stored))
         setSeq.run(change.tenant, change.seq, change.epoch)
@@ -124,10 +133,24 @@ export class SqliteJournal implements ChangeJournal {
    * Queues a change; resolves once the transaction holding it has committed. Changes appended in
    * the same turn of the event loop share one commit (group commit).
    */
-  append (change: ChangeEvent, retainedFrom: number): Promise<void> {
+  append (change: ChangeEvent, retainedFrom: number, idempotency?: IdempotencyWrite): Promise<void> {
+    return this.enqueue({ change, retainedFrom, idempotency })
+  }
+
+  /** Commits the idempotency record of a request that changed nothing. */
+  recordIdempotency (idempotency: IdempotencyWrite): Promise<void> {
+    return this.enqueue({ retainedFrom: 0, idempotency })
+  }
+
+  /** The database, for other tables of the same file (revocations); owned and closed by the journal. */
+  get database (): Database.Database {
+    return this.db
+  }
+
+  private enqueue (item: Omit<Pending, 'resolve' | 'reject'>): Promise<void> {
     if (this.closed) return Promise.reject(new ContextError('unavailable', 'The store is shutting down'))
     return new Promise((resolve, reject) => {
-      this.queue.push({ change, retainedFrom, resolve, reject })
+      this.queue.push({ ...item, resolve, reject })
       if (!this.flushScheduled) {
         this.flushScheduled = true
         setImmediate(() => this.flush())
@@ -271,5 +294,6 @@ export function openPersistentStore (options: MemoryStoreOptions & Omit<SqliteJo
     journal.close().catch(() => {})
     throw error
   }
-  return { store: new MemoryContextStore({ ...options, registry, journal }), journal, restoredTenants }
+  const idempotency = journal.idempotency.restore(options.idempotencyMaxKeys ?? DEFAULT_IDEMPOTENCY_MAX_KEYS)
+  return { store: new MemoryContextStore({ ...options, registry, journal, idempotency }), journal, restoredTenants }
 }

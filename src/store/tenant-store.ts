@@ -5,7 +5,12 @@
 // it. Replicas (the Redis backend) and journal replay apply the same events, so there is exactly
 // one code path that changes the working set.
 import { ContextError, notFound } from '../errors.js'
+import type { RelevanceIndex } from '../relevance/relevance-index.js'
+import { orderByRelevance } from '../relevance/score.js'
+import { TenantRelevance } from '../relevance/tenant-relevance.js'
+import { fillBudget } from './budget-fill.js'
 import { ChangeHistory } from './change-history.js'
+import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import { newEpoch } from './epoch.js'
 import { ExpiryQueue } from './expiry-queue.js'
 import { findTooDeep } from './json-depth.js'
@@ -13,7 +18,7 @@ import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
 import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex, type IndexNode } from './ranked-index.js'
 import type {
   Actor, ChangeEvent, ChangeReason, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult,
-  QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult
+  QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult, ChangeActor
 } from './types.js'
 
 export interface TenantStoreOptions {
@@ -45,6 +50,16 @@ export class TenantStore {
   /** Keys whose entry has a TTL: what the expiry queue must hold once stale items are dropped. */
   private readonly expiring = new Set<string>()
   private readonly history: ChangeHistory
+  /**
+   * The full-text index for relevant_to, built on the tenant's first such query and told of every
+   * put/drop from then on: a tenant never queried that way pays nothing for it.
+   */
+  private readonly relevance = new TenantRelevance({
+    get: (key) => this.get(key),
+    entries: () => [...this.nodes.values()].map((node) => node.stored),
+    size: () => this.nodes.size
+  })
+
   private totalTokens = 0
   private currentSeq = 0
   private lastKeyMicros = 0
@@ -85,7 +100,7 @@ export class TenantStore {
    * Creates or replaces an entry, then evicts what ranks last until the budget holds. `prepared`
    * is the input already checked and counted (prepareWrite); without it the checks run here.
    */
-  write (actor: Actor, input: WriteInput, now = Date.now(), prepared?: PreparedWrite): { result: WriteResult, change: ChangeEvent } {
+  write (actor: Actor, input: WriteInput, now = Date.now(), prepared?: PreparedWrite): { result: WriteResult & { entry: Entry }, change: ChangeEvent } {
     const { contentJson, tokens } = prepared ?? checkWriteInput(actor, input, this.options)
     const key = input.key ?? this.generateKey(input.source ?? actor.userId, now)
     const existing = this.get(key)
@@ -113,7 +128,7 @@ export class TenantStore {
     const evicted = this.planEvictions(stored, existing)
     const change = this.makeChange(seq, existing === undefined ? 'created' : 'replaced', timestamp,
       evicted.includes(key) ? [] : [stored],
-      evicted.map((k) => ({ key: k, reason: 'evicted' as const })), stored, existing)
+      evicted.map((k) => ({ key: k, reason: 'evicted' as const })), stored, existing, changeActorOf(actor))
     this.apply(change)
     return {
       result: { key, tokens, version: stored.entry.version, seq, epoch: this.currentEpoch, evicted, stored: !evicted.includes(key), entry: stored.entry },
@@ -137,7 +152,7 @@ export class TenantStore {
       expiresAt: existing.expiresAt
     })
     // The token total does not change, so a priority change never evicts.
-    const change = this.makeChange(seq, 'priority', stored.entry.timestamp, [stored], [], stored, existing)
+    const change = this.makeChange(seq, 'priority', stored.entry.timestamp, [stored], [], stored, existing, changeActorOf(actor))
     this.apply(change)
     return { result: { key, priority, version: stored.entry.version, seq }, change }
   }
@@ -146,7 +161,7 @@ export class TenantStore {
     const existing = this.get(key)
     if (existing === undefined) throw notFound(key)
     assertMayChange(actor, existing.entry.owner, key)
-    const change = this.removal(now, 'deleted', [key])
+    const change = this.removal(now, 'deleted', [key], changeActorOf(actor))
     this.apply(change)
     return { result: { key, seq: change.seq }, change }
   }
@@ -175,7 +190,7 @@ export class TenantStore {
       keys.push(stored.key)
     }
     if (keys.length === 0) return { result: { removed: [], count: 0, seq: this.currentSeq } }
-    const change = this.removal(now, 'cleared', keys)
+    const change = this.removal(now, 'cleared', keys, changeActorOf(actor))
     this.apply(change)
     return { result: { removed: keys, count: keys.length, seq: change.seq }, change }
   }
@@ -188,7 +203,7 @@ export class TenantStore {
       .filter((item) => this.get(item.key)?.seq === item.seq)
       .map((item) => item.key)
     if (keys.length === 0) return undefined
-    const change = this.removal(now, 'expired', keys)
+    const change = this.removal(now, 'expired', keys, SYSTEM_ACTOR)
     this.apply(change)
     return change
   }
@@ -233,30 +248,33 @@ export class TenantStore {
     return { entries: this.rankedEntries(), metadata: this.metadata, seq: this.currentSeq, epoch: this.currentEpoch }
   }
 
-  query (query: ContextQuery): QueryResult {
-    const match = compileQuery(query)
-    const budget = query.max_tokens ?? Infinity
-    const limit = query.limit ?? Infinity
-    const entries: StoredEntry[] = []
-    const omitted: string[] = []
-    let matched = 0
-    let returnedTokens = 0
-    for (const stored of this.candidatesFor(query)) {
-      if (!match(stored)) continue
-      matched++
-      // Greedy fill in rank order: an entry too large for what is left is skipped, and smaller,
-      // lower-ranked ones may still fit.
-      if (entries.length < limit && returnedTokens + stored.entry.tokens <= budget) {
-        entries.push(stored)
-        returnedTokens += stored.entry.tokens
-      } else {
-        omitted.push(stored.key)
+  /**
+   * A query in four steps, each its own function: filter (the query's filters, in rank order),
+   * order (by relevance to `relevant_to`, when given), then the `max_tokens` budget and `limit`.
+   */
+  query (query: ContextQuery, now = Date.now()): QueryResult {
+    const matches = this.filter(query)
+    const ranking = query.relevant_to !== undefined
+      ? orderByRelevance(matches, this.relevance.matches(query.relevant_to), now)
+      : undefined
+    const result = fillBudget(ranking?.ordered ?? matches, query)
+    if (ranking !== undefined) {
+      const scoreOf = (key: string): number => {
+        const stored = this.get(key)
+        return stored === undefined ? 0 : ranking.scoreOf(stored)
       }
+      result.metadata.scores = result.entries.map((stored) => [stored.key, ranking.scoreOf(stored)])
+      result.scoreOf = scoreOf
     }
-    return {
-      entries,
-      metadata: { matched, returned: entries.length, returned_tokens: returnedTokens, truncated: omitted.length > 0, omitted }
-    }
+    return result
+  }
+
+  /**
+   * The relevance index caught up with every change, or undefined before the first relevant_to
+   * query (for tests and benchmarks: queries use it through `query`).
+   */
+  relevanceIndex (): RelevanceIndex | undefined {
+    return this.relevance.built ? this.relevance.current() : undefined
   }
 
   /** Changes after `seq`, or undefined when the retained history does not reach back that far. */
@@ -264,10 +282,20 @@ export class TenantStore {
     return this.history.since(seq, this.currentSeq)
   }
 
-  private candidatesFor (query: ContextQuery): Iterable<StoredEntry> {
-    if (query.keys === undefined) return this.rankedEntries()
-    const wanted = new Set(query.keys)
-    return this.rankedEntries().filter((stored) => wanted.has(stored.key))
+  /** Up to `limit` retained changes after `seq` (from the oldest retained), for the audit trail. */
+  retainedChanges (seq: number, limit: number): ChangeEvent[] {
+    return this.history.retained(seq, limit)
+  }
+
+  /** The filter step: every entry matching the query's filters, in rank order. */
+  private filter (query: ContextQuery): StoredEntry[] {
+    const match = compileQuery(query)
+    const wanted = query.keys !== undefined ? new Set(query.keys) : undefined
+    const matches: StoredEntry[] = []
+    for (const stored of this.index.inRankOrder()) {
+      if ((wanted === undefined || wanted.has(stored.key)) && match(stored)) matches.push(stored)
+    }
+    return matches
   }
 
   private rankedEntries (): StoredEntry[] {
@@ -276,6 +304,7 @@ export class TenantStore {
 
   private put (stored: StoredEntry): void {
     this.nodes.set(stored.key, this.index.insert(stored))
+    this.relevance.changed(stored.key)
     this.totalTokens += stored.entry.tokens
     if (stored.expiresAt !== undefined && this.options.expiresEntries !== false) {
       this.expiring.add(stored.key)
@@ -299,6 +328,7 @@ export class TenantStore {
     if (node === undefined) return
     this.nodes.delete(key)
     this.index.unlink(node)
+    this.relevance.changed(key)
     this.totalTokens -= node.stored.entry.tokens
     this.expiring.delete(key)
   }
@@ -314,7 +344,7 @@ export class TenantStore {
     return this.index.planEvictions(incoming, existing?.key, total - this.options.maxTokens).map((victim) => victim.key)
   }
 
-  private removal (now: number, reason: RemovalReason & ChangeReason, keys: string[]): ChangeEvent {
+  private removal (now: number, reason: RemovalReason & ChangeReason, keys: string[], actor: ChangeActor): ChangeEvent {
     const removed = keys.map((key) => ({ key, reason }))
     let tokens = 0
     for (const key of keys) tokens += this.get(key)?.entry.tokens ?? 0
@@ -330,13 +360,15 @@ export class TenantStore {
         total_tokens: this.totalTokens - tokens,
         max_tokens: this.options.maxTokens,
         entry_count: this.nodes.size - keys.length
-      }
+      },
+      actor
     }
   }
 
   private makeChange (
     seq: number, reason: ChangeReason, at: string, upserted: StoredEntry[],
-    removed: Array<{ key: string, reason: RemovalReason }>, incoming: StoredEntry, existing: StoredEntry | undefined
+    removed: Array<{ key: string, reason: RemovalReason }>, incoming: StoredEntry, existing: StoredEntry | undefined,
+    actor: ChangeActor
   ): ChangeEvent {
     let tokens = this.totalTokens - (existing?.entry.tokens ?? 0) + incoming.entry.tokens
     let count = this.nodes.size + (existing === undefined ? 1 : 0)
@@ -352,7 +384,8 @@ export class TenantStore {
       at,
       upserted,
       removed,
-      metadata: { total_tokens: tokens, max_tokens: this.options.maxTokens, entry_count: count }
+      metadata: { total_tokens: tokens, max_tokens: this.options.maxTokens, entry_count: count },
+      actor
     }
   }
 

@@ -2,11 +2,32 @@
 
 export type Role = 'reader' | 'writer' | 'admin'
 
+/** The surface a change came through; `system` is the server itself (expiry, eviction, tools). */
+export type Surface = 'ws' | 'rest' | 'mcp' | 'system'
+
 /** Who is acting: the JWT's subject, roles and tenant. Every store operation takes one. */
 export interface Actor {
   readonly userId: string
   readonly roles: readonly Role[]
   readonly tenant: string
+  /** Where the request came from, for the audit trail (default `system`: in-process callers). */
+  readonly surface?: Surface
+  /** The connection or session that sent it (WebSocket client_id, `mcp-<session>`), if any. */
+  readonly clientId?: string
+}
+
+/** Who made a change, as the audit trail records it (contract §8). */
+export interface ChangeActor {
+  readonly sub: string
+  readonly surface: Surface
+  readonly client_id?: string
+  /** The server instance that decided it (Redis backend), so one instance writes its audit line. */
+  readonly instance?: string
+}
+
+/** Per-request options of a store write: the idempotency key, when the client gave one. */
+export interface RequestOptions {
+  readonly idempotencyKey?: string
 }
 
 /** An entry exactly as clients see it (contract §1). */
@@ -55,6 +76,8 @@ export interface ChangeEvent {
   readonly upserted: readonly StoredEntry[]
   readonly removed: ReadonlyArray<{ readonly key: string, readonly reason: RemovalReason }>
   readonly metadata: StoreMetadata
+  /** Who made it; evictions inside a write are the system's (see src/store/change-actor.ts). */
+  readonly actor: ChangeActor
 }
 
 export interface WriteInput {
@@ -76,16 +99,19 @@ export interface WriteResult {
   evicted: string[]
   /** False when the write's own entry ranked last and was evicted at once. */
   stored: boolean
-  entry: Entry
+  /** The entry written; absent on a replay (the first reply is kept, not the entry). */
+  entry?: Entry
+  /** True when this is the first reply again, for a repeated idempotency key: nothing changed. */
+  replayed?: true
 }
 
-export interface PriorityResult { key: string, priority: number, version: number, seq: number }
+export interface PriorityResult { key: string, priority: number, version: number, seq: number, replayed?: true }
 
-export interface RemoveResult { key: string, seq: number }
+export interface RemoveResult { key: string, seq: number, replayed?: true }
 
 export interface ClearOptions { source?: string, keys?: string[], all?: boolean }
 
-export interface ClearResult { removed: string[], count: number, seq: number }
+export interface ClearResult { removed: string[], count: number, seq: number, replayed?: true }
 
 export interface ContextQuery {
   source?: string
@@ -97,10 +123,15 @@ export interface ContextQuery {
   text?: string
   max_tokens?: number
   limit?: number
+  /** A task in free text: rank the matches by relevance to it (contract §10). */
+  relevant_to?: string
 }
 
 export interface QueryResult {
-  /** Matches in rank order (priority descending, then most recent write). */
+  /**
+   * Matches in rank order (priority descending, then most recent write), or with relevant_to in
+   * score order (docs/context-optimizer.md).
+   */
   entries: StoredEntry[]
   metadata: {
     matched: number
@@ -109,7 +140,14 @@ export interface QueryResult {
     truncated: boolean
     /** Keys that matched but did not fit max_tokens or limit, in rank order. */
     omitted: string[]
+    /**
+     * With relevant_to only: each returned entry's score, best first, as [key, score] pairs (a list,
+     * because keys are user input and an object would reorder integer-like ones).
+     */
+    scores?: Array<[string, number]>
   }
+  /** With relevant_to only: the score of any matched entry, returned or omitted (0: no shared term). */
+  scoreOf?: (key: string) => number
 }
 
 export interface Snapshot {

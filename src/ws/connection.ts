@@ -6,6 +6,7 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { RawData, WebSocket } from 'ws'
 import type { Identity } from '../auth/identity.js'
+import { TokenRevokedError } from '../security/revocation-list.js'
 import type { ErrorCode } from '../errors.js'
 import { connectQuerySchema, type BroadcastMode, type ClientMessage, type MessageId } from '../protocol/messages.js'
 import { issueDetails } from '../protocol/schemas.js'
@@ -239,6 +240,8 @@ export class Connection implements Subscriber {
         session.identity = effect.identity
         return
       case 'close':
+        // The one close a handler asks for is a refused token refresh (contract §2).
+        if (effect.code === CLOSE.unauthorized) this.hub.audit.refused({ surface: 'ws', reason: 'refresh_refused' })
         this.close(effect.code, effect.reason)
     }
   }
@@ -252,8 +255,9 @@ export class Connection implements Subscriber {
     let identity: Identity
     try {
       identity = hub.deps.verifyToken(token)
-    } catch {
-      this.refuse('Invalid authentication token', 'invalid')
+    } catch (error) {
+      if (error instanceof TokenRevokedError) hub.audit.refused({ surface: 'ws', reason: 'revoked', token: error.token })
+      this.refuse('Invalid authentication token', 'invalid', error instanceof TokenRevokedError)
       return
     }
     if (hub.sessions.countForUser(identity.tenant, identity.userId) >= hub.config.maxConnectionsPerUser) {
@@ -300,8 +304,9 @@ export class Connection implements Subscriber {
   }
 
   /** Closes 4001 with one of the contract's two reasons; the reason never carries the token. */
-  private refuse (reason: 'Authentication token required' | 'Invalid authentication token', result: string): void {
+  private refuse (reason: 'Authentication token required' | 'Invalid authentication token', result: 'invalid' | 'missing' | 'timeout', audited = false): void {
     this.hub.metrics.authAttempts.inc({ result, surface: 'ws' })
+    if (!audited) this.hub.audit.refused({ surface: 'ws', reason: result })
     this.close(CLOSE.unauthorized, reason)
   }
 

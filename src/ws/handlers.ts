@@ -6,9 +6,11 @@ import type { Config } from '../config.js'
 import { ContextError, wireError, type ErrorCode } from '../errors.js'
 import type { ClientMessage, MessageId, MessageOf, MessageType } from '../protocol/messages.js'
 import type { SessionInfo, SessionRegistry } from '../sessions/session-registry.js'
+import { metadataJson } from '../relevance/scores-json.js'
 import { statusBody } from '../status.js'
 import type { ContextStore } from '../store/context-store.js'
 import { assertAdmin } from '../store/permissions.js'
+import { replayedMark, withIdempotencyKey } from '../store/idempotency.js'
 import type { WriteInput } from '../store/types.js'
 import type { ClientSession } from './client-session.js'
 import { contextFrame, entriesObject, errorFrame, idField, replyFrame } from './serialization.js'
@@ -58,7 +60,7 @@ function writeInput (message: MessageOf<'update_context'> | MessageOf<'context_u
 // The write path is the hot one (agents stream updates): a plain .then rather than an async
 // function saves a promise per message.
 function write (message: MessageOf<'update_context'> | MessageOf<'context_update'>, session: ClientSession, deps: HandlerDeps): Promise<Outcome> {
-  return deps.store.write(session.identity, writeInput(message)).then((result) => reply(replyFrame('update_ack', message.id, {
+  return deps.store.write(session.actor, writeInput(message), withIdempotencyKey(message.idempotency_key)).then((result) => reply(replyFrame('update_ack', message.id, {
     status: 'success',
     key: result.key,
     tokens: result.tokens,
@@ -67,7 +69,8 @@ function write (message: MessageOf<'update_context'> | MessageOf<'context_update
     epoch: result.epoch,
     evicted: result.evicted,
     // False when the write's own entry ranked last and was evicted at once (CONTRACT §1).
-    stored: result.stored
+    stored: result.stored,
+    ...replayedMark(result)
   })))
 }
 
@@ -85,21 +88,21 @@ const handlers: { [T in MessageType]: Handler<T> } = {
 
   query_context: (message, session, deps) => {
     const result = deps.store.query(session.tenant, message.query)
-    const { matched, returned, returned_tokens: returnedTokens, truncated } = result.metadata
+    const { matched, returned, returned_tokens: returnedTokens, truncated, scores } = result.metadata
     return reply(`{"type":"query_response"${idField(message.id)}` +
       `,"data":${entriesObject(result.entries)}` +
-      `,"metadata":${JSON.stringify({ matched, returned, returned_tokens: returnedTokens, truncated })}}`)
+      `,"metadata":${metadataJson({ matched, returned, returned_tokens: returnedTokens, truncated }, scores)}}`)
   },
 
   clear_context: async (message, session, deps) => {
-    const result = await deps.store.clear(session.identity, { source: message.source, keys: message.keys, all: message.all })
-    return reply(replyFrame('context_cleared', message.id, { removed: result.removed, count: result.count, seq: result.seq }))
+    const result = await deps.store.clear(session.actor, { source: message.source, keys: message.keys, all: message.all }, withIdempotencyKey(message.idempotency_key))
+    return reply(replyFrame('context_cleared', message.id, { removed: result.removed, count: result.count, seq: result.seq, ...replayedMark(result) }))
   },
 
   set_priority: async (message, session, deps) => {
-    const result = await deps.store.setPriority(session.identity, message.key, message.priority)
+    const result = await deps.store.setPriority(session.actor, message.key, message.priority, withIdempotencyKey(message.idempotency_key))
     return reply(replyFrame('priority_set', message.id, {
-      key: result.key, priority: result.priority, version: result.version, seq: result.seq
+      key: result.key, priority: result.priority, version: result.version, seq: result.seq, ...replayedMark(result)
     }))
   },
 

@@ -20,6 +20,7 @@ function change (seq: number, size: number): ChangeEvent {
     at: '2026-01-01T00:00:00.000Z',
     upserted: [stored],
     removed: [],
+    actor: { sub: 'alice', surface: 'ws' },
     metadata: { total_tokens: 1, max_tokens: 10, entry_count: 1 }
   }
 }

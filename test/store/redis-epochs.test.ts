@@ -121,11 +121,11 @@ redisTest('a write treats an entry past its TTL as absent, before any sweep, lik
     const heard: ChangeEvent[] = []
     store.onChange((change) => heard.push(change))
     const first = await store.write(alice, { content: { brief: true }, key: 'ttl', ttl_seconds: 1 })
-    await pastExpiry(first.entry.expires_at as string)
+    await pastExpiry(first.entry?.expires_at as string)
     const taken = await store.write(bob, { content: { mine: true }, key: 'ttl', expected_version: 0 })
     await eventually(() => heard.length === 3, 5_000, 'three changes')
     outcomes.push({
-      taken: { key: taken.key, version: taken.version, seq: taken.seq, owner: taken.entry.owner },
+      taken: { key: taken.key, version: taken.version, seq: taken.seq, owner: taken.entry?.owner },
       changes: heard.map((c) => ({ seq: c.seq, reason: c.reason, removed: c.removed, upserted: c.upserted.map((u) => u.key) })),
       stored: store.get('default', 'ttl')?.entry.owner
     })

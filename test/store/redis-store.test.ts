@@ -178,7 +178,7 @@ redisTest('entries with a TTL expire once, on every instance', async (t) => {
   const heard: ChangeEvent[] = []
   b.onChange((change) => heard.push(change))
   const write = await a.write(alice, { content: { brief: true }, key: 'ttl', ttl_seconds: 1 })
-  t.match(write.entry.expires_at, /^\d{4}-\d\d-\d\dT/)
+  t.match(write.entry?.expires_at, /^\d{4}-\d\d-\d\dT/)
   await eventually(() => heard.some((c) => c.reason === 'expired'), 10_000, 'the expiry')
   t.equal(a.get('default', 'ttl'), undefined)
   t.equal(b.get('default', 'ttl'), undefined)

@@ -2,7 +2,8 @@
 // 100,000 entries, next to the naive reference (a full sort per write, as the original design's
 // _prune_context); tokenizer throughput, the shipped counter against js-tiktoken (oracle) and
 // gpt-tokenizer (the previous counter); and the counter's cost per KB on adversarial shapes
-// (long runs of one character, repeated patterns, random mixes) beside prose.
+// (long runs of one character, repeated patterns, random mixes) beside prose; and relevant_to
+// (bench/relevance.bench.ts).
 //
 // `-- --only tokenizer` (or `store`, `relevance`) runs one part.
 import { PerformanceObserver, performance } from 'node:perf_hooks'
@@ -125,7 +126,7 @@ function adversarialShapes () {
     ['JSON records', JSON.stringify(Array.from({ length: n / 24 }, (_, i) => ({ id: i, v: `x${i}` })))]
   ]
   const table = rankTable('o200k_base')
-  const rows = shapes.map(([name, text]) => ({ name, text, kb: Buffer.byteLength(text) / 1024, count: [] as number[], split: [] as number[] }))
+  const rows = shapes.map(([name, text]) => ({ name, text, kb: Buffer.byteLength(text) / 1024, tokens: count(text), count: [] as number[], split: [] as number[] }))
   for (const row of rows) count(row.text) // warm up (and load the table)
   // Rounds interleave the shapes, and each figure is the median of its rounds.
   for (let round = 0; round < 5; round++) {
@@ -140,7 +141,7 @@ function adversarialShapes () {
     }
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]
-  return rows.map((row) => ({ name: row.name, kb: row.kb, usPerKb: median(row.count), splitUsPerKb: median(row.split) }))
+  return rows.map((row) => ({ name: row.name, kb: row.kb, tokensPerKb: row.tokens / row.kb, usPerKb: median(row.count), splitUsPerKb: median(row.split) }))
 }
 
 const fmt = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
@@ -179,9 +180,9 @@ if (only.has('tokenizer')) {
   const shapes = adversarialShapes()
   const reference = shapes[0].usPerKb
   console.log(`\nToken counting cost by shape (o200k_base, ${SHAPE_BYTES / 1024} KB each, CPU µs per KB, median of 5 interleaved rounds)\n`)
-  console.log('| shape | µs/KB | of which the split | vs prose |')
-  console.log('| --- | ---: | ---: | ---: |')
-  for (const shape of shapes) console.log(`| ${shape.name} | ${fmt(shape.usPerKb, 1)} | ${fmt(shape.splitUsPerKb, 1)} | ${fmt(shape.usPerKb / reference, 2)}x |`)
+  console.log('| shape | tokens/KB | µs/KB | of which the split | vs prose |')
+  console.log('| --- | ---: | ---: | ---: | ---: |')
+  for (const shape of shapes) console.log(`| ${shape.name} | ${fmt(shape.tokensPerKb, 0)} | ${fmt(shape.usPerKb, 1)} | ${fmt(shape.splitUsPerKb, 1)} | ${fmt(shape.usPerKb / reference, 2)}x |`)
   const worst = shapes.slice(1).reduce((a, b) => (b.usPerKb > a.usPerKb ? b : a))
   const ratio = worst.usPerKb / reference
   console.log(`\nworst shape (${worst.name}) vs prose: ${fmt(ratio, 2)}x (target <= 3x) ${ratio <= 3 ? 'PASS' : 'MISS'}`)

@@ -2,6 +2,7 @@
 // its threads when the server closes.
 import fp from 'fastify-plugin'
 import { TokenCountingPool } from '../src/tokenizer/counting-pool.js'
+import { rankTable } from '../src/tokenizer/rank-table.js'
 
 declare module 'fastify' {
   interface FastifyInstance { tokenizer: TokenCountingPool }
@@ -9,6 +10,9 @@ declare module 'fastify' {
 
 export default fp(async (app) => {
   const { config } = app
+  // The encoding's table loads now (~0.1-0.3 s), not on the first write, which would make every
+  // client wait behind it.
+  rankTable(config.tokenEncoding)
   const pool = new TokenCountingPool({
     encoding: config.tokenEncoding,
     threads: config.tokenizerThreads,

@@ -38,6 +38,17 @@ export function countTokens (table: RankTable, text: string, options: CountOptio
       count++
       continue
     }
+    // Not a token as a whole, so two bytes stay two tokens, and three make two if either pair
+    // is a token (merging it leaves a pair that is the whole piece, not a token), else three.
+    // Dense text (base64, hex) is mostly such pieces.
+    if (piece.length === 2) {
+      count += 2
+      continue
+    }
+    if (piece.length === 3) {
+      count += table.ranks.has(piece.slice(0, 2)) || table.ranks.has(piece.slice(1)) ? 2 : 3
+      continue
+    }
     if (cache === undefined || piece.length >= queueFrom) {
       count += bytePairCount(piece, table, queueFrom)
       continue

@@ -43,8 +43,8 @@ export interface Outcome {
 type Handler<T extends MessageType> = (message: MessageOf<T>, session: ClientSession, deps: HandlerDeps) => Outcome | Promise<Outcome>
 
 const reply = (frame: string): Outcome => ({ replies: [frame] })
-const replyError = (id: MessageId | undefined, code: ErrorCode, message: string, details?: unknown): Outcome =>
-  ({ replies: [errorFrame(id, code, message, details)], error: code })
+const replyError = (id: MessageId | undefined, code: ErrorCode, message: string, details?: unknown, extra?: Record<string, unknown>): Outcome =>
+  ({ replies: [errorFrame(id, code, message, details, extra)], error: code })
 
 function writeInput (message: MessageOf<'update_context'> | MessageOf<'context_update'>): WriteInput {
   return {
@@ -153,7 +153,11 @@ function failed (message: ClientMessage, error: unknown): Outcome {
     // Codes the contract does not list (a backend `unavailable`) travel as a listed one, with the
     // precise code in details.reason: a client can tell that retrying later may help.
     const wire = wireError(error.code, error.details)
-    return replyError(message.id, wire.code, error.message, wire.details)
+    // A store refusal that says when to retry (the counting pool's full queue) carries it where the
+    // message rate's refusal does: `retry_after_ms` beside `code` (CONTRACT §2).
+    const retryAfter = (error.details as { retry_after_ms?: unknown } | undefined)?.retry_after_ms
+    const extra = wire.code === 'rate_limited' && typeof retryAfter === 'number' ? { retry_after_ms: retryAfter } : undefined
+    return replyError(message.id, wire.code, error.message, wire.details, extra)
   }
   return { ...replyError(message.id, 'internal', 'Internal error'), failure: error }
 }

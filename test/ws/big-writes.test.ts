@@ -76,3 +76,17 @@ test('counts made on a worker thread equal those made inline', async (t) => {
   t.ok(counts[0].every((count) => Number.isInteger(count) && count > 0), 'every write was counted')
   t.same(counts[0], contents.map((content) => tokenCounter('o200k_base')(JSON.stringify(content))))
 })
+
+test('a large write refused because the counting queue is full says when to retry and changes nothing', async (t) => {
+  const { app, url } = await startServer(t, { ...SERVER, MCP_TOKENIZER_QUEUE: '0' })
+  const writer = await connectAuthenticated(url, as('alice', 'big'), { mode: 'none' })
+  writer.send({ type: 'update_context', id: 'first', key: 'first', context: BIG })
+  writer.send({ type: 'update_context', id: 'second', key: 'second', context: BIG }) // the one thread is busy
+  writer.send({ type: 'update_context', id: 'small', key: 'small', context: { n: 1 } })
+  const [first, second, small] = await Promise.all(['first', 'second', 'small'].map(async (id) => await writer.next((frame) => frame.id === id)))
+  t.match(first, { type: 'update_ack', seq: 1 })
+  t.match(second, { type: 'error', code: 'rate_limited', retry_after_ms: Number })
+  t.match(small, { type: 'update_ack', seq: 2 }, 'the refused write took no seq, and the next write went on')
+  t.same(app.store.snapshot('big').entries.map((e) => e.key).sort(), ['first', 'small'])
+  writer.close()
+})

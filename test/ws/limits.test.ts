@@ -74,7 +74,9 @@ test('MCP_WS_BYTE_RATE: writes beyond the content byte rate get rate_limited; a 
   const text = 'lorem ipsum dolor sit amet '.repeat(2200)
   const patient = await connectAuthenticated(url, as('alice'), { mode: 'none' })
   for (let i = 0; i < 4; i++) patient.send({ type: 'update_context', id: i, key: `p${i}`, context: { text } })
-  const replies = await patient.collect((f) => f.id !== undefined, 4)
+  // By id: replies may arrive out of order (a refusal is immediate, a large write's ack comes
+  // once a worker thread has counted it).
+  const replies = (await patient.collect((f) => f.id !== undefined, 4)).sort((a, b) => a.id - b.id)
   t.same(replies.map((f) => f.type), ['update_ack', 'update_ack', 'update_ack', 'error'], 'the burst of 200 KB passes, the fourth write does not')
   t.equal(replies[3].code, 'rate_limited')
   t.ok(replies[3].retry_after_ms > 0 && replies[3].retry_after_ms <= 600, `retry_after_ms = ${replies[3].retry_after_ms}`)

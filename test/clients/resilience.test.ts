@@ -183,7 +183,11 @@ test('requests time out against a server that stopped answering; the heartbeat r
   t.equal((readError as ContextError).code, 'timeout', 'the read, sent once the write gave up its place, times out too')
   t.equal(client.state, 'connected', 'without a heartbeat, the socket still looks open')
   server.child.kill('SIGCONT')
-  t.type((await client.ping()).timestamp, 'string', 'the same connection answers again')
+  // The resumed server first works through what queued up while it was frozen; on a loaded
+  // machine that can take longer than this client's 400 ms timeout, so a few pings are allowed.
+  let pong: { timestamp: string } | undefined
+  for (let attempt = 0; attempt < 20 && pong === undefined; attempt++) pong = await client.ping().catch(() => undefined)
+  t.type(pong?.timestamp, 'string', 'the same connection answers again')
 
   const watched = testClient(t, { url: server.ws, token: signTestToken(), mode: 'delta', requestTimeoutMs: 400, pingIntervalMs: 200, connectTimeoutMs: 1000 })
   await watched.ready

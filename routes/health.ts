@@ -14,7 +14,11 @@ const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/health', {
     config: { rateLimit: false },
     schema: {
-      operationId: 'getHealth', tags: ['health'], summary: 'Liveness: the process answers', security: [], querystring: noParameters,
+      operationId: 'getHealth',
+      tags: ['health'],
+      summary: 'Liveness: the process answers',
+      security: [],
+      querystring: noParameters,
       response: { 200: jsonResponse('The process answers', healthSchema) }
     }
   }, async () => {
@@ -36,7 +40,11 @@ const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/ready', {
     config: { rateLimit: false },
     schema: {
-      operationId: 'getReadiness', tags: ['health'], summary: 'Readiness: serving and the store backend answers', security: [], querystring: noParameters,
+      operationId: 'getReadiness',
+      tags: ['health'],
+      summary: 'Readiness: serving and the store backend answers',
+      security: [],
+      querystring: noParameters,
       response: {
         200: jsonResponse('Ready for traffic', readinessSchema),
         503: jsonResponse('Starting, draining, or the store backend does not answer', readinessSchema)

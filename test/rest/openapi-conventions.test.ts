@@ -25,7 +25,9 @@ test('a bare route gets an operationId, a tag, and 400/401/429 with the error sc
 
 test("a route's own choices are kept; open and unthrottled routes get no 401 or 429", async (t) => {
   const own = withOperationConventions({
-    method: 'GET', url: '/health', config: { rateLimit: false },
+    method: 'GET',
+    url: '/health',
+    config: { rateLimit: false },
     schema: { operationId: 'getHealth', tags: ['health'], security: [], response: { 200: { description: 'ok' } } }
   }) as Record<string, any>
   t.equal(own.operationId, 'getHealth')

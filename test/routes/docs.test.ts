@@ -7,7 +7,11 @@ import { OPENAPI_PATH, generateOpenApiYaml } from '../../scripts/generate-openap
 import { restApp } from './rest-client.js'
 
 interface Operation {
-  operationId?: string, tags?: string[], summary?: string, description?: string, security?: unknown[]
+  operationId?: string,
+  tags?: string[],
+  summary?: string,
+  description?: string,
+  security?: unknown[]
   responses?: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>
 }
 type Document = {

@@ -61,7 +61,9 @@ const environmentSchema = z.object({
   MCP_HTTP_RATE_LIMIT: integer(1).default(600),
   MCP_TRUST_PROXY: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false')
     .transform((value) => value === 'true' || value === '1'),
-  MCP_PUBLIC_URL: optionalHttpUrl
+  MCP_PUBLIC_URL: optionalHttpUrl,
+  MCP_METRICS_MAX_TENANTS: integer(1, 100000).default(100),
+  MCP_LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { error: 'must be auto, json or pretty' }).default('auto')
 })
 
 export type Environment = Record<string, string | undefined>
@@ -116,7 +118,9 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     metricsToken: env.MCP_METRICS_TOKEN,
     httpRateLimit: env.MCP_HTTP_RATE_LIMIT,
     trustProxy: env.MCP_TRUST_PROXY,
-    publicUrl: env.MCP_PUBLIC_URL
+    publicUrl: env.MCP_PUBLIC_URL,
+    metricsMaxTenants: env.MCP_METRICS_MAX_TENANTS,
+    logFormat: env.MCP_LOG_FORMAT
   }
 }
 

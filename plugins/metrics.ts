@@ -94,59 +94,62 @@ function createMetrics ({ store, maxTenants, maxTokens, draining }: MetricsOptio
     revokedRefusals: new Counter({ name: 'mcp_revoked_token_refusals_total', help: 'Requests and connections refused because their token is revoked, by surface', labelNames: ['surface'] as const, registers })
   }
 
-  new Gauge({
-    name: 'mcp_context_entries',
-    help: 'Entries in each tenant store (the largest MCP_METRICS_MAX_TENANTS tenants by tokens; the rest summed as tenant="_other")',
-    labelNames: ['tenant'] as const,
-    registers,
-    collect () {
-      this.reset()
-      for (const row of tenantRows(store, maxTenants)) this.set({ tenant: row.tenant }, row.entries)
-    }
-  })
-  new Gauge({
-    name: 'mcp_context_tokens',
-    help: 'Tokens held in each tenant store (the largest MCP_METRICS_MAX_TENANTS tenants; the rest summed as tenant="_other")',
-    labelNames: ['tenant'] as const,
-    registers,
-    collect () {
-      this.reset()
-      for (const row of tenantRows(store, maxTenants)) this.set({ tenant: row.tenant }, row.tokens)
-    }
-  })
-  new Gauge({
-    name: 'mcp_context_tenants',
-    help: 'Tenant stores this instance holds (with Redis: the tenant replicas it keeps)',
-    registers,
-    collect () { this.set(store.tenants().length) }
-  })
-  new Gauge({
-    name: 'mcp_context_max_tokens',
-    help: 'The token budget of each tenant (MCP_MAX_TOKENS)',
-    registers,
-    collect () { this.set(maxTokens) }
-  })
-  new Gauge({
-    name: 'mcp_store_ready',
-    help: 'Whether the store backend answers its readiness check (with Redis: a PING), 1 or 0',
-    labelNames: ['backend'] as const,
-    registers,
-    async collect () { this.set({ backend: store.backend }, (await probe()).ready ? 1 : 0) }
-  })
-  new Gauge({
-    name: 'mcp_store_round_trip_seconds',
-    help: `Time the store backend took to answer the readiness check at scrape time (with Redis: a PING round trip; at most ${PROBE_TIMEOUT_MS / 1000} s)`,
-    labelNames: ['backend'] as const,
-    registers,
-    async collect () { this.set({ backend: store.backend }, (await probe()).seconds) }
-  })
-  new Gauge({
-    name: 'mcp_ready',
-    help: 'Whether GET /ready answers 200: not draining and the store answers, 1 or 0',
-    registers,
-    async collect () { this.set(!draining() && (await probe()).ready ? 1 : 0) }
-  })
-  return metrics
+  // Read from the store and the lifecycle at scrape time, so they can never drift from them.
+  const readAtScrape = [
+    new Gauge({
+      name: 'mcp_context_entries',
+      help: 'Entries in each tenant store (the largest MCP_METRICS_MAX_TENANTS tenants by tokens; the rest summed as tenant="_other")',
+      labelNames: ['tenant'] as const,
+      registers,
+      collect () {
+        this.reset()
+        for (const row of tenantRows(store, maxTenants)) this.set({ tenant: row.tenant }, row.entries)
+      }
+    }),
+    new Gauge({
+      name: 'mcp_context_tokens',
+      help: 'Tokens held in each tenant store (the largest MCP_METRICS_MAX_TENANTS tenants; the rest summed as tenant="_other")',
+      labelNames: ['tenant'] as const,
+      registers,
+      collect () {
+        this.reset()
+        for (const row of tenantRows(store, maxTenants)) this.set({ tenant: row.tenant }, row.tokens)
+      }
+    }),
+    new Gauge({
+      name: 'mcp_context_tenants',
+      help: 'Tenant stores this instance holds (with Redis: the tenant replicas it keeps)',
+      registers,
+      collect () { this.set(store.tenants().length) }
+    }),
+    new Gauge({
+      name: 'mcp_context_max_tokens',
+      help: 'The token budget of each tenant (MCP_MAX_TOKENS)',
+      registers,
+      collect () { this.set(maxTokens) }
+    }),
+    new Gauge({
+      name: 'mcp_store_ready',
+      help: 'Whether the store backend answers its readiness check (with Redis: a PING), 1 or 0',
+      labelNames: ['backend'] as const,
+      registers,
+      async collect () { this.set({ backend: store.backend }, (await probe()).ready ? 1 : 0) }
+    }),
+    new Gauge({
+      name: 'mcp_store_round_trip_seconds',
+      help: `Time the store backend took to answer the readiness check at scrape time (with Redis: a PING round trip; at most ${PROBE_TIMEOUT_MS / 1000} s)`,
+      labelNames: ['backend'] as const,
+      registers,
+      async collect () { this.set({ backend: store.backend }, (await probe()).seconds) }
+    }),
+    new Gauge({
+      name: 'mcp_ready',
+      help: 'Whether GET /ready answers 200: not draining and the store answers, 1 or 0',
+      registers,
+      async collect () { this.set(!draining() && (await probe()).ready ? 1 : 0) }
+    })
+  ]
+  return { ...metrics, readAtScrape }
 }
 
 declare module 'fastify' {

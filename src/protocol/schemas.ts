@@ -1,6 +1,7 @@
 // Zod schemas for the store's inputs, shared by every surface (WebSocket messages, REST bodies and
 // query strings, MCP tools) so one input is validated the same way everywhere.
 import { z } from 'zod'
+import { decodeCursor } from '../store/query-paging.js'
 
 export const keySchema = z.string().min(1).max(512).describe('Entry key, unique within the tenant')
 export const sourceSchema = z.string().min(1).max(256).describe('Origin identifier, e.g. content_agent_001')
@@ -33,7 +34,9 @@ export const contextQuerySchema = z.object({
   since: z.iso.datetime({ offset: true }).optional().describe('Only entries written at or after this ISO time'),
   text: z.string().min(1).max(1000).optional().describe('Substring of the content JSON'),
   max_tokens: z.number().int().min(0).optional().describe('Return the best-ranked matches that fit this many tokens'),
-  limit: z.number().int().min(1).max(100000).optional()
+  limit: z.number().int().min(1).max(100000).optional(),
+  cursor: z.string().max(96).refine((cursor) => decodeCursor(cursor) !== undefined, { error: 'is not a cursor this server returned' })
+    .optional().describe('Continue a walk: the metadata.next_cursor of the previous page (with limit; not with max_tokens)')
 }).strict()
 
 export const clearOptionsSchema = z.object({

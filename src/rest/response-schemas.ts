@@ -28,7 +28,8 @@ export const contextListSchema = z.object({
     matched: z.number().int().describe('Entries matching the filters'),
     returned: z.number().int().describe('Entries in data'),
     returned_tokens: z.number().int().describe('Tokens of the entries in data'),
-    truncated: z.boolean().describe('Whether max_tokens or limit left matches out')
+    truncated: z.boolean().describe('Whether max_tokens or limit left matches out'),
+    next_cursor: z.string().optional().describe('While matches remain after a page of `limit` (without max_tokens): pass it as `cursor` for the next page')
   }),
   seq: z.number().int().describe('The tenant change sequence this view reflects (usable as since_seq on the WebSocket)')
 }).meta({ id: 'ContextList' })

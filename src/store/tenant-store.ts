@@ -10,6 +10,7 @@ import { ExpiryQueue } from './expiry-queue.js'
 import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
 import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex, type IndexNode } from './ranked-index.js'
+import { inRestOfWalk, nextCursor, pagingOf } from './query-paging.js'
 import type {
   Actor, ChangeEvent, ChangeReason, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult,
   QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult
@@ -204,6 +205,9 @@ export class TenantStore {
   }
 
   query (query: ContextQuery): QueryResult {
+    // Paging (src/store/query-paging.ts) is its own step: it only says where this page starts in
+    // rank order and whether a next_cursor follows; the filters and the fill below are unchanged.
+    const paging = pagingOf(query, this.currentSeq)
     const match = compileQuery(query)
     const budget = query.max_tokens ?? Infinity
     const limit = query.limit ?? Infinity
@@ -212,7 +216,7 @@ export class TenantStore {
     let matched = 0
     let returnedTokens = 0
     for (const stored of this.candidatesFor(query)) {
-      if (!match(stored)) continue
+      if (!inRestOfWalk(stored, paging) || !match(stored)) continue
       matched++
       // Greedy fill in rank order: an entry too large for what is left is skipped, and smaller,
       // lower-ranked ones may still fit.
@@ -223,10 +227,9 @@ export class TenantStore {
         omitted.push(stored.key)
       }
     }
-    return {
-      entries,
-      metadata: { matched, returned: entries.length, returned_tokens: returnedTokens, truncated: omitted.length > 0, omitted }
-    }
+    const metadata: QueryResult['metadata'] = { matched, returned: entries.length, returned_tokens: returnedTokens, truncated: omitted.length > 0, omitted }
+    if (paging.continues && omitted.length > 0 && entries.length > 0) metadata.next_cursor = nextCursor(entries[entries.length - 1], paging)
+    return { entries, metadata }
   }
 
   /** Changes after `seq`, or undefined when the retained history does not reach back that far. */

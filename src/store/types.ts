@@ -93,6 +93,8 @@ export interface ContextQuery {
   text?: string
   max_tokens?: number
   limit?: number
+  /** Continues a walk in rank order where the previous page ended (src/store/query-paging.ts). */
+  cursor?: string
 }
 
 export interface QueryResult {
@@ -105,6 +107,8 @@ export interface QueryResult {
     truncated: boolean
     /** Keys that matched but did not fit max_tokens or limit, in rank order. */
     omitted: string[]
+    /** While matches remain after a page of `limit`: the cursor of the next page. */
+    next_cursor?: string
   }
 }
 

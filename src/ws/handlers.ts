@@ -84,10 +84,10 @@ const handlers: { [T in MessageType]: Handler<T> } = {
 
   query_context: (message, session, deps) => {
     const result = deps.store.query(session.tenant, message.query)
-    const { matched, returned, returned_tokens: returnedTokens, truncated } = result.metadata
+    const { omitted: _omitted, ...metadata } = result.metadata
     return reply(`{"type":"query_response"${idField(message.id)}` +
       `,"data":${entriesObject(result.entries)}` +
-      `,"metadata":${JSON.stringify({ matched, returned, returned_tokens: returnedTokens, truncated })}}`)
+      `,"metadata":${JSON.stringify(metadata)}}`)
   },
 
   clear_context: async (message, session, deps) => {

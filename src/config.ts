@@ -63,7 +63,9 @@ const environmentSchema = z.object({
     .transform((value) => value === 'true' || value === '1'),
   MCP_PUBLIC_URL: optionalHttpUrl,
   MCP_METRICS_MAX_TENANTS: integer(1, 100000).default(100),
-  MCP_LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { error: 'must be auto, json or pretty' }).default('auto')
+  MCP_LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { error: 'must be auto, json or pretty' }).default('auto'),
+  // Set by CI systems; with MCP_LOG_FORMAT=auto it means JSON logs even on a terminal.
+  CI: z.string().optional().transform((value) => value !== undefined && value !== '' && value !== 'false' && value !== '0')
 })
 
 export type Environment = Record<string, string | undefined>
@@ -120,7 +122,8 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     trustProxy: env.MCP_TRUST_PROXY,
     publicUrl: env.MCP_PUBLIC_URL,
     metricsMaxTenants: env.MCP_METRICS_MAX_TENANTS,
-    logFormat: env.MCP_LOG_FORMAT
+    logFormat: env.MCP_LOG_FORMAT,
+    ci: env.CI
   }
 }
 

@@ -14,7 +14,7 @@
 //   delta subscription from the first page's `seq`.
 import { ContextError } from '../errors.js'
 import { MAX_PRIORITY, MIN_PRIORITY } from './ranked-index.js'
-import type { ContextQuery, StoredEntry } from './types.js'
+import type { ContextQuery, QueryResult, StoredEntry } from './types.js'
 
 /** Where a walk stands: the rank position of the last entry returned, and when the walk began. */
 export interface PagePosition {
@@ -79,8 +79,16 @@ function picksMatches (query: ContextQuery): boolean {
   return NOT_WITH_CURSOR.some((option) => query[option] !== undefined)
 }
 
-/** Whether an entry belongs to the rest of the walk: ranked after the position, not written since it began. */
-export function inRestOfWalk (stored: StoredEntry, paging: Paging): boolean {
+/** The paging step before the fill: the entries (in rank order) that belong to the rest of the walk. */
+export function restOfWalk (entries: StoredEntry[], paging: Paging): StoredEntry[] {
+  if (paging.after === undefined) return entries
+  const rest: StoredEntry[] = []
+  for (const stored of entries) if (inRestOfWalk(stored, paging)) rest.push(stored)
+  return rest
+}
+
+/** Ranked after the walk's position and not written since the walk began. */
+function inRestOfWalk (stored: StoredEntry, paging: Paging): boolean {
   const after = paging.after
   if (after === undefined) return true
   if (stored.seq > paging.walkSeq) return false
@@ -88,7 +96,11 @@ export function inRestOfWalk (stored: StoredEntry, paging: Paging): boolean {
   return priority < after.priority || (priority === after.priority && stored.seq < after.seq)
 }
 
-/** The cursor of the page that follows one ending at `last`. */
-export function nextCursor (last: StoredEntry, paging: Paging): string {
-  return encodeCursor({ priority: last.entry.priority, seq: last.seq, walkSeq: paging.walkSeq })
+/** The paging step after the fill: a next_cursor, when matches remain after a page of `limit`. */
+export function withNextCursor (result: QueryResult, paging: Paging): QueryResult {
+  const last = result.entries[result.entries.length - 1]
+  if (paging.continues && result.metadata.omitted.length > 0 && last !== undefined) {
+    result.metadata.next_cursor = encodeCursor({ priority: last.entry.priority, seq: last.seq, walkSeq: paging.walkSeq })
+  }
+  return result
 }

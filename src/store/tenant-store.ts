@@ -10,7 +10,7 @@ import { ExpiryQueue } from './expiry-queue.js'
 import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
 import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex, type IndexNode } from './ranked-index.js'
-import { inRestOfWalk, nextCursor, pagingOf } from './query-paging.js'
+import { pagingOf, restOfWalk, withNextCursor } from './query-paging.js'
 import type {
   Actor, ChangeEvent, ChangeReason, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult,
   QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult
@@ -208,6 +208,7 @@ export class TenantStore {
     // Paging (src/store/query-paging.ts) is its own step: it only says where this page starts in
     // rank order and whether a next_cursor follows; the filters and the fill below are unchanged.
     const paging = pagingOf(query, this.currentSeq)
+    const candidates = restOfWalk(this.candidatesFor(query), paging)
     const match = compileQuery(query)
     const budget = query.max_tokens ?? Infinity
     const limit = query.limit ?? Infinity
@@ -215,8 +216,8 @@ export class TenantStore {
     const omitted: string[] = []
     let matched = 0
     let returnedTokens = 0
-    for (const stored of this.candidatesFor(query)) {
-      if (!inRestOfWalk(stored, paging) || !match(stored)) continue
+    for (const stored of candidates) {
+      if (!match(stored)) continue
       matched++
       // Greedy fill in rank order: an entry too large for what is left is skipped, and smaller,
       // lower-ranked ones may still fit.
@@ -227,9 +228,10 @@ export class TenantStore {
         omitted.push(stored.key)
       }
     }
-    const metadata: QueryResult['metadata'] = { matched, returned: entries.length, returned_tokens: returnedTokens, truncated: omitted.length > 0, omitted }
-    if (paging.continues && omitted.length > 0 && entries.length > 0) metadata.next_cursor = nextCursor(entries[entries.length - 1], paging)
-    return { entries, metadata }
+    return withNextCursor({
+      entries,
+      metadata: { matched, returned: entries.length, returned_tokens: returnedTokens, truncated: omitted.length > 0, omitted }
+    }, paging)
   }
 
   /** Changes after `seq`, or undefined when the retained history does not reach back that far. */
@@ -237,7 +239,7 @@ export class TenantStore {
     return this.history.since(seq, this.currentSeq)
   }
 
-  private candidatesFor (query: ContextQuery): Iterable<StoredEntry> {
+  private candidatesFor (query: ContextQuery): StoredEntry[] {
     if (query.keys === undefined) return this.rankedEntries()
     const wanted = new Set(query.keys)
     return this.rankedEntries().filter((stored) => wanted.has(stored.key))

@@ -28,7 +28,7 @@ test('every mcp_* family is documented with its type and labels, and nothing els
   for (const metric of await app.metrics.registry.getMetricsAsJSON()) {
     if (!metric.name.startsWith('mcp_')) continue
     const labelNames = (app.metrics.registry.getSingleMetric(metric.name) as unknown as { labelNames: string[] }).labelNames
-    registered.set(metric.name, { type: metric.type, labels: [...labelNames].sort() })
+    registered.set(metric.name, { type: String(metric.type), labels: [...labelNames].sort() })
   }
   const documented = documentedFamilies()
   t.same([...documented.keys()].sort(), [...registered.keys()].sort(), 'the same families')

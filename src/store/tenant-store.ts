@@ -239,7 +239,7 @@ export class TenantStore {
     return this.history.since(seq, this.currentSeq)
   }
 
-  private candidatesFor (query: ContextQuery): StoredEntry[] {
+  private candidatesFor (query: ContextQuery): Iterable<StoredEntry> {
     if (query.keys === undefined) return this.rankedEntries()
     const wanted = new Set(query.keys)
     return this.rankedEntries().filter((stored) => wanted.has(stored.key))

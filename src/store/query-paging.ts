@@ -80,7 +80,7 @@ function picksMatches (query: ContextQuery): boolean {
 }
 
 /** The paging step before the fill: the entries (in rank order) that belong to the rest of the walk. */
-export function restOfWalk (entries: Iterable<StoredEntry>, paging: Paging): Iterable<StoredEntry> {
+export function restOfWalk<T extends Iterable<StoredEntry>> (entries: T, paging: Paging): T | StoredEntry[] {
   if (paging.after === undefined) return entries
   const rest: StoredEntry[] = []
   for (const stored of entries) if (inRestOfWalk(stored, paging)) rest.push(stored)

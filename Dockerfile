@@ -11,11 +11,14 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
+# The TypeScript client is an npm workspace of the root package: npm ci and the build need it.
+COPY clients/typescript/package.json ./clients/typescript/package.json
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY plugins ./plugins
 COPY routes ./routes
+COPY clients/typescript ./clients/typescript
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 

@@ -2,5 +2,5 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.tap/**', 'data/**'] })
+  ...neostandard({ ts: true, ignores: ['dist/**', 'clients/*/dist/**', 'dashboard/dist/**', 'node_modules/**', 'coverage/**', '.tap/**', 'data/**'] })
 ]

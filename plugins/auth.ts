@@ -6,6 +6,7 @@ import fastifyJwt from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ContextError } from '../src/errors.js'
 import { identityFromPayload, type Identity } from '../src/auth/identity.js'
+import { TokenRevokedError } from '../src/security/revocation-list.js'
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
@@ -50,6 +51,7 @@ export default fp(async (app) => {
     }
   })
 
+  const revocations = app.hasDecorator('revocations') ? app.revocations : undefined
   app.decorate('verifyToken', (token: string): Identity => {
     let payload: unknown
     try {
@@ -59,6 +61,8 @@ export default fp(async (app) => {
     }
     const identity = identityFromPayload(payload)
     if (identity === undefined) throw new ContextError('unauthorized', 'Invalid authentication token')
+    // After the verification cache: a cached token is refused as soon as its revocation is known.
+    if (revocations?.revokes(identity) === true) throw new TokenRevokedError(identity)
     return identity
   })
 
@@ -69,11 +73,17 @@ export default fp(async (app) => {
   const countAttempt = (result: 'success' | 'missing' | 'invalid') => {
     if (app.hasDecorator('metrics')) app.metrics.authAttempts.inc({ result, surface: 'rest' })
   }
+  const auditRefusal = (request: FastifyRequest, error?: unknown) => {
+    if (!app.hasDecorator('audit')) return
+    const revoked = error instanceof TokenRevokedError
+    app.audit.refused({ surface: 'rest', reason: error === undefined ? 'missing' : revoked ? 'revoked' : 'invalid', ip: request.ip, ...(revoked ? { token: error.token } : {}) })
+  }
 
   app.decorate('authenticate', async (request: FastifyRequest) => {
     const token = bearerToken(request.headers.authorization)
     if (token === undefined) {
       countAttempt('missing')
+      auditRefusal(request)
       throw new ContextError('unauthorized', 'Authentication token required')
     }
     try {
@@ -81,6 +91,7 @@ export default fp(async (app) => {
       request.identity ??= app.verifyToken(token)
     } catch (error) {
       countAttempt('invalid')
+      auditRefusal(request, error)
       throw error
     }
     countAttempt('success')

@@ -19,7 +19,10 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
     maxEntryTokens: config.maxEntryTokens,
     countTokens: tokenCounter(config.tokenEncoding),
     historySize: config.historySize,
+    historyBytes: config.historyBytes,
     maxDepth: config.maxDepth,
+    idempotencyTtlMs: config.idempotencyTtlMs,
+    idempotencyMaxKeys: config.idempotencyMaxKeys,
     onError: (error: unknown) => log.error({ err: error }, 'context store background failure')
   }
   if (config.store === 'redis') {

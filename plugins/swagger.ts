@@ -37,7 +37,8 @@ export default fp(async (app) => {
         { name: 'context', description: "Read and change the caller's tenant store" },
         { name: 'admin', description: 'Tenant status (admin role)' },
         { name: 'metrics', description: 'Prometheus metrics' },
-        { name: 'health', description: 'Probes for load balancers and orchestrators' }
+        { name: 'health', description: 'Probes for load balancers and orchestrators' },
+        { name: 'security', description: 'Token revocation and the audit trail (admin role; docs/security.md)' }
       ],
       components: {
         securitySchemes: {

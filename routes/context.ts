@@ -7,13 +7,14 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ContextError, notFound } from '../src/errors.js'
 import type { Identity } from '../src/auth/identity.js'
 import { assertCanRead } from '../src/store/permissions.js'
-import { keySchema, prioritySchema, writeBodySchema } from '../src/protocol/schemas.js'
+import { idempotencyKeySchema, keySchema, prioritySchema, writeBodySchema } from '../src/protocol/schemas.js'
 import { clearQueryStringSchema, contextQueryStringSchema } from '../src/rest/query-schemas.js'
 import { contextListJson, keyedEntryJson } from '../src/rest/context-json.js'
 import {
   clearResultSchema, contextListSchema, errorResponses, jsonResponse, keyedEntrySchema, priorityResultSchema, writeResultSchema
 } from '../src/rest/response-schemas.js'
-import type { WriteResult } from '../src/store/types.js'
+import { replayedMark, withIdempotencyKey } from '../src/store/idempotency.js'
+import type { Actor, RequestOptions, WriteResult } from '../src/store/types.js'
 
 const JSON_TYPE = 'application/json; charset=utf-8'
 
@@ -24,6 +25,25 @@ const keyParams = z.object({ key: keySchema })
 const postBodySchema = writeBodySchema.strict()
 const putBodySchema = writeBodySchema.omit({ key: true }).strict()
 const patchBodySchema = z.object({ priority: prioritySchema }).strict()
+
+// Every write takes an optional Idempotency-Key header (contract §8). The other headers pass
+// through untouched (a strict object would strip them from the request).
+const writeHeaders = z.looseObject({ 'idempotency-key': idempotencyKeySchema.optional() })
+
+/** The write's request options: the Idempotency-Key header, if any. */
+function requestOf (request: FastifyRequest): RequestOptions | undefined {
+  return withIdempotencyKey((request.headers as { 'idempotency-key'?: string })['idempotency-key'])
+}
+
+/** Marks a replayed reply: `Idempotent-Replayed: true`, and `replayed: true` in a body that has one. */
+function markReplay (reply: FastifyReply, result: { replayed?: true }): void {
+  if (result.replayed === true) reply.header('idempotent-replayed', 'true')
+}
+
+/** The caller as the actor of a store write, tagged for the audit trail. */
+function writerOf (request: FastifyRequest): Actor {
+  return { ...callerOf(request), surface: 'rest' }
+}
 
 /** The caller, set by the authentication hook that runs before any handler here. */
 function callerOf (request: FastifyRequest): Identity {
@@ -41,7 +61,8 @@ function sendSerialized (reply: FastifyReply, json: string) {
 
 /** The store's write result without its entry: what POST and PUT reply with. */
 function writeReply (result: WriteResult) {
-  return { key: result.key, tokens: result.tokens, version: result.version, seq: result.seq, evicted: result.evicted, stored: result.stored }
+  const { key, tokens, version, seq, epoch, evicted, stored, replayed } = result
+  return { key, tokens, version, seq, epoch, evicted, stored, ...replayedMark({ replayed }) }
 }
 
 const contextRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -69,7 +90,8 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
     // The query, the store totals and seq are read in one synchronous step, so they agree.
     const result = app.store.query(caller.tenant, request.query)
     const { omitted: _omitted, ...matches } = result.metadata
-    const body = contextListJson(result.entries, { ...app.store.metadata(caller.tenant), ...matches }, app.store.seq(caller.tenant))
+    const body = contextListJson(result.entries, { ...app.store.metadata(caller.tenant), ...matches },
+      app.store.seq(caller.tenant), app.store.epoch(caller.tenant))
     return sendSerialized(reply, body)
   })
 
@@ -99,12 +121,14 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
         '(1-10, default 1), `key` (create or replace; otherwise the server makes one from the source), ' +
         '`expected_version` (0: only if absent) and `ttl_seconds`. Evictions that keep the tenant within ' +
         'its budget are listed in `evicted`. Needs the writer or admin role; a writer replaces only its own entries.',
+      headers: writeHeaders,
       body: postBodySchema,
-      response: { 201: jsonResponse('Written (Location names the entry); evicted lists what the budget pushed out', writeResultSchema), ...errorResponses(400, 403, 409, 413) }
+      response: { 201: jsonResponse('Written (Location names the entry); evicted lists what the budget pushed out', writeResultSchema), ...errorResponses(400, 403, 409, 413, 422) }
     }
   }, async (request, reply) => {
     const { context, ...options } = request.body
-    const result = await app.store.write(callerOf(request), { ...options, content: context })
+    const result = await app.store.write(writerOf(request), { ...options, content: context }, requestOf(request))
+    markReplay(reply, result)
     return reply.code(201).header('location', `/context/${encodeURIComponent(result.key)}`).send(writeReply(result))
   })
 
@@ -115,12 +139,14 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: 'Create or replace the entry with this key',
       description: 'As POST /context, with the key in the path. 201 when the key was created, 200 when replaced.',
       params: keyParams,
+      headers: writeHeaders,
       body: putBodySchema,
-      response: { 200: jsonResponse('Replaced', writeResultSchema), 201: jsonResponse('Created', writeResultSchema), ...errorResponses(400, 403, 409, 413) }
+      response: { 200: jsonResponse('Replaced', writeResultSchema), 201: jsonResponse('Created', writeResultSchema), ...errorResponses(400, 403, 409, 413, 422) }
     }
   }, async (request, reply) => {
     const { context, ...options } = request.body
-    const result = await app.store.write(callerOf(request), { ...options, key: request.params.key, content: context })
+    const result = await app.store.write(writerOf(request), { ...options, key: request.params.key, content: context }, requestOf(request))
+    markReplay(reply, result)
     return reply.code(result.version === 1 ? 201 : 200).send(writeReply(result))
   })
 
@@ -131,12 +157,15 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: "Change an entry's priority",
       description: 'Counts as a write of the entry: its version goes up and it becomes the most recent.',
       params: keyParams,
+      headers: writeHeaders,
       body: patchBodySchema,
-      response: { 200: jsonResponse('Priority set; the entry has a new version', priorityResultSchema), ...errorResponses(400, 403, 404) }
+      response: { 200: jsonResponse('Priority set; the entry has a new version', priorityResultSchema), ...errorResponses(400, 403, 404, 422) }
     }
-  }, async (request) => {
-    const { key, priority, version, seq } = await app.store.setPriority(callerOf(request), request.params.key, request.body.priority)
-    return { key, priority, version, seq }
+  }, async (request, reply) => {
+    const result = await app.store.setPriority(writerOf(request), request.params.key, request.body.priority, requestOf(request))
+    markReplay(reply, result)
+    const { key, priority, version, seq, replayed } = result
+    return { key, priority, version, seq, ...replayedMark({ replayed }) }
   })
 
   app.delete('/context/:key', {
@@ -146,10 +175,11 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: 'Delete one entry',
       description: 'Writers delete their own entries, admins any entry of the tenant.',
       params: keyParams,
-      response: { 204: z.undefined().describe('Deleted'), ...errorResponses(400, 403, 404) }
+      headers: writeHeaders,
+      response: { 204: z.undefined().describe('Deleted (a replay says so in Idempotent-Replayed)'), ...errorResponses(400, 403, 404, 422) }
     }
   }, async (request, reply) => {
-    await app.store.remove(callerOf(request), request.params.key)
+    markReplay(reply, await app.store.remove(writerOf(request), request.params.key, requestOf(request)))
     return reply.code(204).send()
   })
 
@@ -162,11 +192,14 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
         "it (an admin's reach every owner). `all=true`: the whole tenant (admin only). A writer naming another " +
         "user's key is refused with 403 and nothing is removed.",
       querystring: clearQueryStringSchema,
-      response: { 200: jsonResponse('What was removed', clearResultSchema), ...errorResponses(400, 403) }
+      headers: writeHeaders,
+      response: { 200: jsonResponse('What was removed', clearResultSchema), ...errorResponses(400, 403, 422) }
     }
-  }, async (request) => {
-    const { removed, count, seq } = await app.store.clear(callerOf(request), request.query)
-    return { removed, count, seq }
+  }, async (request, reply) => {
+    const result = await app.store.clear(writerOf(request), request.query, requestOf(request))
+    markReplay(reply, result)
+    const { removed, count, seq, replayed } = result
+    return { removed, count, seq, ...replayedMark({ replayed }) }
   })
 }
 

@@ -7,6 +7,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { bearerToken } from '../plugins/auth.js'
 import type { Identity } from '../src/auth/identity.js'
 import { McpEndpoint } from '../src/mcp/mcp-endpoint.js'
+import { TokenRevokedError } from '../src/security/revocation-list.js'
 import { MCP_PATH, bearerChallenge, publicBaseUrl } from '../src/mcp/protected-resource.js'
 import { rebindingPolicy, rebindingRefusal } from '../src/mcp/rebinding-guard.js'
 import { tokenCounter } from '../src/token-counter.js'
@@ -31,9 +32,11 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
     onProtocolError: (error) => app.log.debug({ err: error }, 'MCP protocol error')
   })
   const unsubscribe = app.store.onChange((change) => endpoint.publish(change))
+  const stopEnforcing = app.revocations.onEnforce((tenant, revokes) => endpoint.endRevoked(tenant, revokes))
   // Open streams are live sockets: end them before the server waits for connections to drain.
   app.addHook('preClose', async () => {
     unsubscribe()
+    stopEnforcing()
     await endpoint.close()
   })
 
@@ -51,7 +54,8 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
   // the body holds (malformed JSON included), and no parsing is spent on it.
   async function authenticate (request: FastifyRequest, reply: FastifyReply) {
     const token = bearerToken(request.headers.authorization)
-    const identity = token === undefined ? undefined : verified(token)
+    const identity = token === undefined ? undefined : verified(token, request)
+    if (token === undefined) app.audit.refused({ surface: 'mcp', reason: 'missing', ip: request.ip })
     if (token === undefined || identity === undefined) {
       app.metrics.authAttempts.inc({ result: token === undefined ? 'missing' : 'invalid', surface: 'mcp' })
       const message = token === undefined ? 'Authentication token required' : 'Invalid authentication token'
@@ -81,10 +85,12 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
     return reply.send(response)
   }
 
-  function verified (token: string): Identity | undefined {
+  function verified (token: string, request: FastifyRequest): Identity | undefined {
     try {
       return app.verifyToken(token)
-    } catch {
+    } catch (error) {
+      const revoked = error instanceof TokenRevokedError
+      app.audit.refused({ surface: 'mcp', reason: revoked ? 'revoked' : 'invalid', ip: request.ip, ...(revoked ? { token: error.token } : {}) })
       return undefined
     }
   }

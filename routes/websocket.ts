@@ -17,12 +17,19 @@ const websocketRoutes: FastifyPluginAsync = async (app) => {
     sessions: app.sessions,
     verifyToken: app.verifyToken,
     metrics: app.metrics,
-    log
+    log,
+    audit: app.audit
   })
+  // A revocation closes the tenant's matching connections at once, here and (through the
+  // revocation backend) on every other instance.
+  const stopEnforcing = app.revocations.onEnforce((tenant, revokes) => hub.closeRevoked(tenant, revokes))
 
   // Finish in-flight messages, then close every client with 1001, before the server stops.
   app.addHook('preClose', async () => { await hub.shutdown() })
-  app.addHook('onClose', async () => { hub.stop() })
+  app.addHook('onClose', async () => {
+    stopEnforcing()
+    hub.stop()
+  })
 
   // A live connection should cost its socket and its session, not the HTTP request that opened
   // it. The upgrade leaves the request reachable from the socket twice: through the response

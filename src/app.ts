@@ -8,6 +8,8 @@ import configPlugin from '../plugins/config.js'
 import lifecyclePlugin from '../plugins/lifecycle.js'
 import storePlugin from '../plugins/store.js'
 import authPlugin from '../plugins/auth.js'
+import revocationsPlugin from '../plugins/revocations.js'
+import auditPlugin from '../plugins/audit.js'
 import metricsPlugin from '../plugins/metrics.js'
 import sessionsPlugin from '../plugins/sessions.js'
 import healthRoutes from '../routes/health.js'
@@ -20,8 +22,11 @@ import metricsRoutes from '../routes/metrics.js'
 import contextRoutes from '../routes/context.js'
 import mcpRoutes from '../routes/mcp.js'
 import oauthMetadataRoutes from '../routes/oauth-metadata.js'
+import revocationRoutes from '../routes/revocations.js'
+import changesRoutes from '../routes/changes.js'
 import websocketPlugin from '../plugins/websocket.js'
 import websocketRoutes from '../routes/websocket.js'
+import dashboardRoutes from '../routes/dashboard.js'
 
 export interface BuildOptions {
   /** Overrides the logger built from config (tests pass false). */
@@ -57,6 +62,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(configPlugin, { config })
   await app.register(lifecyclePlugin)
   await app.register(storePlugin)
+  await app.register(revocationsPlugin)
+  await app.register(auditPlugin)
   await app.register(authPlugin)
   await app.register(metricsPlugin)
   await app.register(sessionsPlugin)
@@ -70,7 +77,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(contextRoutes)
   await app.register(mcpRoutes)
   await app.register(oauthMetadataRoutes)
+  await app.register(revocationRoutes)
+  await app.register(changesRoutes)
   await app.register(websocketRoutes)
+  await app.register(dashboardRoutes)
   return app
 }
 

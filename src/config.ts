@@ -2,6 +2,7 @@
 // read process.env themselves, so tests can build any configuration without touching globals.
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
+import { DEFAULT_HISTORY_BYTES } from './store/change-history.js'
 
 export const TOKEN_ENCODINGS = ['o200k_base', 'cl100k_base'] as const
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'ES256'] as const
@@ -45,11 +46,13 @@ const environmentSchema = z.object({
   MCP_MAX_DEPTH: integer(1, 1000).default(32),
   MCP_WS_RATE_LIMIT: integer(1).default(100),
   MCP_WS_RATE_BURST: integer(1).optional(),
+  MCP_WS_BYTE_RATE: integer(1).default(1024 * 1024),
   MCP_MAX_BUFFERED_BYTES: integer(1024).default(16 * 1024 * 1024),
   MCP_MAX_CONNECTIONS: integer(1).default(10000),
   MCP_MAX_CONNECTIONS_PER_USER: integer(1).default(1000),
   MCP_ALLOWED_ORIGINS: commaList,
   MCP_HISTORY_SIZE: integer(0).default(10000),
+  MCP_HISTORY_BYTES: integer(0).default(DEFAULT_HISTORY_BYTES),
   MCP_SHUTDOWN_GRACE: integer(1, 3600).default(10),
   MCP_STORE: z.enum(['memory', 'redis'], { error: 'must be memory or redis' }).default('memory'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }).default('redis://127.0.0.1:6379'),
@@ -65,7 +68,10 @@ const environmentSchema = z.object({
   MCP_METRICS_MAX_TENANTS: integer(1, 100000).default(100),
   MCP_LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { error: 'must be auto, json or pretty' }).default('auto'),
   // Set by CI systems; with MCP_LOG_FORMAT=auto it means JSON logs even on a terminal.
-  CI: z.string().optional().transform((value) => value !== undefined && value !== '' && value !== 'false' && value !== '0')
+  CI: z.string().optional().transform((value) => value !== undefined && value !== '' && value !== 'false' && value !== '0'),
+  MCP_IDEMPOTENCY_TTL: integer(1, 7 * 86400).default(600),
+  MCP_IDEMPOTENCY_MAX_KEYS: integer(1).default(10000),
+  MCP_MAX_REVOCATIONS: integer(1).default(1000)
 })
 
 export type Environment = Record<string, string | undefined>
@@ -106,11 +112,15 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     maxDepth: env.MCP_MAX_DEPTH,
     wsRateLimit: env.MCP_WS_RATE_LIMIT,
     wsRateBurst: env.MCP_WS_RATE_BURST ?? env.MCP_WS_RATE_LIMIT * 2,
+    // Bytes of write messages per second per connection; the burst is twice that, so the
+    // default lets two maximum-size (1 MiB) writes through back to back.
+    wsByteRate: env.MCP_WS_BYTE_RATE,
     maxBufferedBytes: env.MCP_MAX_BUFFERED_BYTES,
     maxConnections: env.MCP_MAX_CONNECTIONS,
     maxConnectionsPerUser: env.MCP_MAX_CONNECTIONS_PER_USER,
     allowedOrigins: Object.freeze(env.MCP_ALLOWED_ORIGINS),
     historySize: env.MCP_HISTORY_SIZE,
+    historyBytes: env.MCP_HISTORY_BYTES,
     shutdownGraceMs: env.MCP_SHUTDOWN_GRACE * 1000,
     store: env.MCP_STORE,
     redisUrl: env.REDIS_URL,
@@ -123,7 +133,10 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     publicUrl: env.MCP_PUBLIC_URL,
     metricsMaxTenants: env.MCP_METRICS_MAX_TENANTS,
     logFormat: env.MCP_LOG_FORMAT,
-    ci: env.CI
+    ci: env.CI,
+    idempotencyTtlMs: env.MCP_IDEMPOTENCY_TTL * 1000,
+    idempotencyMaxKeys: env.MCP_IDEMPOTENCY_MAX_KEYS,
+    maxRevocations: env.MCP_MAX_REVOCATIONS
   }
 }
 

@@ -1,15 +1,38 @@
 // Fastify/pino logger options. Tokens never reach a log line: the `token` query parameter is
-// masked in every logged URL and credentials headers are redacted.
+// masked in every logged URL (by its decoded name) and credentials headers are redacted.
 import type { FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import { PRETTY_TRANSPORT, prettyLogs } from './log-format.js'
 
-/** Replaces the value of every `token` query parameter in a URL with "[redacted]". */
+// Query parameters that carry a credential. The WebSocket route reads `token`; `access_token` is
+// the common OAuth spelling, masked too in case a client sends it.
+const CREDENTIAL_PARAMETERS = new Set(['token', 'access_token'])
+
+/** A parameter name as the query parser reads it: `+` is a space, percent escapes decoded. */
+function decodedName (name: string): string {
+  const plain = name.replaceAll('+', ' ')
+  try {
+    return decodeURIComponent(plain)
+  } catch {
+    // A malformed escape: the parser keeps such a name undecoded, and so does this.
+    return plain
+  }
+}
+
+/**
+ * Replaces the value of every credential query parameter in a URL with "[redacted]". Names are
+ * compared decoded (and in any case), as the query parser reads them: `%74oken=` and `tok%65n=`
+ * authenticate exactly as `token=` does, so they are masked as well.
+ */
 export function redactUrl (url: string): string {
   const queryStart = url.indexOf('?')
   if (queryStart === -1) return url
-  const query = url.slice(queryStart + 1).replace(/(^|&)(token|access_token)=[^&]*/gi, '$1$2=[redacted]')
-  return url.slice(0, queryStart + 1) + query
+  const query = url.slice(queryStart + 1).split('&').map((parameter) => {
+    const equals = parameter.indexOf('=')
+    const name = equals === -1 ? parameter : parameter.slice(0, equals)
+    return CREDENTIAL_PARAMETERS.has(decodedName(name).toLowerCase()) ? `${name}=[redacted]` : parameter
+  })
+  return url.slice(0, queryStart + 1) + query.join('&')
 }
 
 /**

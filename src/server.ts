@@ -54,6 +54,8 @@ if (config.jwt.secretGenerated) {
     `Admin token (24h): ${token}`,
     `WebSocket:         ws://${shownHost}:${config.port}/ws?token=${token}`,
     `REST:              curl -H "Authorization: Bearer ${token}" http://${shownHost}:${config.port}/status`,
+    // The token rides in the fragment, which browsers never send: it stays out of logs.
+    `Dashboard:         http://${shownHost}:${config.port}/dashboard#token=${token}`,
     ''
   ].join('\n') + '\n')
 }

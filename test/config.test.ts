@@ -24,6 +24,7 @@ test('defaults follow the contract', async (t) => {
   t.equal(config.maxMessageBytes, 1024 * 1024)
   t.equal(config.maxDepth, 32)
   t.equal(config.historySize, 10000)
+  t.equal(config.historyBytes, 64 * 1024 * 1024)
   t.equal(config.store, 'memory')
   t.equal(config.dataDir, './data')
   t.equal(config.trustProxy, false, 'X-Forwarded-For is not trusted unless asked')
@@ -60,6 +61,7 @@ test('an empty variable counts as unset; numbers are plain decimal integers', as
   t.equal(refused({ MCP_PORT: '0x10' }), 'MCP_PORT must be an integer from 0 to 65535')
   t.equal(refused({ MCP_MAX_TOKENS: '1e3' }), `MCP_MAX_TOKENS must be an integer from 1 to ${Number.MAX_SAFE_INTEGER}`)
   t.equal(refused({ MCP_HEARTBEAT_INTERVAL: '2.5' }), 'MCP_HEARTBEAT_INTERVAL must be an integer from 1 to 86400')
+  t.equal(refused({ MCP_HISTORY_BYTES: '64MiB' }), `MCP_HISTORY_BYTES must be an integer from 0 to ${Number.MAX_SAFE_INTEGER}`)
 })
 
 test('a bad value names the variable and what it must be', async (t) => {
@@ -89,4 +91,13 @@ test('outside production a missing secret becomes a random one, flagged as gener
   t.equal(a.jwt.secretGenerated, true)
   t.ok((a.jwt.secret ?? '').length >= 32)
   t.not(a.jwt.secret, b.jwt.secret)
+})
+
+test('security settings: idempotency TTL and cap, revocation cap', async (t) => {
+  const defaults = loadConfig({})
+  t.same([defaults.idempotencyTtlMs, defaults.idempotencyMaxKeys, defaults.maxRevocations], [600_000, 10000, 1000])
+  const set = loadConfig({ MCP_IDEMPOTENCY_TTL: '30', MCP_IDEMPOTENCY_MAX_KEYS: '5', MCP_MAX_REVOCATIONS: '7' })
+  t.same([set.idempotencyTtlMs, set.idempotencyMaxKeys, set.maxRevocations], [30_000, 5, 7])
+  t.throws(() => loadConfig({ MCP_IDEMPOTENCY_TTL: '0' }), /^MCP_IDEMPOTENCY_TTL must be an integer from 1 to 604800$/)
+  t.throws(() => loadConfig({ MCP_MAX_REVOCATIONS: 'many' }), /^MCP_MAX_REVOCATIONS must be an integer/)
 })

@@ -31,5 +31,12 @@ export function actorOf (ctx: ServerContext): Actor {
   if (info === undefined || typeof tenant !== 'string') {
     throw new ContextError('unauthorized', 'This MCP request carries no verified identity')
   }
-  return { userId: info.clientId, roles: info.scopes.filter(isRole), tenant }
+  // Tagged for the audit trail; a 2025 session's id is its client id (as in the session registry).
+  return {
+    userId: info.clientId,
+    roles: info.scopes.filter(isRole),
+    tenant,
+    surface: 'mcp',
+    ...(ctx.sessionId !== undefined ? { clientId: `mcp-${ctx.sessionId}` } : {})
+  }
 }

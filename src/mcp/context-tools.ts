@@ -5,14 +5,20 @@
 import type { CallToolResult, McpServer } from '@modelcontextprotocol/server'
 import type { z } from 'zod'
 import { ContextError, wireError, type ErrorCode } from '../errors.js'
-import { clearOptionsSchema, issueDetails, setPrioritySchema, writeBodySchema } from '../protocol/schemas.js'
+import { clearOptionsSchema, idempotencyField, issueDetails, setPrioritySchema, writeBodySchema } from '../protocol/schemas.js'
 import type { ContextStore } from '../store/context-store.js'
+import { replayedMark, withIdempotencyKey } from '../store/idempotency.js'
 import { actorOf } from './auth-info.js'
 import { budgetedRead } from './result-budget.js'
 import {
   advertised, clearOutputSchema, getOutputSchema, getToolInputSchema, priorityOutputSchema, queryOutputSchema,
   queryToolInputSchema, writeOutputSchema
 } from './tool-schemas.js'
+
+// The write tools take `idempotency_key` as one more argument (contract §8).
+const writeToolInputSchema = writeBodySchema.extend(idempotencyField)
+const clearToolInputSchema = clearOptionsSchema.extend(idempotencyField)
+const priorityToolInputSchema = setPrioritySchema.extend(idempotencyField)
 
 /** Key lists in results (evicted, removed) are cut here so a mass eviction or clear stays small. */
 export const LISTED_KEYS = 500
@@ -36,13 +42,14 @@ export function registerContextTools (server: McpServer, deps: ContextToolDeps):
     description: 'Create or replace one entry of the shared context store. `context` is the entry content (any JSON object). ' +
       'Give `key` to replace that entry (only your own, unless you are admin), `priority` 1-10 (higher is kept longer when ' +
       'the store is full), `expected_version` to write only if the entry is still at that version (0: only if new). ' +
-      'Needs the writer or admin role.',
-    inputSchema: advertised(writeBodySchema),
+      'Needs the writer or admin role. Give `idempotency_key` to make a retry safe: the same call again returns the first ' +
+      'result (replayed: true) and changes nothing.',
+    inputSchema: advertised(writeToolInputSchema),
     outputSchema: writeOutputSchema,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false }
-  }, (args, ctx) => runTool(deps, writeBodySchema, args, async (input) => {
-    const { context, ...options } = input
-    const result = await store.write(actorOf(ctx), { ...options, content: context })
+  }, (args, ctx) => runTool(deps, writeToolInputSchema, args, async (input) => {
+    const { context, idempotency_key: _key, ...options } = input
+    const result = await store.write(actorOf(ctx), { ...options, content: context }, withIdempotencyKey(input.idempotency_key))
     return {
       status: 'success' as const,
       key: result.key,
@@ -51,7 +58,8 @@ export function registerContextTools (server: McpServer, deps: ContextToolDeps):
       seq: result.seq,
       stored: result.stored,
       evicted: result.evicted.slice(0, LISTED_KEYS),
-      evicted_count: result.evicted.length
+      evicted_count: result.evicted.length,
+      ...replayedMark(result)
     }
   }))
 
@@ -92,23 +100,24 @@ export function registerContextTools (server: McpServer, deps: ContextToolDeps):
     title: 'Remove context entries',
     description: 'Remove entries. With no argument: all of your own entries. `source` (prefix) and `keys` narrow it ' +
       '(admins reach every owner\'s entries this way); `all: true` clears the whole tenant store (admin only).',
-    inputSchema: advertised(clearOptionsSchema),
+    inputSchema: advertised(clearToolInputSchema),
     outputSchema: clearOutputSchema,
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false }
-  }, (args, ctx) => runTool(deps, clearOptionsSchema, args, async (input) => {
-    const result = await store.clear(actorOf(ctx), input)
-    return { removed: result.removed.slice(0, LISTED_KEYS), count: result.count, seq: result.seq }
+  }, (args, ctx) => runTool(deps, clearToolInputSchema, args, async (input) => {
+    const { idempotency_key: _key, ...options } = input
+    const result = await store.clear(actorOf(ctx), options, withIdempotencyKey(input.idempotency_key))
+    return { removed: result.removed.slice(0, LISTED_KEYS), count: result.count, seq: result.seq, ...replayedMark(result) }
   }))
 
   server.registerTool('set_priority', {
     title: 'Change an entry\'s priority',
     description: 'Set the priority (1-10) of an entry you own (any entry, if admin). Higher priorities are evicted last.',
-    inputSchema: advertised(setPrioritySchema),
+    inputSchema: advertised(priorityToolInputSchema),
     outputSchema: priorityOutputSchema,
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false }
-  }, (args, ctx) => runTool(deps, setPrioritySchema, args, async (input) => {
-    const result = await store.setPriority(actorOf(ctx), input.key, input.priority)
-    return { key: result.key, priority: result.priority, version: result.version, seq: result.seq }
+  }, (args, ctx) => runTool(deps, priorityToolInputSchema, args, async (input) => {
+    const result = await store.setPriority(actorOf(ctx), input.key, input.priority, withIdempotencyKey(input.idempotency_key))
+    return { key: result.key, priority: result.priority, version: result.version, seq: result.seq, ...replayedMark(result) }
   }))
 }
 

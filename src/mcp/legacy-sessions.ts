@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { McpServer, WebStandardStreamableHTTPServerTransport, isInitializeRequest, type AuthInfo } from '@modelcontextprotocol/server'
 import type { Identity } from '../auth/identity.js'
 import type { SessionInfo, SessionRegistry } from '../sessions/session-registry.js'
-import { endAtExpiry, onAbort, withOpeningComment } from './stream-lifetime.js'
+import { endAtExpiry, onAbort, withOpeningComment, type OpenStreams } from './stream-lifetime.js'
 
 export interface LegacySessionOptions {
   /** A new server instance for a session, recording the session's resource subscriptions. */
@@ -23,6 +23,8 @@ export interface LegacySessionOptions {
   idleTimeoutMs: number
   /** Failures nobody awaits (a notification to a session that just went away). */
   onError?: (error: Error) => void
+  /** Where GET streams are tracked by token, so a revocation can end them. */
+  streams?: OpenStreams
 }
 
 interface LegacySession {
@@ -31,6 +33,8 @@ interface LegacySession {
   readonly server: McpServer
   readonly transport: WebStandardStreamableHTTPServerTransport
   readonly subscriptions: Set<string>
+  /** The token that opened the session: a revocation of it ends the session. */
+  readonly opener: Identity
   openStreams: number
   closed: boolean
 }
@@ -65,7 +69,7 @@ export class LegacySessions {
     session.info.lastActivity = new Date()
     const response = await session.transport.handleRequest(request, { parsedBody: body, authInfo })
     if (request.method !== 'GET' || response.status !== 200) return response
-    this.trackStream(session, closed, identity.expiresAt)
+    this.trackStream(session, closed, identity)
     return withOpeningComment(response)
   }
 
@@ -82,6 +86,13 @@ export class LegacySessions {
       for (const uri of uris) session.server.server.sendResourceUpdated({ uri }).catch((error) => this.report(error))
       // The low-level call: McpServer's own drops the promise, and a failed send must not go unhandled.
       if (listChanged) session.server.server.sendResourceListChanged().catch((error) => this.report(error))
+    }
+  }
+
+  /** Ends the tenant's sessions opened with a token that `matches` (a revocation). */
+  endWhere (tenant: string, matches: (identity: Identity) => boolean): void {
+    for (const session of this.byTenant.get(tenant) ?? []) {
+      if (matches(session.opener)) this.drop(session).catch((error) => this.report(error))
     }
   }
 
@@ -122,6 +133,7 @@ export class LegacySessions {
       server,
       transport,
       subscriptions,
+      opener: identity,
       openStreams: 0,
       closed: false
     }
@@ -134,13 +146,15 @@ export class LegacySessions {
   }
 
   /** Counts the session's GET stream as activity while it is open, and ends it when the token expires. */
-  private trackStream (session: LegacySession, closed: AbortSignal, expiresAt: number): void {
+  private trackStream (session: LegacySession, closed: AbortSignal, identity: Identity): void {
+    const { expiresAt } = identity
     session.openStreams++
     onAbort(closed, () => {
       session.openStreams--
       session.info.lastActivity = new Date()
     })
     endAtExpiry(closed, expiresAt, () => session.transport.closeStandaloneSSEStream())
+    this.options.streams?.track(closed, identity, () => session.transport.closeStandaloneSSEStream())
   }
 
   private closeIdle (): void {

@@ -13,7 +13,7 @@ import { authInfoFor } from './auth-info.js'
 import { notificationsFor } from './change-notifications.js'
 import { createContextMcpServer, type ContextServerDeps } from './context-mcp-server.js'
 import { LegacySessions, type LegacySessionOptions } from './legacy-sessions.js'
-import { endAtExpiry, isEventStream } from './stream-lifetime.js'
+import { OpenStreams, endAtExpiry, isEventStream } from './stream-lifetime.js'
 
 export interface McpEndpointOptions extends ContextServerDeps, Omit<LegacySessionOptions, 'createServer' | 'onError'> {
   /** Problems the SDK reports (refused requests, broken streams); none of them is fatal. */
@@ -33,11 +33,13 @@ export interface McpHttpRequest {
 export class McpEndpoint {
   private readonly modern = new Map<string, McpHttpHandler>()
   private readonly legacy: LegacySessions
+  private readonly streams = new OpenStreams()
   private closed = false
 
   constructor (private readonly options: McpEndpointOptions) {
     this.legacy = new LegacySessions({
       ...options,
+      streams: this.streams,
       createServer: (subscriptions) => createContextMcpServer(options, { subscriptions }),
       onError: options.onProtocolError
     })
@@ -63,8 +65,17 @@ export class McpEndpoint {
     }
     const response = await this.handlerFor(identity.tenant).fetch(request, { authInfo, parsedBody: input.body })
     // A listen stream (or a call upgraded to SSE) ends when its token does.
-    if (isEventStream(response)) endAtExpiry(input.closed, identity.expiresAt, () => expiry.abort())
+    if (isEventStream(response)) {
+      endAtExpiry(input.closed, identity.expiresAt, () => expiry.abort())
+      this.streams.track(input.closed, identity, () => expiry.abort())
+    }
     return response
+  }
+
+  /** Ends the tenant's streams and sessions of tokens that `revokes` matches (contract §8). */
+  endRevoked (tenant: string, revokes: (identity: Identity) => boolean): void {
+    this.streams.endWhere(tenant, revokes)
+    this.legacy.endWhere(tenant, revokes)
   }
 
   /** Notifies the hosts of the change's tenant, on both protocol eras. */

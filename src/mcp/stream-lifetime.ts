@@ -1,3 +1,5 @@
+import type { Identity } from '../auth/identity.js'
+
 // Long-lived MCP streams (a 2025 session's GET stream, a subscriptions/listen stream) must not
 // outlive the token that opened them: the host reconnects with a fresh token instead, as a
 // WebSocket client refreshes its token or is closed with "Token expired".
@@ -15,6 +17,34 @@ export function endAtExpiry (closed: AbortSignal, expiresAt: number, onExpire: (
   const timer = setTimeout(onExpire, Math.min(Math.max(expiresAt - Date.now(), 0), MAX_TIMER_MS))
   timer.unref()
   closed.addEventListener('abort', () => clearTimeout(timer), { once: true })
+}
+
+/** Which token a long-lived stream was opened with, and how to end it. */
+interface OpenStream { readonly identity: Identity, readonly end: () => void }
+
+/**
+ * The long-lived streams open now, by the identity that opened them, so a revocation can end
+ * those of a revoked token (contract §8). Each leaves the set when its request closes.
+ */
+export class OpenStreams {
+  private readonly open = new Set<OpenStream>()
+
+  track (closed: AbortSignal, identity: Identity, end: () => void): void {
+    if (closed.aborted) return
+    const stream = { identity, end }
+    this.open.add(stream)
+    closed.addEventListener('abort', () => this.open.delete(stream), { once: true })
+  }
+
+  /** Ends the tenant's streams whose token `matches`. */
+  endWhere (tenant: string, matches: (identity: Identity) => boolean): void {
+    for (const stream of this.open) {
+      if (stream.identity.tenant === tenant && matches(stream.identity)) {
+        this.open.delete(stream)
+        stream.end()
+      }
+    }
+  }
 }
 
 /** Runs `listener` once when the signal aborts, or at once if it already has. */

@@ -51,6 +51,9 @@ const storeMetadataSchema = z.object({
   entry_count: z.number().int()
 })
 
+const replayedSchema = z.literal(true).optional()
+  .describe('Present when this is the first result again, for a repeated idempotency_key: nothing was changed this time')
+
 export const writeOutputSchema = z.object({
   status: z.literal('success'),
   key: keySchema,
@@ -59,7 +62,8 @@ export const writeOutputSchema = z.object({
   seq: z.number().int(),
   stored: z.boolean().describe('False when the entry ranked last and was evicted at once'),
   evicted: z.array(keySchema).describe('Keys evicted to make room (at most 500 listed)'),
-  evicted_count: z.number().int()
+  evicted_count: z.number().int(),
+  replayed: replayedSchema
 })
 
 export const getOutputSchema = z.object({
@@ -77,14 +81,16 @@ export const queryOutputSchema = z.object({
 export const clearOutputSchema = z.object({
   removed: z.array(keySchema).describe('Removed keys (at most 500 listed)'),
   count: z.number().int(),
-  seq: z.number().int()
+  seq: z.number().int(),
+  replayed: replayedSchema
 })
 
 export const priorityOutputSchema = z.object({
   key: keySchema,
   priority: prioritySchema,
   version: z.number().int(),
-  seq: z.number().int()
+  seq: z.number().int(),
+  replayed: replayedSchema
 })
 
 /**

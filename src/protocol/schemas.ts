@@ -47,6 +47,16 @@ export const clearOptionsSchema = z.object({
 
 export const setPrioritySchema = z.object({ key: keySchema, priority: prioritySchema })
 
+/**
+ * The idempotency key of a write (contract §8): the same request again with the same key, from the
+ * same user and tenant, within MCP_IDEMPOTENCY_TTL, gets the first reply again and changes nothing.
+ */
+export const idempotencyKeySchema = z.string().min(1).max(128)
+  .describe('Retry-safe key: the same request with this key again returns the first reply (replayed: true) and changes nothing')
+
+/** The field that carries it in a WebSocket message or an MCP tool's arguments. */
+export const idempotencyField = { idempotency_key: idempotencyKeySchema.optional() }
+
 export type WriteBody = z.infer<typeof writeBodySchema>
 export type ContextQueryInput = z.infer<typeof contextQuerySchema>
 export type ClearOptionsInput = z.infer<typeof clearOptionsSchema>

@@ -14,9 +14,9 @@ export function keyedEntryJson (stored: StoredEntry): string {
   return `${stored.json.slice(0, -1)},"key":${JSON.stringify(stored.key)}}`
 }
 
-/** GET /context's body: `{ data: {key: entry, ...in the given order}, metadata, seq }`. */
-export function contextListJson (entries: readonly StoredEntry[], metadata: ContextListMetadata, seq: number): string {
+/** GET /context's body: `{ data: {key: entry, ...in the given order}, metadata, seq, epoch }`. */
+export function contextListJson (entries: readonly StoredEntry[], metadata: ContextListMetadata, seq: number, epoch: string): string {
   const data: string[] = new Array(entries.length)
   for (let i = 0; i < entries.length; i++) data[i] = `${JSON.stringify(entries[i].key)}:${entries[i].json}`
-  return `{"data":{${data.join(',')}},"metadata":${JSON.stringify(metadata)},"seq":${seq}}`
+  return `{"data":{${data.join(',')}},"metadata":${JSON.stringify(metadata)},"seq":${seq},"epoch":${JSON.stringify(epoch)}}`
 }

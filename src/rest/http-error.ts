@@ -52,7 +52,8 @@ export function errorBody (statusCode: number, code: ErrorCode, message: string,
 /** The response for a thrown value. 5xx messages are replaced: they may hold internals. */
 export function toHttpFailure (error: unknown): HttpFailure {
   if (error instanceof ContextError) {
-    const statusCode = HTTP_STATUS[error.code]
+    // A few refusals have a status of their own (an idempotency key reused: 422, contract §8).
+    const statusCode = (error as { httpStatus?: number }).httpStatus ?? HTTP_STATUS[error.code]
     // `unavailable` tells clients to retry later; its message is written for them. Any other 5xx is masked.
     if (statusCode >= 500 && error.code !== 'unavailable') return internalFailure()
     return { body: errorBody(statusCode, error.code, error.message, error.details), internal: statusCode >= 500 }

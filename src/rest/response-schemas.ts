@@ -4,6 +4,10 @@ import { z } from 'zod'
 import { ERROR_CODES } from '../errors.js'
 import { contentSchema, keySchema } from '../protocol/schemas.js'
 
+/** The history `seq` belongs to (contract §7); resume with it beside since_seq. */
+const epochField = z.string().max(64)
+  .describe('The epoch of the tenant history seq belongs to: an opaque string that changes when that history starts again (send it with since_seq)')
+
 export const entrySchema = z.object({
   timestamp: z.string().describe('Time of the last write (ISO 8601, UTC)'),
   content: contentSchema,
@@ -31,29 +35,38 @@ export const contextListSchema = z.object({
     truncated: z.boolean().describe('Whether max_tokens or limit left matches out'),
     next_cursor: z.string().optional().describe('While matches remain after a page of `limit` (without max_tokens): pass it as `cursor` for the next page')
   }),
-  seq: z.number().int().describe('The tenant change sequence this view reflects (usable as since_seq on the WebSocket)')
+  seq: z.number().int().describe('The tenant change sequence this view reflects (usable as since_seq on the WebSocket)'),
+  epoch: epochField
 }).meta({ id: 'ContextList' })
+
+/** Present (true) only on the first reply repeated for a repeated Idempotency-Key. */
+const replayedSchema = z.boolean().optional()
+  .describe('True when this is the first reply again, for a repeated Idempotency-Key: nothing was changed this time')
 
 export const writeResultSchema = z.object({
   key: keySchema,
   tokens: z.number().int(),
   version: z.number().int(),
   seq: z.number().int().describe('The tenant change sequence of this write'),
+  epoch: epochField,
   evicted: z.array(z.string()).describe('Keys evicted to keep the tenant within its budget'),
-  stored: z.boolean().describe('False when the new entry itself ranked last and was evicted at once')
+  stored: z.boolean().describe('False when the new entry itself ranked last and was evicted at once'),
+  replayed: replayedSchema
 }).meta({ id: 'WriteResult' })
 
 export const priorityResultSchema = z.object({
   key: keySchema,
   priority: z.number().int(),
   version: z.number().int(),
-  seq: z.number().int()
+  seq: z.number().int(),
+  replayed: replayedSchema
 }).meta({ id: 'PriorityResult' })
 
 export const clearResultSchema = z.object({
   removed: z.array(z.string()).describe('Keys removed'),
   count: z.number().int(),
-  seq: z.number().int().describe('The tenant change sequence after the clear')
+  seq: z.number().int().describe('The tenant change sequence after the clear'),
+  replayed: replayedSchema
 }).meta({ id: 'ClearResult' })
 
 export const errorDetailSchema = z.object({
@@ -121,6 +134,7 @@ const ERROR_DESCRIPTIONS = {
   404: 'No such entry (not_found)',
   409: 'expected_version does not match the stored version (version_conflict); nothing changed',
   413: 'The entry alone exceeds the token budget, or the body exceeds MCP_MAX_MESSAGE_BYTES (entry_too_large)',
+  422: 'The Idempotency-Key was already used for a different request (validation_error, details.reason idempotency_key_reused); nothing changed',
   429: 'Too many requests (rate_limited); Retry-After says when to retry'
 } as const
 

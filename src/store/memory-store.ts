@@ -1,23 +1,38 @@
 // The embedded backend: the working set in memory, optionally made durable by a journal that
 // every change passes through before it is acknowledged or broadcast.
 import type { ChangeListener, ContextStore } from './context-store.js'
+import {
+  DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyTable, fingerprintOf, heldReply, keptReply, replayOf,
+  type IdempotencyOptions, type IdempotencyWrite, type IdempotentOperation
+} from './idempotency.js'
 import { TenantRegistry } from './tenant-registry.js'
 import type { TenantStore, TenantStoreOptions } from './tenant-store.js'
-import type { Actor, ChangeEvent, ClearOptions, ContextQuery } from './types.js'
+import type { Actor, ChangeEvent, ClearOptions, ContextQuery, RequestOptions, WriteInput } from './types.js'
 
-/** Where changes go to become durable. `append` resolves once the change survives a crash. */
+/**
+ * Where changes go to become durable. `append` resolves once the change (and the idempotency
+ * record answering it, in the same transaction) survives a crash.
+ */
 export interface ChangeJournal {
-  append (change: ChangeEvent): Promise<void>
+  /**
+   * Makes `change` durable, with the resume history: the journal keeps the changes from
+   * `retainedFrom` (the oldest seq the tenant's in-memory history still holds) onwards.
+   */
+  append (change: ChangeEvent, retainedFrom: number, idempotency?: IdempotencyWrite): Promise<void>
+  /** Commits an idempotency record of a request that changed nothing (a clear that matched none). */
+  recordIdempotency? (idempotency: IdempotencyWrite): Promise<void>
   isHealthy (): boolean
   close (): Promise<void>
 }
 
-export interface MemoryStoreOptions extends TenantStoreOptions {
+export interface MemoryStoreOptions extends TenantStoreOptions, IdempotencyOptions {
   journal?: ChangeJournal
   /** How often entries with a TTL are swept (they are also expired lazily on every access). */
   expirySweepMs?: number
   /** A registry already filled (by journal replay) to serve from. */
   registry?: TenantRegistry
+  /** Idempotency tables already filled (by journal replay), by tenant. */
+  idempotency?: Map<string, IdempotencyTable>
   /** Reports failures nobody awaits (background expiry commits, throwing listeners). */
   onError?: (error: unknown) => void
 }
@@ -27,7 +42,11 @@ export class MemoryContextStore implements ContextStore {
   private readonly registry: TenantRegistry
   private readonly listeners = new Set<ChangeListener>()
   private readonly sweeper: NodeJS.Timeout
-  private readonly journal?: ChangeJournal
+  /** The journal, when persisted (revocations share its database). */
+  readonly journal?: ChangeJournal
+  private readonly idempotency: Map<string, IdempotencyTable>
+  private readonly idempotencyTtlMs: number
+  private readonly idempotencyMaxKeys: number
   private readonly onError: (error: unknown) => void
   private readonly outbox: ChangeEvent[] = []
   private emitting = false
@@ -35,33 +54,28 @@ export class MemoryContextStore implements ContextStore {
   constructor (options: MemoryStoreOptions) {
     this.registry = options.registry ?? new TenantRegistry(options)
     this.journal = options.journal
+    this.idempotency = options.idempotency ?? new Map()
+    this.idempotencyTtlMs = options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS
+    this.idempotencyMaxKeys = options.idempotencyMaxKeys ?? DEFAULT_IDEMPOTENCY_MAX_KEYS
     this.onError = options.onError ?? (() => {})
     this.sweeper = setInterval(() => this.sweepExpired(), options.expirySweepMs ?? 1000)
     this.sweeper.unref()
   }
 
-  async write (actor: Actor, input: Parameters<ContextStore['write']>[1]) {
-    const { result, change } = this.tenant(actor.tenant).write(actor, input)
-    await this.commit(change)
-    return result
+  async write (actor: Actor, input: WriteInput, request?: RequestOptions) {
+    return await this.once(actor, request, { op: 'write', input }, (store) => store.write(actor, input))
   }
 
-  async setPriority (actor: Actor, key: string, priority: number) {
-    const { result, change } = this.tenant(actor.tenant).setPriority(actor, key, priority)
-    await this.commit(change)
-    return result
+  async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions) {
+    return await this.once(actor, request, { op: 'priority', key, priority }, (store) => store.setPriority(actor, key, priority))
   }
 
-  async remove (actor: Actor, key: string) {
-    const { result, change } = this.tenant(actor.tenant).remove(actor, key)
-    await this.commit(change)
-    return result
+  async remove (actor: Actor, key: string, request?: RequestOptions) {
+    return await this.once(actor, request, { op: 'remove', key }, (store) => store.remove(actor, key))
   }
 
-  async clear (actor: Actor, options: ClearOptions) {
-    const { result, change } = this.tenant(actor.tenant).clear(actor, options)
-    if (change !== undefined) await this.commit(change)
-    return result
+  async clear (actor: Actor, options: ClearOptions, request?: RequestOptions) {
+    return await this.once(actor, request, { op: 'clear', options }, (store) => store.clear(actor, options))
   }
 
   get (tenant: string, key: string) { return this.tenant(tenant).get(key) }
@@ -69,7 +83,9 @@ export class MemoryContextStore implements ContextStore {
   query (tenant: string, query: ContextQuery) { return this.tenant(tenant).query(query) }
   metadata (tenant: string) { return this.tenant(tenant).metadata }
   seq (tenant: string) { return this.tenant(tenant).seq }
+  epoch (tenant: string) { return this.tenant(tenant).epoch }
   changesSince (tenant: string, seq: number) { return this.tenant(tenant).changesSince(seq) }
+  retainedChanges (tenant: string, seq: number, limit: number) { return this.tenant(tenant).retainedChanges(seq, limit) }
   tenants () { return this.registry.names() }
 
   onChange (listener: ChangeListener) {
@@ -104,9 +120,49 @@ export class MemoryContextStore implements ContextStore {
     }
   }
 
-  private async commit (change: ChangeEvent): Promise<void> {
+  /**
+   * Runs an operation once per idempotency key: without a key, as is; with one, the first reply
+   * is kept (committed with the change) and the same request again gets it back. The look-up and
+   * the operation run in one synchronous step, so two requests with one key cannot both apply.
+   */
+  private async once<R extends object> (
+    actor: Actor, request: RequestOptions | undefined, operation: IdempotentOperation,
+    run: (store: TenantStore) => { result: R, change?: ChangeEvent }
+  ): Promise<R> {
+    const store = this.tenant(actor.tenant)
+    const key = request?.idempotencyKey
+    if (key === undefined) {
+      const { result, change } = run(store)
+      if (change !== undefined) await this.commit(change)
+      return result
+    }
+    const now = Date.now()
+    const table = this.idempotencyTable(actor.tenant)
+    const fingerprint = fingerprintOf(operation)
+    const prior = heldReply(table, actor.userId, key, fingerprint, now)
+    if (prior !== undefined) return await replayOf<R>(prior)
+    const { result, change } = run(store)
+    const record = { userId: actor.userId, key, fingerprint, reply: keptReply(result), expiresAt: now + this.idempotencyTtlMs }
+    const { held, dropped } = table.add(record, now)
+    const idempotency = { tenant: actor.tenant, record, dropped }
+    held.committed = change !== undefined
+      ? this.commit(change, idempotency)
+      : this.journal?.recordIdempotency?.(idempotency) ?? Promise.resolve()
+    // A failed commit fails this request, and any replay of it (which awaits the same promise).
+    held.committed.catch(() => {})
+    await held.committed
+    return result
+  }
+
+  private idempotencyTable (tenant: string): IdempotencyTable {
+    let table = this.idempotency.get(tenant)
+    if (table === undefined) this.idempotency.set(tenant, (table = new IdempotencyTable(this.idempotencyMaxKeys)))
+    return table
+  }
+
+  private async commit (change: ChangeEvent, idempotency?: IdempotencyWrite): Promise<void> {
     try {
-      if (this.journal !== undefined) await this.journal.append(change)
+      if (this.journal !== undefined) await this.journal.append(change, this.registry.of(change.tenant).oldestRetainedSeq, idempotency)
     } finally {
       // Emitted even when the journal failed: the change is in the working set (readers see it),
       // so subscribers must see it too or their seq stream would have a hole. The writer still

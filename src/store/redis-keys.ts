@@ -9,7 +9,10 @@ export interface TenantKeys {
   readonly rank: string
   readonly ttl: string
   readonly stream: string
-  /** The six keys in the order every script takes them. */
+  /** Kept replies of idempotent writes (hash) and their expiry order (zset): src/store/idempotency.ts. */
+  readonly idempotency: string
+  readonly idempotencyOrder: string
+  /** The eight keys in the order every script takes them. */
   readonly all: readonly string[]
 }
 
@@ -22,9 +25,14 @@ export function tenantKeys (prefix: string, tenant: string): TenantKeys {
     content: `${tag}:content`,
     rank: `${tag}:rank`,
     ttl: `${tag}:ttl`,
-    stream: `${tag}:changes`
+    stream: `${tag}:changes`,
+    idempotency: `${tag}:idempotency`,
+    idempotencyOrder: `${tag}:idempotency-order`
   }
-  return { ...keys, all: [keys.state, keys.meta, keys.content, keys.rank, keys.ttl, keys.stream] }
+  return {
+    ...keys,
+    all: [keys.state, keys.meta, keys.content, keys.rank, keys.ttl, keys.stream, keys.idempotency, keys.idempotencyOrder]
+  }
 }
 
 /** The set of every tenant name that has been written under `prefix`. */
@@ -32,3 +40,6 @@ export const tenantSetKey = (prefix: string) => `${prefix}:tenants`
 
 /** Pub/sub channel announcing a tenant's first write, so other instances start reading its stream. */
 export const newTenantChannel = (prefix: string) => `${prefix}:tenants:new`
+
+/** Pub/sub channel announcing that a tenant's history started again (a new epoch): instances reload it. */
+export const epochChannel = (prefix: string) => `${prefix}:epochs`

@@ -2,6 +2,7 @@
 // places (the script's own reply, for read-your-writes, and the tenant's stream, for everyone
 // else's writes), in any order and possibly twice; each is applied exactly once, in seq order,
 // through TenantStore.apply, and handed to listeners in that order.
+import { SYSTEM_ACTOR } from './change-actor.js'
 import type { TenantRegistry } from './tenant-registry.js'
 import type { TenantKeys } from './redis-keys.js'
 import type { TenantStore } from './tenant-store.js'
@@ -121,23 +122,29 @@ export class TenantReplica {
   }
 }
 
-/** The change that turns `old` into `fresh`, or undefined when they hold the same entries. */
+/**
+ * The change that turns `old` into `fresh`, or undefined when they hold the same entries in the
+ * same history. A new epoch is always announced (listeners resync their clients on it).
+ */
 function difference (old: TenantStore, fresh: TenantStore, now: number): ChangeEvent | undefined {
   const upserted = fresh.snapshot().entries
-    .filter((stored) => old.get(stored.key)?.seq !== stored.seq)
+    // Seqs of two histories are not comparable: after a new epoch every entry is news.
+    .filter((stored) => old.epoch !== fresh.epoch || old.get(stored.key)?.seq !== stored.seq)
     .sort((a, b) => a.seq - b.seq)
   const removed = old.snapshot().entries
     .filter((stored) => fresh.get(stored.key) === undefined)
     // Gone while this instance was not following: the exact reason is not known here.
     .map((stored) => ({ key: stored.key, reason: 'cleared' as const }))
-  if (upserted.length === 0 && removed.length === 0) return undefined
+  if (upserted.length === 0 && removed.length === 0 && old.epoch === fresh.epoch) return undefined
   return {
     tenant: fresh.tenant,
+    epoch: fresh.epoch,
     seq: fresh.seq,
     reason: 'replaced',
     at: new Date(now).toISOString(),
     upserted,
     removed,
-    metadata: fresh.metadata
+    metadata: fresh.metadata,
+    actor: SYSTEM_ACTOR
   }
 }

@@ -5,21 +5,31 @@
 // listeners in seq order. Instances learn of each other's changes by reading the streams, so one
 // that briefly lost Redis catches up from where it stopped, and resume history is the same
 // everywhere.
+import { randomBytes } from 'node:crypto'
 import { Redis, ReplyError, type RedisOptions } from 'ioredis'
 import { ContextError, forbidden, notFound } from '../errors.js'
+import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import type { ChangeListener, ContextStore } from './context-store.js'
+import {
+  DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyKeyReusedError, fingerprintOf, replayedResult,
+  type IdempotencyOptions, type IdempotentOperation
+} from './idempotency.js'
 import { assertCanWrite, canWrite, isAdmin } from './permissions.js'
-import { decodeChange, decodeRecord, seqOfId, storedEntry } from './redis-change.js'
-import { newTenantChannel, tenantKeys, tenantSetKey } from './redis-keys.js'
+import { decodeChange, storedEntry } from './change-record.js'
+import { decodeRecord, seqOfId } from './redis-change.js'
+import { epochChannel, newTenantChannel, tenantKeys, tenantSetKey } from './redis-keys.js'
 import { TenantReplica } from './redis-replica.js'
+import { DEFAULT_HISTORY_BYTES } from './change-history.js'
+import { newEpoch } from './epoch.js'
 import { SCRIPTS, SCRIPT_KEY_COUNT, type ScriptName } from './redis-scripts.js'
 import { TenantRegistry } from './tenant-registry.js'
 import { assertPriority, checkWriteInput, type TenantStoreOptions } from './tenant-store.js'
 import type {
-  Actor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult, RemoveResult, WriteInput, WriteResult
+  Actor, ChangeActor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult, RemoveResult, RequestOptions,
+  WriteInput, WriteResult
 } from './types.js'
 
-export interface RedisStoreOptions extends TenantStoreOptions {
+export interface RedisStoreOptions extends TenantStoreOptions, IdempotencyOptions {
   /** REDIS_URL. */
   url: string
   /** MCP_REDIS_PREFIX: instances sharing a prefix share the store. */
@@ -34,7 +44,7 @@ export interface RedisStoreOptions extends TenantStoreOptions {
   log?: { info: (obj: object, msg: string) => void, warn: (obj: object, msg: string) => void }
 }
 
-type Reply = [0, string, string] | [1, number, string, string, ...string[]] | [2, number, string?]
+type Reply = [0, string, string] | [1, number, string, string, ...string[]] | [2, number, string?] | [3, string]
 type ScriptCommand = (...args: Array<string | number>) => Promise<Reply>
 
 /** Records read per XREAD call, and how long it blocks before looking at the tenant list again. */
@@ -51,6 +61,8 @@ const KEY_ATTEMPTS = 20
 
 export class RedisContextStore implements ContextStore {
   readonly backend = 'redis' as const
+  /** This instance, as recorded in the actor of the changes it decides (one audit line per change). */
+  readonly instanceId = randomBytes(6).toString('base64url')
   /** Commands and scripts. Never queues while disconnected: a write then fails at once. */
   readonly redis: Redis
   /** Blocks in XREAD on every tenant's stream. */
@@ -115,8 +127,9 @@ export class RedisContextStore implements ContextStore {
 
   // ---- Operations: validated here, decided and applied atomically by a script in Redis. ----
 
-  async write (actor: Actor, input: WriteInput): Promise<WriteResult> {
+  async write (actor: Actor, input: WriteInput, request?: RequestOptions): Promise<WriteResult> {
     const { contentJson, tokens } = checkWriteInput(actor, input, this.options)
+    const audit = this.auditArg(actor, request, { op: 'write', input })
     const replica = this.replica(actor.tenant)
     // Left out, priority and source are decided in the script: a rewrite keeps the entry's own.
     const priority = input.priority ?? ''
@@ -130,9 +143,9 @@ export class RedisContextStore implements ContextStore {
       const reply = await this.run('ctxWrite', replica, [
         key, contentJson, tokens, priority, actor.userId, JSON.stringify(actor.userId), source, source === '' ? '' : JSON.stringify(source),
         timestamp, expiresAt ?? '', expiresAt !== undefined ? JSON.stringify(new Date(expiresAt).toISOString()) : '',
-        isAdmin(actor) ? '1' : '0', input.expected_version ?? '', input.key === undefined ? '1' : '0',
-        this.options.maxTokens, this.streamLength
-      ])
+        isAdmin(actor) ? '1' : '0', input.expected_version ?? '', input.key === undefined ? '1' : '0'
+      ], now, audit)
+      if (reply[0] === 3) return await this.replayed(replica, reply)
       if (reply[0] === 0 && reply[1] === 'key_exists' && attempt < KEY_ATTEMPTS) {
         // Another instance made the same key: jump a random distance so the two stop marching
         // in step through the same microseconds.
@@ -144,33 +157,35 @@ export class RedisContextStore implements ContextStore {
       // itself at once needs its JSON parsed here.
       const entry = change.upserted.find((stored) => stored.key === key)?.entry ?? JSON.parse((reply as string[])[3]) as Entry
       const evicted = change.removed.map((r) => r.key)
-      return { key, tokens, version: entry.version, seq: change.seq, evicted, stored: !evicted.includes(key), entry }
+      return { key, tokens, version: entry.version, seq: change.seq, epoch: change.epoch, evicted, stored: !evicted.includes(key), entry }
     }
   }
 
-  async setPriority (actor: Actor, key: string, priority: number): Promise<PriorityResult> {
+  async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
     assertPriority(priority)
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxSetPriority', replica, [
       key, priority, actor.userId, isAdmin(actor) ? '1' : '0', canWrite(actor) ? '1' : '0',
-      new Date().toISOString(), this.options.maxTokens, this.streamLength
-    ])
+      new Date().toISOString()
+    ], Date.now(), this.auditArg(actor, request, { op: 'priority', key, priority }))
+    if (reply[0] === 3) return await this.replayed(replica, reply)
     const change = await this.accept(replica, reply, key)
     return { key, priority, version: change.upserted[0].entry.version, seq: change.seq }
   }
 
-  async remove (actor: Actor, key: string): Promise<RemoveResult> {
+  async remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxRemove', replica, [
       key, actor.userId, isAdmin(actor) ? '1' : '0', canWrite(actor) ? '1' : '0',
-      new Date().toISOString(), this.options.maxTokens, this.streamLength
-    ])
+      new Date().toISOString()
+    ], Date.now(), this.auditArg(actor, request, { op: 'remove', key }))
+    if (reply[0] === 3) return await this.replayed(replica, reply)
     const change = await this.accept(replica, reply, key)
     return { key, seq: change.seq }
   }
 
   /** Same rules as TenantStore.clear, decided inside the script against Redis's entries. */
-  async clear (actor: Actor, options: ClearOptions): Promise<ClearResult> {
+  async clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
     assertCanWrite(actor)
     const admin = isAdmin(actor)
     if (options.all === true && !admin) throw new ContextError('forbidden', 'Clearing the whole tenant needs the admin role')
@@ -178,8 +193,9 @@ export class RedisContextStore implements ContextStore {
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxClear', replica, [
       actor.userId, anyOwner ? '1' : '0', options.source ?? '', options.keys !== undefined ? JSON.stringify(options.keys) : '',
-      new Date().toISOString(), this.options.maxTokens, this.streamLength
-    ])
+      new Date().toISOString()
+    ], Date.now(), this.auditArg(actor, request, { op: 'clear', options }))
+    if (reply[0] === 3) return await this.replayed(replica, reply)
     if (reply[0] === 2) return { removed: [], count: 0, seq: reply[1] }
     const change = await this.accept(replica, reply, '')
     const removed = change.removed.map((r) => r.key)
@@ -199,8 +215,10 @@ export class RedisContextStore implements ContextStore {
   query (tenant: string, query: ContextQuery) { return this.view(tenant).query(query) }
   metadata (tenant: string) { return this.view(tenant).metadata }
   seq (tenant: string) { return this.view(tenant).seq }
+  epoch (tenant: string) { return this.view(tenant).epoch }
   /** From the local replica's history, which holds every instance's changes (fed by the streams). */
   changesSince (tenant: string, seq: number) { return this.view(tenant).changesSince(seq) }
+  retainedChanges (tenant: string, seq: number, limit: number) { return this.view(tenant).retainedChanges(seq, limit) }
   tenants () { return this.registry.names() }
 
   onChange (listener: ChangeListener) {
@@ -252,8 +270,16 @@ export class RedisContextStore implements ContextStore {
       replica.registered = true
       await this.reload(replica)
     }
-    await this.subscriber.subscribe(newTenantChannel(this.options.prefix))
-    this.subscriber.on('message', (_channel: string, tenant: string) => { this.replica(tenant).registered = true })
+    const epochs = epochChannel(this.options.prefix)
+    await this.subscriber.subscribe(newTenantChannel(this.options.prefix), epochs)
+    this.subscriber.on('message', (channel: string, tenant: string) => {
+      if (channel !== epochs) {
+        this.replica(tenant).registered = true
+        return
+      }
+      const replica = this.replicas.get(tenant)
+      if (replica !== undefined) this.checkHistory(replica).catch(this.onError)
+    })
     // After a reconnect, look for a Redis that came back without the data this replica has
     // (restarted without persistence): follow it from its own seq rather than ignore it.
     this.redis.on('ready', () => { if (this.started) this.reconcile().catch(this.onError) })
@@ -295,8 +321,17 @@ export class RedisContextStore implements ContextStore {
     replica.registered = true
   }
 
+  /** Finds tenants and history restarts whose notifications this instance missed (a cut from Redis). */
   private async rescanTenants (): Promise<void> {
     for (const tenant of await this.redis.smembers(tenantSetKey(this.options.prefix))) this.replica(tenant).registered = true
+    const replicas = [...this.replicas.values()].filter((replica) => !replica.reloading)
+    const pipeline = this.redis.pipeline()
+    for (const replica of replicas) pipeline.hmget(replica.keys.state, 'seq', 'epoch')
+    const states = await pipeline.exec() ?? []
+    for (let i = 0; i < replicas.length; i++) {
+      const [error, state] = states[i] ?? [null, undefined]
+      if (error === null && state !== undefined) await this.followHistory(replicas[i], state as Array<string | null>)
+    }
   }
 
   /**
@@ -331,7 +366,14 @@ export class RedisContextStore implements ContextStore {
           }
           for (const record of records) {
             // This instance's own writes come back too: skip them before parsing their entries.
-            if (seqOfId(record[0]) > replica.seq) replica.deliver(decodeRecord(replica.tenant, record))
+            if (seqOfId(record[0]) <= replica.seq) continue
+            const change = decodeRecord(replica.tenant, record, replica.store.epoch)
+            // A record of another history (Redis lost its state and started again): reload.
+            if (!this.sameHistory(replica, change)) {
+              this.reload(replica).catch(this.onError)
+              break
+            }
+            replica.deliver(change)
           }
         }
       } catch (error) {
@@ -389,8 +431,9 @@ export class RedisContextStore implements ContextStore {
     if (replica.reloading) return
     replica.hold()
     try {
-      const [seq, flat, newestFirst] = await this.scriptCommand('ctxLoad')(...replica.keys.all, this.options.historySize) as unknown as
-        [number, string[], Array<[string, string[]]>]
+      const before = { epoch: replica.store.epoch, seq: replica.seq }
+      const [seq, flat, newestFirst, epoch] = await this.scriptCommand('ctxLoad')(...replica.keys.all,
+        ...this.tail(replica, Date.now(), this.options.historySize)) as unknown as [number, string[], Array<[string, string[]]>, string]
       const entries = []
       for (let i = 0; i < flat.length; i += 3) {
         const meta = JSON.parse(flat[i + 1]) as { s: number, x?: number }
@@ -399,14 +442,20 @@ export class RedisContextStore implements ContextStore {
       // Keep the unbroken run of records that ends at seq (resume needs no holes).
       const history: ChangeEvent[] = []
       for (const record of newestFirst) {
-        const change = decodeRecord(replica.tenant, record)
-        if (change.seq !== seq - history.length) break
+        const change = decodeRecord(replica.tenant, record, epoch)
+        if (change.seq !== seq - history.length || change.epoch !== epoch) break
         history.unshift(change)
       }
       if (seq < replica.seq) this.options.log?.warn({ tenant: replica.tenant, redisSeq: seq, localSeq: replica.seq }, 'Redis holds less than this instance saw (was it restarted without persistence?); following Redis')
       const fresh = this.registry.create(replica.tenant)
-      fresh.restore(entries, seq, history)
+      fresh.restore(entries, seq, history, epoch)
       replica.replace(fresh)
+      // A history this instance had followed started again: tell the other instances, which may
+      // not have noticed (no reconnect, no write of their own), so they reload too.
+      if (epoch !== before.epoch && before.seq > 0) {
+        this.options.log?.warn({ tenant: replica.tenant, epoch, previousEpoch: before.epoch }, 'the tenant\'s history in Redis started again (state lost or reset): new epoch')
+        await this.call(() => this.redis.publish(epochChannel(this.options.prefix), replica.tenant)).catch(() => {})
+      }
     } catch (error) {
       replica.replace(replica.store) // give up this attempt; the next gap or reconnect retries
       throw error
@@ -416,11 +465,30 @@ export class RedisContextStore implements ContextStore {
   }
 
   private async reconcile (): Promise<void> {
-    for (const replica of this.replicas.values()) {
-      const remote = Number(await this.redis.hget(replica.keys.state, 'seq') ?? 0)
-      if (remote < replica.seq) await this.reload(replica)
-    }
+    for (const replica of this.replicas.values()) await this.checkHistory(replica)
     this.wakeReader()
+  }
+
+  /**
+   * Reloads a replica whose history Redis no longer has: another epoch (or none: state lost), or
+   * a seq behind the replica's (state restored from an older copy).
+   */
+  private async checkHistory (replica: TenantReplica): Promise<void> {
+    await this.followHistory(replica, await this.redis.hmget(replica.keys.state, 'seq', 'epoch'))
+  }
+
+  /** Reloads the replica when Redis's `[seq, epoch]` of the tenant is not the history it follows. */
+  private async followHistory (replica: TenantReplica, [seq, epoch]: Array<string | null>): Promise<void> {
+    // Nothing on either side (a tenant only read so far): nothing to reload.
+    if (epoch === null && seq === null && replica.seq === 0) return
+    const behind = Number(seq ?? 0) < replica.seq
+    if (epoch === replica.store.epoch && !behind) return
+    // The same epoch at a lower seq: Redis was restored from an older copy. Its next seqs would
+    // name other changes than the ones this instance's clients saw, so it becomes a new history.
+    if (epoch === replica.store.epoch && behind) {
+      await this.run('ctxRebase', replica, [replica.store.epoch, replica.seq])
+    }
+    await this.reload(replica)
   }
 
   // ---- Expiry. ----
@@ -439,7 +507,7 @@ export class RedisContextStore implements ContextStore {
     if (this.expiring.has(replica) || this.redis.status !== 'ready') return
     this.expiring.add(replica)
     const now = Date.now()
-    this.run('ctxExpire', replica, [now, new Date(now).toISOString(), this.options.maxTokens, this.streamLength])
+    this.run('ctxExpire', replica, [new Date(now).toISOString()], now)
       .then(async (reply) => {
         // The script reports the next expiry Redis knows of (the replica's hint may be stale).
         const nextDue = reply[0] === 2 ? reply[2] : (reply as string[])[3]
@@ -457,13 +525,69 @@ export class RedisContextStore implements ContextStore {
     if (reply[0] === 0) throw refusal(reply[1], reply[2], key, expectedVersion)
     const [, seq, header, , ...entryJsons] = reply as [1, number, string, string, ...string[]]
     const change = decodeChange(replica.tenant, seq, header, entryJsons)
+    if (!this.sameHistory(replica, change)) {
+      // The tenant's history started again in Redis: this replica must reload, not apply.
+      await this.reload(replica)
+      return change
+    }
     replica.deliver(change)
     await replica.whenApplied(seq, APPLY_WAIT_MS)
     return change
   }
 
-  private async run (name: ScriptName, replica: TenantReplica, args: Array<string | number>): Promise<Reply> {
-    return await this.call(() => this.scriptCommand(name)(...replica.keys.all, ...args))
+  /** Whether `change` continues the replica's history (a replica that has seen none takes its epoch). */
+  private sameHistory (replica: TenantReplica, change: ChangeEvent): boolean {
+    return change.seq === 1 ? replica.store.adoptEpoch(change.epoch) : change.epoch === replica.store.epoch
+  }
+
+  /** Runs a script; `audit` is the change's actor (and idempotency record), the system's by default. */
+  private async run (name: ScriptName, replica: TenantReplica, args: Array<string | number>, now = Date.now(), audit = this.systemAudit()): Promise<Reply> {
+    return await this.call(() => this.scriptCommand(name)(...replica.keys.all, ...args, ...this.tail(replica, now, this.streamLength, audit)))
+  }
+
+  /**
+   * The arguments every script takes last (redis-scripts.ts). The fresh epoch is used only by a
+   * tenant that has none in Redis: a replica that has seen no change offers its own (its clients
+   * saw that epoch at seq 0, which stays true), any other a new one (Redis lost what it saw).
+   */
+  private tail (replica: TenantReplica, now: number, records: number, audit = this.systemAudit()): Array<string | number> {
+    const fresh = replica.seq === 0 ? replica.store.epoch : newEpoch(now)
+    return [now, this.options.maxTokens, records, this.options.historyBytes ?? DEFAULT_HISTORY_BYTES, fresh, audit]
+  }
+
+  // ---- Audit and idempotency (src/store/change-actor.ts, src/store/idempotency.ts). ----
+
+  /** The scripts' last argument: the change's actor, and the idempotency key's record when given. */
+  private auditArg (actor: Actor, request: RequestOptions | undefined, operation: IdempotentOperation): string {
+    const a = this.stamped(changeActorOf(actor))
+    const key = request?.idempotencyKey
+    if (key === undefined) return JSON.stringify({ a })
+    const now = Date.now()
+    return JSON.stringify({
+      a,
+      i: {
+        f: JSON.stringify([actor.userId, key]),
+        p: fingerprintOf(operation),
+        x: now + (this.options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS),
+        n: now,
+        c: this.options.idempotencyMaxKeys ?? DEFAULT_IDEMPOTENCY_MAX_KEYS
+      }
+    })
+  }
+
+  private systemAudit (): string {
+    return JSON.stringify({ a: this.stamped(SYSTEM_ACTOR) })
+  }
+
+  private stamped (actor: ChangeActor): ChangeActor {
+    return { ...actor, instance: this.instanceId }
+  }
+
+  /** A replay's first reply; returned once this instance has applied that change (read-your-writes). */
+  private async replayed<R> (replica: TenantReplica, reply: Reply): Promise<R> {
+    const result = replayedResult<R & { seq: number }>((reply as [3, string])[1])
+    await replica.whenApplied(result.seq, APPLY_WAIT_MS)
+    return result
   }
 
   private scriptCommand (name: ScriptName): ScriptCommand {
@@ -508,6 +632,7 @@ export class RedisContextStore implements ContextStore {
 function refusal (code: string, detail: string, key: string, expectedVersion?: number): ContextError {
   switch (code) {
     case 'not_found': return notFound(key)
+    case 'idempotency_key_reused': return new IdempotencyKeyReusedError()
     case 'forbidden_role': return forbidden('This operation needs the writer or admin role')
     case 'forbidden_owner': return forbidden(`Entry "${detail !== '' ? detail : key}" belongs to another user`)
     case 'version_conflict': return new ContextError('version_conflict',

@@ -6,6 +6,8 @@
 // one code path that changes the working set.
 import { ContextError, notFound } from '../errors.js'
 import { ChangeHistory } from './change-history.js'
+import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
+import { newEpoch } from './epoch.js'
 import { ExpiryQueue } from './expiry-queue.js'
 import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
@@ -13,7 +15,7 @@ import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex, type IndexNode } from './ranke
 import { pagingOf, restOfWalk, withNextCursor } from './query-paging.js'
 import type {
   Actor, ChangeEvent, ChangeReason, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult,
-  QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult
+  QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult, ChangeActor
 } from './types.js'
 
 export interface TenantStoreOptions {
@@ -21,6 +23,8 @@ export interface TenantStoreOptions {
   maxEntryTokens: number
   countTokens: (text: string) => number
   historySize: number
+  /** Bytes of resume history kept per tenant (MCP_HISTORY_BYTES); older changes give way. */
+  historyBytes?: number
   /** Deepest nesting of content accepted (MCP_MAX_DEPTH). */
   maxDepth?: number
   /**
@@ -41,12 +45,29 @@ export class TenantStore {
   private totalTokens = 0
   private currentSeq = 0
   private lastKeyMicros = 0
+  private currentEpoch: string
 
   constructor (readonly tenant: string, private readonly options: TenantStoreOptions) {
-    this.history = new ChangeHistory(options.historySize)
+    this.history = new ChangeHistory(options.historySize, options.historyBytes)
+    // A store that starts empty starts a new history; `restore` puts a persisted one back.
+    this.currentEpoch = newEpoch()
   }
 
   get seq (): number { return this.currentSeq }
+  /** The epoch of this store's history (contract §7). */
+  get epoch (): string { return this.currentEpoch }
+  /**
+   * Takes over the epoch of a history this store has seen nothing of (seq 0): a replica meeting
+   * its tenant's first change. False, and nothing changes, once the store has a seq of its own.
+   */
+  adoptEpoch (epoch: string): boolean {
+    if (this.currentSeq !== 0) return epoch === this.currentEpoch
+    this.currentEpoch = epoch
+    return true
+  }
+
+  /** The oldest seq the resume history still holds (the journal keeps the same window). */
+  get oldestRetainedSeq (): number { return this.history.oldestSeq }
   get size (): number { return this.nodes.size }
 
   get metadata (): StoreMetadata {
@@ -58,7 +79,7 @@ export class TenantStore {
   }
 
   /** Creates or replaces an entry, then evicts what ranks last until the budget holds. */
-  write (actor: Actor, input: WriteInput, now = Date.now()): { result: WriteResult, change: ChangeEvent } {
+  write (actor: Actor, input: WriteInput, now = Date.now()): { result: WriteResult & { entry: Entry }, change: ChangeEvent } {
     const { contentJson, tokens } = checkWriteInput(actor, input, this.options)
     const key = input.key ?? this.generateKey(input.source ?? actor.userId, now)
     const existing = this.get(key)
@@ -86,10 +107,10 @@ export class TenantStore {
     const evicted = this.planEvictions(stored, existing)
     const change = this.makeChange(seq, existing === undefined ? 'created' : 'replaced', timestamp,
       evicted.includes(key) ? [] : [stored],
-      evicted.map((k) => ({ key: k, reason: 'evicted' as const })), stored, existing)
+      evicted.map((k) => ({ key: k, reason: 'evicted' as const })), stored, existing, changeActorOf(actor))
     this.apply(change)
     return {
-      result: { key, tokens, version: stored.entry.version, seq, evicted, stored: !evicted.includes(key), entry: stored.entry },
+      result: { key, tokens, version: stored.entry.version, seq, epoch: this.currentEpoch, evicted, stored: !evicted.includes(key), entry: stored.entry },
       change
     }
   }
@@ -110,7 +131,7 @@ export class TenantStore {
       expiresAt: existing.expiresAt
     })
     // The token total does not change, so a priority change never evicts.
-    const change = this.makeChange(seq, 'priority', stored.entry.timestamp, [stored], [], stored, existing)
+    const change = this.makeChange(seq, 'priority', stored.entry.timestamp, [stored], [], stored, existing, changeActorOf(actor))
     this.apply(change)
     return { result: { key, priority, version: stored.entry.version, seq }, change }
   }
@@ -119,7 +140,7 @@ export class TenantStore {
     const existing = this.get(key)
     if (existing === undefined) throw notFound(key)
     assertMayChange(actor, existing.entry.owner, key)
-    const change = this.removal(now, 'deleted', [key])
+    const change = this.removal(now, 'deleted', [key], changeActorOf(actor))
     this.apply(change)
     return { result: { key, seq: change.seq }, change }
   }
@@ -148,7 +169,7 @@ export class TenantStore {
       keys.push(stored.key)
     }
     if (keys.length === 0) return { result: { removed: [], count: 0, seq: this.currentSeq } }
-    const change = this.removal(now, 'cleared', keys)
+    const change = this.removal(now, 'cleared', keys, changeActorOf(actor))
     this.apply(change)
     return { result: { removed: keys, count: keys.length, seq: change.seq }, change }
   }
@@ -161,7 +182,7 @@ export class TenantStore {
       .filter((item) => this.get(item.key)?.seq === item.seq)
       .map((item) => item.key)
     if (keys.length === 0) return undefined
-    const change = this.removal(now, 'expired', keys)
+    const change = this.removal(now, 'expired', keys, SYSTEM_ACTOR)
     this.apply(change)
     return change
   }
@@ -189,8 +210,10 @@ export class TenantStore {
    * Loads entries restored from a snapshot (journal compaction, Redis), oldest write first.
    * `history`, when given, is the run of changes that ended at `seq` (oldest first): it seeds the
    * resume history so `since_seq` works on an instance that loaded the tenant from Redis.
+   * `epoch`, when given, is the persisted history's epoch, which this store then continues.
    */
-  restore (entries: StoredEntry[], seq: number, history: readonly ChangeEvent[] = []): void {
+  restore (entries: StoredEntry[], seq: number, history: readonly ChangeEvent[] = [], epoch?: string): void {
+    if (epoch !== undefined) this.currentEpoch = epoch
     for (const stored of [...entries].sort((a, b) => a.seq - b.seq)) {
       this.drop(stored.key)
       this.put(stored)
@@ -201,7 +224,7 @@ export class TenantStore {
 
   /** The whole store in rank order. */
   snapshot (): Snapshot {
-    return { entries: this.rankedEntries(), metadata: this.metadata, seq: this.currentSeq }
+    return { entries: this.rankedEntries(), metadata: this.metadata, seq: this.currentSeq, epoch: this.currentEpoch }
   }
 
   query (query: ContextQuery): QueryResult {
@@ -237,6 +260,11 @@ export class TenantStore {
   /** Changes after `seq`, or undefined when the retained history does not reach back that far. */
   changesSince (seq: number): ChangeEvent[] | undefined {
     return this.history.since(seq, this.currentSeq)
+  }
+
+  /** Up to `limit` retained changes after `seq` (from the oldest retained), for the audit trail. */
+  retainedChanges (seq: number, limit: number): ChangeEvent[] {
+    return this.history.retained(seq, limit)
   }
 
   private candidatesFor (query: ContextQuery): Iterable<StoredEntry> {
@@ -289,12 +317,13 @@ export class TenantStore {
     return this.index.planEvictions(incoming, existing?.key, total - this.options.maxTokens).map((victim) => victim.key)
   }
 
-  private removal (now: number, reason: RemovalReason & ChangeReason, keys: string[]): ChangeEvent {
+  private removal (now: number, reason: RemovalReason & ChangeReason, keys: string[], actor: ChangeActor): ChangeEvent {
     const removed = keys.map((key) => ({ key, reason }))
     let tokens = 0
     for (const key of keys) tokens += this.get(key)?.entry.tokens ?? 0
     return {
       tenant: this.tenant,
+      epoch: this.currentEpoch,
       seq: this.currentSeq + 1,
       reason,
       at: new Date(now).toISOString(),
@@ -304,13 +333,15 @@ export class TenantStore {
         total_tokens: this.totalTokens - tokens,
         max_tokens: this.options.maxTokens,
         entry_count: this.nodes.size - keys.length
-      }
+      },
+      actor
     }
   }
 
   private makeChange (
     seq: number, reason: ChangeReason, at: string, upserted: StoredEntry[],
-    removed: Array<{ key: string, reason: RemovalReason }>, incoming: StoredEntry, existing: StoredEntry | undefined
+    removed: Array<{ key: string, reason: RemovalReason }>, incoming: StoredEntry, existing: StoredEntry | undefined,
+    actor: ChangeActor
   ): ChangeEvent {
     let tokens = this.totalTokens - (existing?.entry.tokens ?? 0) + incoming.entry.tokens
     let count = this.nodes.size + (existing === undefined ? 1 : 0)
@@ -320,12 +351,14 @@ export class TenantStore {
     }
     return {
       tenant: this.tenant,
+      epoch: this.currentEpoch,
       seq,
       reason,
       at,
       upserted,
       removed,
-      metadata: { total_tokens: tokens, max_tokens: this.options.maxTokens, entry_count: count }
+      metadata: { total_tokens: tokens, max_tokens: this.options.maxTokens, entry_count: count },
+      actor
     }
   }
 

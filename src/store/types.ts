@@ -2,11 +2,32 @@
 
 export type Role = 'reader' | 'writer' | 'admin'
 
+/** The surface a change came through; `system` is the server itself (expiry, eviction, tools). */
+export type Surface = 'ws' | 'rest' | 'mcp' | 'system'
+
 /** Who is acting: the JWT's subject, roles and tenant. Every store operation takes one. */
 export interface Actor {
   readonly userId: string
   readonly roles: readonly Role[]
   readonly tenant: string
+  /** Where the request came from, for the audit trail (default `system`: in-process callers). */
+  readonly surface?: Surface
+  /** The connection or session that sent it (WebSocket client_id, `mcp-<session>`), if any. */
+  readonly clientId?: string
+}
+
+/** Who made a change, as the audit trail records it (contract §8). */
+export interface ChangeActor {
+  readonly sub: string
+  readonly surface: Surface
+  readonly client_id?: string
+  /** The server instance that decided it (Redis backend), so one instance writes its audit line. */
+  readonly instance?: string
+}
+
+/** Per-request options of a store write: the idempotency key, when the client gave one. */
+export interface RequestOptions {
+  readonly idempotencyKey?: string
 }
 
 /** An entry exactly as clients see it (contract §1). */
@@ -47,12 +68,16 @@ export interface StoreMetadata {
 /** One change to one tenant's store: the unit of broadcast, history, persistence and replication. */
 export interface ChangeEvent {
   readonly tenant: string
+  /** The history this change belongs to (contract §7): seqs are comparable only within one epoch. */
+  readonly epoch: string
   readonly seq: number
   readonly reason: ChangeReason
   readonly at: string
   readonly upserted: readonly StoredEntry[]
   readonly removed: ReadonlyArray<{ readonly key: string, readonly reason: RemovalReason }>
   readonly metadata: StoreMetadata
+  /** Who made it; evictions inside a write are the system's (see src/store/change-actor.ts). */
+  readonly actor: ChangeActor
 }
 
 export interface WriteInput {
@@ -69,19 +94,24 @@ export interface WriteResult {
   tokens: number
   version: number
   seq: number
+  /** The epoch of the history `seq` belongs to. */
+  epoch: string
   evicted: string[]
   /** False when the write's own entry ranked last and was evicted at once. */
   stored: boolean
-  entry: Entry
+  /** The entry written; absent on a replay (the first reply is kept, not the entry). */
+  entry?: Entry
+  /** True when this is the first reply again, for a repeated idempotency key: nothing changed. */
+  replayed?: true
 }
 
-export interface PriorityResult { key: string, priority: number, version: number, seq: number }
+export interface PriorityResult { key: string, priority: number, version: number, seq: number, replayed?: true }
 
-export interface RemoveResult { key: string, seq: number }
+export interface RemoveResult { key: string, seq: number, replayed?: true }
 
 export interface ClearOptions { source?: string, keys?: string[], all?: boolean }
 
-export interface ClearResult { removed: string[], count: number, seq: number }
+export interface ClearResult { removed: string[], count: number, seq: number, replayed?: true }
 
 export interface ContextQuery {
   source?: string
@@ -116,4 +146,5 @@ export interface Snapshot {
   entries: StoredEntry[]
   metadata: StoreMetadata
   seq: number
+  epoch: string
 }

@@ -2,19 +2,27 @@
 // clients are grouped per tenant by (mode, filter), and each group's frame is built once per change
 // and the same bytes are written to every member.
 //
-// Flow control, per client, from how many bytes its socket has not yet sent:
-// - snapshot mode: a client that is behind (at least `lagBytes` unsent) is not sent intermediate
-//   snapshots; when its socket drains it gets the latest one (latest state wins, the last is never
-//   skipped).
+// Flow control, per client, from its socket's backlog: what it had not sent when this tick began.
+// Frames queued in the current tick are not the client's delay (a burst of changes committed
+// together is written in one tick and flushed at its end), so they are judged at the next one.
+// - snapshot mode: a client that is behind (at least `lagBytes` of backlog) is not sent
+//   intermediate snapshots; when its socket drains it gets the latest one (latest state wins, the
+//   last is never skipped). The frame is built only when some member can take it.
 // - delta mode: deltas are never skipped; a client `resyncBytes` behind stops getting them and,
 //   once drained, gets one `context` snapshot with `resync: true`, then deltas after it.
-// - any mode: unsent bytes plus the bytes held back for it above `maxBufferedBytes` close it 4008,
-//   so a client that stops reading costs at most about that much memory. (A snapshot client is
-//   held back at most one snapshot: it is conflated, never cut off for being skipped.)
+// - any mode: backlog plus the deltas held back from it above `maxBufferedBytes` close it 4008,
+//   so a client that stops reading costs at most about that much memory. A frame that replaces
+//   the client's whole view (its first `context`, a resync, a snapshot-mode update) is not
+//   charged: it reaches a client that reads whatever the store's size, one at a time (see
+//   Connection). A snapshot client behind is owed only the latest state: nothing is held for it.
 //
 // Resume (`since_seq`) replays history only up to the last seq this broadcaster has published: a
 // change the store has applied but not yet made durable (and so not yet announced) arrives live
 // afterwards. With the cursor rule below that gives no gap and no duplicate.
+//
+// Epochs (contract §7): a resume that names another epoch gets a resync, never deltas of another
+// history; and when a tenant's history starts again under live subscribers (Redis lost its
+// state), every one of them is brought into the new history with a fresh snapshot.
 import { performance } from 'node:perf_hooks'
 import type { ContextStore } from '../store/context-store.js'
 import type { ChangeEvent, Snapshot } from '../store/types.js'
@@ -28,12 +36,15 @@ export interface Subscriber {
   cursor: number
   /** What the client is owed once its socket drains. */
   pending: 'none' | 'snapshot' | 'resync'
-  /** Bytes held back from this client while it was behind. */
+  /** Bytes of deltas skipped for this client while it was behind (it is owed a resync for them). */
   heldBytes: number
   group: Group | undefined
-  /** Bytes written to the socket but not yet sent. */
-  unsentBytes (): number
-  send (frame: Buffer): void
+  /** Bytes its socket had not sent when this tick began (frames queued in this tick excluded). */
+  backlogBytes (): number
+  /** The unsent bytes charged against `maxBufferedBytes`: all but this tick's broadcasts and the one whole-view frame. */
+  chargedBytes (): number
+  /** Writes a broadcast frame; `wholeView` marks one that replaces the client's view (not charged). */
+  send (frame: Buffer, wholeView: boolean): void
   /** Arranges for `Broadcaster.drained(this)` once the socket has sent what it holds. */
   notifyOnDrain (): void
   /** Closes with 4008 `Slow consumer`. */
@@ -46,10 +57,20 @@ export interface Group {
   readonly subscription: Subscription
   readonly members: Set<Subscriber>
   /** The last frame built for this group, by the seq it reflects, reused by every member. */
-  frame?: { seq: number, bytes: Buffer, data: string }
-  resync?: { seq: number, bytes: Buffer }
+  frame?: GroupFrame & { data: string }
+  resync?: GroupFrame
   /** Snapshot mode with a filter: the entries last broadcast, to skip changes that leave them as they were. */
   view?: string
+}
+
+export interface GroupFrame { readonly seq: number, readonly bytes: Buffer }
+
+/** Frames that bring a client up to date, and the cursor they leave it at. */
+export interface Replay {
+  readonly frames: Buffer[]
+  readonly cursor: number
+  /** The frames are one `context` resync: a whole-view frame, not charged like deltas. */
+  readonly wholeView: boolean
 }
 
 export interface BroadcastMetrics {
@@ -72,6 +93,12 @@ const SOCKET_HIGH_WATER_MARK = 16 * 1024
 export class Broadcaster {
   private readonly groups = new Map<string, Map<string, Group>>()
   private readonly published = new Map<string, number>()
+  // The store frame sent on connect, per tenant, shared by every client that joins at the same seq
+  // (a crowd reconnecting at once costs one copy of the store, not one each). Held weakly: it
+  // lives while some socket still has it to send, not for as long as the tenant is quiet.
+  private readonly joinFrames = new Map<string, { seq: number, bytes: WeakRef<Buffer> }>()
+  /** The epoch of the last change published per tenant, to notice a history that started again. */
+  private readonly epochs = new Map<string, string>()
   private readonly lagBytes: number
   private readonly resyncBytes: number
   private readonly stopListening: () => void
@@ -85,6 +112,19 @@ export class Broadcaster {
   close (): void {
     this.stopListening()
     this.groups.clear()
+    this.joinFrames.clear()
+  }
+
+  /** The tenant's store as the `context` frame a client gets on connect, and the seq it reflects. */
+  joinFrame (tenant: string): GroupFrame {
+    const seq = this.options.store.seq(tenant)
+    const cached = this.joinFrames.get(tenant)
+    const bytes = cached?.seq === seq ? cached.bytes.deref() : undefined
+    if (bytes !== undefined) return { seq, bytes }
+    const snapshot = this.options.store.snapshot(tenant)
+    const frame = { seq: snapshot.seq, bytes: Buffer.from(contextFrame(snapshot)) }
+    this.joinFrames.set(tenant, { seq: frame.seq, bytes: new WeakRef(frame.bytes) })
+    return frame
   }
 
   /** The last seq announced for a tenant: everything up to it may be replayed from history. */
@@ -134,12 +174,14 @@ export class Broadcaster {
    * Frames that bring a client from `sinceSeq` to the published seq: the missed deltas (matching
    * its filter), or one `context` with `resync: true` when history does not reach back or the
    * replay would be larger than a resync. Returns them with the cursor they leave the client at.
+   * `epoch`, when the client names one, must be the tenant's current epoch, or it gets a resync.
    */
-  replay (tenant: string, subscription: Subscription, sinceSeq: number): { frames: Buffer[], cursor: number } {
+  replay (tenant: string, subscription: Subscription, sinceSeq: number, epoch?: string): Replay {
+    if (epoch !== undefined && epoch !== this.options.store.epoch(tenant)) return this.resyncReplay(tenant, subscription)
     // A seq beyond the store's own belongs to another history (a memory-only server restarted).
     if (sinceSeq > this.options.store.seq(tenant)) return this.resyncReplay(tenant, subscription)
     const upTo = this.publishedSeq(tenant)
-    if (sinceSeq >= upTo) return { frames: [], cursor: sinceSeq }
+    if (sinceSeq >= upTo) return { frames: [], cursor: sinceSeq, wholeView: false }
     const changes = this.options.store.changesSince(tenant, sinceSeq)
     if (changes !== undefined) {
       const frames: Buffer[] = []
@@ -153,120 +195,167 @@ export class Broadcaster {
         if (bytes > this.resyncBytes) return this.resyncReplay(tenant, subscription)
         frames.push(buffer)
       }
-      return { frames, cursor: upTo }
+      return { frames, cursor: upTo, wholeView: false }
     }
     return this.resyncReplay(tenant, subscription)
   }
 
-  private resyncReplay (tenant: string, subscription: Subscription): { frames: Buffer[], cursor: number } {
+  private resyncReplay (tenant: string, subscription: Subscription): Replay {
     const snapshot = this.options.store.snapshot(tenant)
-    return { frames: [Buffer.from(contextFrame(snapshot, { resync: true, filter: subscription.filter }))], cursor: snapshot.seq }
+    return { frames: [Buffer.from(contextFrame(snapshot, { resync: true, filter: subscription.filter }))], cursor: snapshot.seq, wholeView: true }
   }
 
   /** The socket of a client that was behind has drained: send what it is owed. */
   drained (subscriber: Subscriber): void {
     const group = subscriber.group
     const owed = subscriber.pending
+    if (group === undefined || owed === 'none') {
+      subscriber.pending = 'none'
+      subscriber.heldBytes = 0
+      return
+    }
+    // Built while the client is still marked behind: building reads the store, which may expire
+    // a TTL, and the change that publishes must be held back from this client (the frame already
+    // includes it), not sent ahead of the frame, moving its cursor past the deltas it skipped.
+    const frame = owed === 'snapshot' ? this.snapshotFrame(group) : this.resyncFrame(group)
+    if (subscriber.group !== group) return // cut off meanwhile
     subscriber.pending = 'none'
     subscriber.heldBytes = 0
-    if (group === undefined || owed === 'none') return
-    const seq = this.options.store.seq(group.tenant)
-    if (subscriber.cursor >= seq) return
-    this.sendFrame(subscriber, owed === 'snapshot' ? this.snapshotFrame(group) : this.resyncFrame(group), seq)
+    if (subscriber.cursor >= frame.seq) return
+    this.sendFrame(subscriber, frame, true)
     this.options.metrics?.broadcastRecipients.inc({ mode: owed === 'snapshot' ? 'snapshot' : 'resync' }, 1)
   }
 
   private publish (change: ChangeEvent): void {
     this.published.set(change.tenant, change.seq)
+    const previousEpoch = this.epochs.get(change.tenant)
+    this.epochs.set(change.tenant, change.epoch)
+    const newHistory = previousEpoch !== undefined && previousEpoch !== change.epoch
+    // A cached frame of the old history may carry a seq the new one reaches again.
+    if (newHistory) this.joinFrames.delete(change.tenant)
     const tenantGroups = this.groups.get(change.tenant)
     if (tenantGroups === undefined) return
     const started = performance.now()
     try {
-      for (const group of tenantGroups.values()) this.publishToGroup(group, change)
+      if (newHistory) this.restartHistory(tenantGroups.values())
+      for (const group of tenantGroups.values()) {
+        if (group.subscription.mode === 'delta') this.publishDelta(group, change)
+        else this.publishSnapshot(group, change)
+      }
     } catch (error) {
       this.options.onError?.(error)
     }
     this.options.metrics?.broadcastSeconds.observe((performance.now() - started) / 1000)
   }
 
-  private publishToGroup (group: Group, change: ChangeEvent): void {
-    const { mode, filter } = group.subscription
-    let bytes: Buffer | undefined
-    let seq = change.seq
-    if (mode === 'delta') {
-      const frame = deltaFrame(change, filter)
-      if (frame === undefined) return
-      bytes = Buffer.from(frame)
-    } else if (filter !== undefined) {
-      if (viewOf(change, filter) === undefined) return
-      this.snapshotFrame(group)
-      const view = group.frame?.data
-      if (view === group.view) return
-      group.view = view
-    }
+  private publishDelta (group: Group, change: ChangeEvent): void {
+    const text = deltaFrame(change, group.subscription.filter)
+    if (text === undefined) return
+    const frame = { seq: change.seq, bytes: Buffer.from(text) }
     let delivered = 0
     for (const subscriber of group.members) {
       if (subscriber.cursor >= change.seq) continue
-      if (bytes === undefined) {
-        // Snapshot mode: built lazily, once, only if some member is due one.
-        bytes = this.snapshotFrame(group)
-        seq = group.frame?.seq ?? seq
+      if (this.canTake(subscriber, this.resyncBytes)) {
+        this.sendFrame(subscriber, frame, false)
+        delivered++
+      } else {
+        // Skipped deltas measure how far behind the client is, and add up.
+        this.holdBack(subscriber, 'resync', frame.bytes.length)
       }
-      if (this.deliver(subscriber, mode, bytes, seq)) delivered++
     }
-    if (delivered > 0) this.options.metrics?.broadcastRecipients.inc({ mode }, delivered)
+    if (delivered > 0) this.options.metrics?.broadcastRecipients.inc({ mode: 'delta' }, delivered)
   }
 
-  /** Sends a broadcast frame or holds it back from a client that is behind. True when sent. */
-  private deliver (subscriber: Subscriber, mode: 'snapshot' | 'delta' | 'none', bytes: Buffer, seq: number): boolean {
-    if (subscriber.pending !== 'none') {
-      // A snapshot client behind is owed only the latest snapshot (skipped ones are never kept),
-      // so only that one counts: conflation must not turn into a slow-consumer close. Deltas
-      // skipped for a delta client measure how far behind it is, and add up.
-      subscriber.heldBytes = subscriber.pending === 'snapshot' ? Math.max(subscriber.heldBytes, bytes.length) : subscriber.heldBytes + bytes.length
-      this.checkCap(subscriber)
-      return false
+  private publishSnapshot (group: Group, change: ChangeEvent): void {
+    const filter = group.subscription.filter
+    if (filter !== undefined && viewOf(change, filter) === undefined) return
+    let frame: (GroupFrame & { data: string }) | undefined
+    let delivered = 0
+    for (const subscriber of group.members) {
+      if (subscriber.cursor >= change.seq) continue
+      if (!this.canTake(subscriber, this.lagBytes)) {
+        this.holdBack(subscriber, 'snapshot', 0)
+        continue
+      }
+      if (frame === undefined) {
+        // Built once, and only when some member can take it: a stalled dashboard must not make
+        // every write cost a frame the size of the store.
+        frame = this.snapshotFrame(group)
+        if (filter !== undefined) {
+          // A filtered view that this change left as it was is not sent again.
+          if (frame.data === group.view) return
+          group.view = frame.data
+        }
+      }
+      this.sendFrame(subscriber, frame, true)
+      delivered++
     }
-    if (subscriber.unsentBytes() >= (mode === 'snapshot' ? this.lagBytes : this.resyncBytes)) {
-      subscriber.pending = mode === 'snapshot' ? 'snapshot' : 'resync'
-      subscriber.heldBytes = bytes.length
+    if (delivered > 0) this.options.metrics?.broadcastRecipients.inc({ mode: 'snapshot' }, delivered)
+  }
+
+  /**
+   * The tenant's history started again: every cursor belongs to the old one. Each subscriber gets
+   * the store of the new history (delta: a `context` resync; snapshot: a `context_update`), a
+   * whole-view frame, and follows on from it. Cached frames of the old history are dropped.
+   */
+  private restartHistory (groups: Iterable<Group>): void {
+    for (const group of groups) {
+      group.frame = undefined
+      group.resync = undefined
+      group.view = undefined
+      const frame = group.subscription.mode === 'delta' ? this.resyncFrame(group) : this.snapshotFrame(group)
+      for (const subscriber of group.members) {
+        subscriber.pending = 'none'
+        subscriber.heldBytes = 0
+        this.sendFrame(subscriber, frame, true)
+      }
+    }
+  }
+
+  /** Whether a client keeps up well enough to be sent this change now. */
+  private canTake (subscriber: Subscriber, lagLimit: number): boolean {
+    return subscriber.pending === 'none' && subscriber.backlogBytes() < lagLimit
+  }
+
+  /** Marks a client that is behind as owed a frame once its socket drains. */
+  private holdBack (subscriber: Subscriber, owed: 'snapshot' | 'resync', skippedBytes: number): void {
+    if (subscriber.pending === 'none') {
+      subscriber.pending = owed
       subscriber.notifyOnDrain()
-      this.checkCap(subscriber)
-      return false
     }
-    this.sendFrame(subscriber, bytes, seq)
-    return true
+    subscriber.heldBytes += skippedBytes
+    this.checkCap(subscriber)
   }
 
-  private sendFrame (subscriber: Subscriber, bytes: Buffer, seq: number): void {
-    subscriber.send(bytes)
-    subscriber.cursor = seq
+  private sendFrame (subscriber: Subscriber, frame: GroupFrame, wholeView: boolean): void {
+    subscriber.send(frame.bytes, wholeView)
+    subscriber.cursor = frame.seq
     this.checkCap(subscriber)
   }
 
   private checkCap (subscriber: Subscriber): void {
-    if (subscriber.unsentBytes() + subscriber.heldBytes > this.options.maxBufferedBytes) {
+    if (subscriber.chargedBytes() + subscriber.heldBytes > this.options.maxBufferedBytes) {
       this.leave(subscriber)
       subscriber.closeSlow()
     }
   }
 
-  private snapshotFrame (group: Group): Buffer {
+  private snapshotFrame (group: Group): GroupFrame & { data: string } {
     const seq = this.options.store.seq(group.tenant)
     if (group.frame?.seq !== seq) {
       const snapshot: Snapshot = this.options.store.snapshot(group.tenant)
       const data = entriesObject(snapshot.entries, group.subscription.filter)
       group.frame = { seq: snapshot.seq, bytes: Buffer.from(snapshotUpdateFrame(data, snapshot)), data }
     }
-    return group.frame.bytes
+    return group.frame
   }
 
-  private resyncFrame (group: Group): Buffer {
+  private resyncFrame (group: Group): GroupFrame {
     const seq = this.options.store.seq(group.tenant)
     if (group.resync?.seq !== seq) {
       const snapshot = this.options.store.snapshot(group.tenant)
       group.resync = { seq: snapshot.seq, bytes: Buffer.from(contextFrame(snapshot, { resync: true, filter: group.subscription.filter })) }
     }
-    return group.resync.bytes
+    return group.resync
   }
 }

@@ -2,6 +2,7 @@
 // what it subscribed to, and when it was last heard from. Socket state lives in the connection.
 import type { Identity } from '../auth/identity.js'
 import type { SessionInfo } from '../sessions/session-registry.js'
+import type { Actor } from '../store/types.js'
 import type { Subscription } from './subscription.js'
 
 export class ClientSession implements SessionInfo {
@@ -22,6 +23,19 @@ export class ClientSession implements SessionInfo {
   }
 
   get authenticatedAt (): Date { return new Date(this.authenticatedAtMs) }
+
+  /** The store actor of this client's writes: its identity, tagged for the audit trail. */
+  get actor (): Actor {
+    if (this.actorOf !== this.identity) {
+      this.actorOf = this.identity
+      this.cachedActor = { ...this.identity, surface: 'ws', clientId: this.clientId }
+    }
+    return this.cachedActor as Actor
+  }
+
+  // Made once per identity (a refresh replaces it), not once per write.
+  private actorOf: Identity | undefined
+  private cachedActor: Actor | undefined
 
   get userId (): string { return this.identity.userId }
   get tenant (): string { return this.identity.tenant }

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { RawData, WebSocket } from 'ws'
 import type { Identity } from '../auth/identity.js'
+import { TokenRevokedError } from '../security/revocation-list.js'
 import type { ErrorCode } from '../errors.js'
 import { connectQuerySchema, type BroadcastMode, type ClientMessage, type MessageId } from '../protocol/messages.js'
 import { issueDetails } from '../protocol/schemas.js'
@@ -15,8 +16,8 @@ import { ClientSession } from './client-session.js'
 import { parseFrame } from './frame-parser.js'
 import { handleMessage, type Effect, type Outcome } from './handlers.js'
 import type { WsHub } from './hub.js'
-import { MessageRateLimiter } from './rate-limiter.js'
-import { contextFrame, errorFrame, replyFrame } from './serialization.js'
+import { RateLimiter, type RateDecision } from './rate-limiter.js'
+import { errorFrame, replyFrame } from './serialization.js'
 import { subscriptionOf } from './subscription.js'
 
 /** What the connection needs from the upgrade request; the request itself is not kept. */
@@ -60,14 +61,22 @@ export class Connection implements Subscriber {
   // Heartbeat state (see WsHub): pings sent without a pong since.
   missedPongs = 0
   private awaitingPong = false
-  private limiter: MessageRateLimiter | undefined
+  private limiter: RateLimiter | undefined
+  private byteLimiter: RateLimiter | undefined
   private authTimer: NodeJS.Timeout | undefined
   // The connect options (query string), kept as two fields until authentication uses them.
   private connectMode: BroadcastMode = 'snapshot'
   private connectSinceSeq: number | undefined
+  private connectEpoch: string | undefined
   private closing = false
   private drainArmed = false
   private corked = false
+  // Flow-control accounting (see backlogBytes and chargedBytes): the socket's backlog when this
+  // tick's cork began, the broadcast bytes queued in this tick, and an upper bound on the unsent
+  // bytes of the one whole-view frame (context, resync, snapshot update) that is not charged.
+  private backlogAtCork = 0
+  private tickBroadcastBytes = 0
+  private wholeViewBytes = 0
 
   constructor (private readonly socket: WebSocket, private readonly netSocket: Socket, private readonly hub: WsHub) {}
 
@@ -95,6 +104,7 @@ export class Connection implements Subscriber {
     }
     this.connectMode = options.data.mode ?? 'snapshot'
     this.connectSinceSeq = options.data.since_seq
+    this.connectEpoch = options.data.epoch
 
     // Credentials, the first found wins: the header, then the `token` query parameter, then an
     // `authenticate` message within MCP_AUTH_TIMEOUT.
@@ -120,9 +130,10 @@ export class Connection implements Subscriber {
         this.close(CLOSE.unsupportedData, 'Binary frames are not supported')
         return
       }
-      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8')
+      const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[])
+      const text = bytes.toString('utf8')
       if (this.session === undefined) this.onFirstFrame(text)
-      else this.onMessage(this.session, text)
+      else this.onMessage(this.session, text, bytes.length)
     } catch (error) {
       // A bug in one frame's path must cost that frame only, never the process or other clients.
       this.hub.log.error({ err: error, clientId: this.id }, 'websocket frame failed')
@@ -136,17 +147,18 @@ export class Connection implements Subscriber {
     else this.refuse('Authentication token required', 'missing')
   }
 
-  private onMessage (session: ClientSession, text: string): void {
+  private onMessage (session: ClientSession, text: string, byteLength: number): void {
     const now = Date.now()
     session.lastActivityMs = now
-    const rate = (this.limiter as MessageRateLimiter).take(now)
+    // Checked at each message, not only by the hub's once-a-second sweep: nothing is served on
+    // an expired token.
+    if (now >= session.identity.expiresAt) {
+      this.close(CLOSE.unauthorized, 'Token expired')
+      return
+    }
+    const rate = (this.limiter as RateLimiter).take(now)
     if (!rate.allowed) {
-      if (rate.exhausted) {
-        this.countError('rate_limit_exceeded')
-        this.close(CLOSE.rateLimited, 'Rate limit exceeded')
-        return
-      }
-      this.replyError(idOf(parseFrame(text)), 'rate_limited', 'Too many messages; slow down', undefined, { retry_after_ms: rate.retryAfterMs })
+      this.limited(rate, idOf(parseFrame(text)), 'Too many messages; slow down')
       return
     }
     const parsed = parseFrame(text)
@@ -155,6 +167,15 @@ export class Connection implements Subscriber {
       return
     }
     const message = parsed.message
+    if (message.type === 'update_context' || message.type === 'context_update') {
+      // The byte rate (CONTRACT §9) charges the write frame as received: its content plus an
+      // envelope of a few dozen bytes.
+      const bytes = (this.byteLimiter as RateLimiter).take(now, byteLength)
+      if (!bytes.allowed) {
+        this.limited(bytes, message.id, 'Too much content written; slow down')
+        return
+      }
+    }
     if (this.hub.draining) {
       this.replyError(message.id, 'internal', 'The server is shutting down; reconnect and send again')
       return
@@ -178,8 +199,20 @@ export class Connection implements Subscriber {
     }
   }
 
+  /** A refused message: `rate_limited`, or close 4029 for a client that keeps on after being told. */
+  private limited (decision: Extract<RateDecision, { allowed: false }>, id: MessageId | undefined, message: string): void {
+    if (decision.exhausted) {
+      this.countError('rate_limit_exceeded')
+      this.close(CLOSE.rateLimited, 'Rate limit exceeded')
+      return
+    }
+    this.replyError(id, 'rate_limited', message, undefined, { retry_after_ms: decision.retryAfterMs })
+  }
+
   private finish (message: ClientMessage, outcome: Outcome, started: number): void {
-    for (const frame of outcome.replies) this.sendText(frame)
+    // A get_context reply is the whole store, like the one sent on connect.
+    const wholeView = message.type === 'get_context'
+    for (const frame of outcome.replies) this.sendText(frame, wholeView)
     if (outcome.error !== undefined) this.countError(outcome.error)
     if (outcome.failure !== undefined) this.hub.log.error({ err: outcome.failure, clientId: this.id, type: message.type }, 'websocket message failed')
     if (outcome.effect !== undefined && !this.closing) this.apply(outcome.effect)
@@ -193,18 +226,22 @@ export class Connection implements Subscriber {
         // One synchronous block: the cursor is set and the replay built with no change in between.
         session.subscription = effect.subscription
         const { broadcaster } = this.hub
-        const { frames, cursor } = effect.sinceSeq === undefined
-          ? { frames: [], cursor: broadcaster.publishedSeq(session.tenant) }
-          : broadcaster.replay(session.tenant, effect.subscription, effect.sinceSeq)
-        this.sendText(replyFrame('subscribed', effect.id, { mode: effect.subscription.mode, seq: cursor }))
-        for (const frame of frames) this.send(frame)
-        broadcaster.subscribe(this, effect.subscription, cursor)
+        const replay = effect.sinceSeq === undefined
+          ? { frames: [], cursor: broadcaster.publishedSeq(session.tenant), wholeView: false }
+          : broadcaster.replay(session.tenant, effect.subscription, effect.sinceSeq, effect.epoch)
+        this.sendText(replyFrame('subscribed', effect.id, {
+          mode: effect.subscription.mode, seq: replay.cursor, epoch: this.hub.store.epoch(session.tenant)
+        }))
+        for (const frame of replay.frames) this.send(frame, replay.wholeView)
+        broadcaster.subscribe(this, effect.subscription, replay.cursor)
         return
       }
       case 'refresh':
         session.identity = effect.identity
         return
       case 'close':
+        // The one close a handler asks for is a refused token refresh (contract §2).
+        if (effect.code === CLOSE.unauthorized) this.hub.audit.refused({ surface: 'ws', reason: 'refresh_refused' })
         this.close(effect.code, effect.reason)
     }
   }
@@ -218,8 +255,9 @@ export class Connection implements Subscriber {
     let identity: Identity
     try {
       identity = hub.deps.verifyToken(token)
-    } catch {
-      this.refuse('Invalid authentication token', 'invalid')
+    } catch (error) {
+      if (error instanceof TokenRevokedError) hub.audit.refused({ surface: 'ws', reason: 'revoked', token: error.token })
+      this.refuse('Invalid authentication token', 'invalid', error instanceof TokenRevokedError)
       return
     }
     if (hub.sessions.countForUser(identity.tenant, identity.userId) >= hub.config.maxConnectionsPerUser) {
@@ -229,38 +267,46 @@ export class Connection implements Subscriber {
     }
     const now = Date.now()
     const session = new ClientSession(this.id, identity, subscriptionOf(this.connectMode, undefined), now)
-    this.session = session
-    this.limiter = new MessageRateLimiter(hub.config.wsRateLimit, hub.config.wsRateBurst, now)
-    hub.sessions.add(session)
-    hub.metrics.authAttempts.inc({ result: 'success', surface: 'ws' })
-    hub.metrics.connections.dec({ state: 'pending' })
-    hub.metrics.connections.inc({ state: 'authenticated' })
-
-    // CONTRACT §2: the store first, then auth_success.
-    const snapshot = hub.store.snapshot(identity.tenant)
-    this.sendText(contextFrame(snapshot))
-    this.sendText(replyFrame('auth_success', id, {
+    // CONTRACT §2: the store first, then auth_success. Both are built before the session is
+    // registered, so nothing that fails while building them can leave a half-authenticated client.
+    const storeFrame = hub.broadcaster.joinFrame(identity.tenant)
+    const successFrame = replyFrame('auth_success', id, {
       client_id: this.id,
       user_id: identity.userId,
       roles: identity.roles,
       tenant: identity.tenant,
       authenticated_at: session.authenticatedAt.toISOString(),
       expires_at: new Date(identity.expiresAt).toISOString(),
-      server_info: serverInfo(hub.config, hub.store.backend)
-    }))
+      server_info: serverInfo(hub.config, hub.store.backend),
+      // The caller's tenant's history (contract §7), as of the store frame just built.
+      seq: storeFrame.seq,
+      epoch: hub.store.epoch(identity.tenant)
+    })
+    this.session = session
+    this.limiter = new RateLimiter(hub.config.wsRateLimit, hub.config.wsRateBurst, now)
+    this.byteLimiter = new RateLimiter(hub.config.wsByteRate, hub.config.wsByteRate * 2, now)
+    hub.sessions.add(session)
+    hub.metrics.authAttempts.inc({ result: 'success', surface: 'ws' })
+    hub.metrics.connections.dec({ state: 'pending' })
+    hub.metrics.connections.inc({ state: 'authenticated' })
+
+    // The store, whatever its size, reaches a client that reads: it is a whole-view frame.
+    this.send(storeFrame.bytes, true)
+    this.sendText(successFrame)
     const sinceSeq = this.connectSinceSeq
     if (sinceSeq === undefined) {
-      hub.broadcaster.subscribe(this, session.subscription, snapshot.seq)
+      hub.broadcaster.subscribe(this, session.subscription, storeFrame.seq)
     } else {
-      const { frames, cursor } = hub.broadcaster.replay(identity.tenant, session.subscription, sinceSeq)
-      for (const frame of frames) this.send(frame)
-      hub.broadcaster.subscribe(this, session.subscription, cursor)
+      const replay = hub.broadcaster.replay(identity.tenant, session.subscription, sinceSeq, this.connectEpoch)
+      for (const frame of replay.frames) this.send(frame, replay.wholeView)
+      hub.broadcaster.subscribe(this, session.subscription, replay.cursor)
     }
   }
 
   /** Closes 4001 with one of the contract's two reasons; the reason never carries the token. */
-  private refuse (reason: 'Authentication token required' | 'Invalid authentication token', result: string): void {
+  private refuse (reason: 'Authentication token required' | 'Invalid authentication token', result: 'invalid' | 'missing' | 'timeout', audited = false): void {
     this.hub.metrics.authAttempts.inc({ result, surface: 'ws' })
+    if (!audited) this.hub.audit.refused({ surface: 'ws', reason: result })
     this.close(CLOSE.unauthorized, reason)
   }
 
@@ -272,6 +318,12 @@ export class Connection implements Subscriber {
     if (this.awaitingPong && ++this.missedPongs >= 2) {
       this.closing = true
       this.socket.terminate()
+      return
+    }
+    // A client that stopped reading after one large tick of broadcasts is not judged again until
+    // the next broadcast; the heartbeat bounds how long it can hold that.
+    if (this.chargedBytes() > this.hub.config.maxBufferedBytes) {
+      this.closeSlow()
       return
     }
     this.awaitingPong = true
@@ -294,14 +346,35 @@ export class Connection implements Subscriber {
 
   // ---- Sending and closing -----------------------------------------------------------------
 
-  unsentBytes (): number {
-    return this.socket.bufferedAmount
+  /** The bytes the socket had not sent when this tick began; frames queued in this tick do not count. */
+  backlogBytes (): number {
+    return this.corked ? this.backlogAtCork : this.socket.bufferedAmount
   }
 
-  /** Writes a broadcast frame (shared bytes, sent as text). */
-  send (frame: Buffer): void {
+  /**
+   * The unsent bytes charged against MCP_MAX_BUFFERED_BYTES: the backlog and this tick's replies
+   * (the client's own requests), but not this tick's broadcasts (judged once the socket had a
+   * chance to send them) nor the one whole-view frame still being sent.
+   */
+  chargedBytes (): number {
+    const unsent = this.socket.bufferedAmount
+    // What remains of the whole-view frame is never more than all that remains.
+    this.wholeViewBytes = Math.min(this.wholeViewBytes, unsent)
+    return Math.max(0, unsent - this.tickBroadcastBytes - this.wholeViewBytes)
+  }
+
+  /**
+   * Writes a frame built once for many clients (shared bytes, sent as text). A whole-view frame
+   * (the store on connect, a resync, a snapshot update, a get_context reply) is not charged
+   * against the cap, one at a time: the largest one still unsent is exempt, so the store reaches
+   * a client that reads whatever its size, and a client that asks for it again and again before
+   * reading it is still cut off.
+   */
+  send (frame: Buffer, wholeView: boolean): void {
     if (this.socket.readyState !== OPEN) return
     this.corkForThisTick()
+    if (wholeView) this.wholeViewBytes = Math.max(Math.min(this.wholeViewBytes, this.socket.bufferedAmount), frame.length)
+    else this.tickBroadcastBytes += frame.length
     this.socket.send(frame, TEXT_FRAME)
   }
 
@@ -313,6 +386,7 @@ export class Connection implements Subscriber {
   private corkForThisTick (): void {
     if (this.corked) return
     this.corked = true
+    this.backlogAtCork = this.socket.bufferedAmount
     this.netSocket.cork()
     process.nextTick(uncork, this)
   }
@@ -320,6 +394,7 @@ export class Connection implements Subscriber {
   /** @internal Ends corkForThisTick. */
   uncork (): void {
     this.corked = false
+    this.tickBroadcastBytes = 0
     this.netSocket.uncork()
   }
 
@@ -337,11 +412,15 @@ export class Connection implements Subscriber {
     this.close(CLOSE.slowConsumer, 'Slow consumer')
   }
 
-  private sendText (frame: string): void {
+  /** Writes a direct reply; unlike broadcasts it is charged at once (the client asked for it). */
+  private sendText (frame: string, wholeView = false): void {
     if (this.socket.readyState !== OPEN) return
-    this.corkForThisTick()
-    this.socket.send(frame)
-    if (this.socket.bufferedAmount > this.hub.config.maxBufferedBytes) this.closeSlow()
+    if (wholeView) this.send(Buffer.from(frame), true)
+    else {
+      this.corkForThisTick()
+      this.socket.send(frame)
+    }
+    if (this.chargedBytes() > this.hub.config.maxBufferedBytes) this.closeSlow()
   }
 
   private replyError (id: MessageId | undefined, code: ErrorCode, message: string, details?: unknown, extra?: Record<string, unknown>): void {

@@ -9,6 +9,7 @@ import type { SessionInfo, SessionRegistry } from '../sessions/session-registry.
 import { statusBody } from '../status.js'
 import type { ContextStore } from '../store/context-store.js'
 import { assertAdmin } from '../store/permissions.js'
+import { replayedMark, withIdempotencyKey } from '../store/idempotency.js'
 import type { WriteInput } from '../store/types.js'
 import type { ClientSession } from './client-session.js'
 import { contextFrame, entriesObject, errorFrame, idField, replyFrame } from './serialization.js'
@@ -24,7 +25,7 @@ export interface HandlerDeps {
 }
 
 export type Effect =
-  | { readonly kind: 'subscribe', readonly id?: MessageId, readonly subscription: Subscription, readonly sinceSeq?: number }
+  | { readonly kind: 'subscribe', readonly id?: MessageId, readonly subscription: Subscription, readonly sinceSeq?: number, readonly epoch?: string }
   | { readonly kind: 'refresh', readonly identity: Identity }
   | { readonly kind: 'close', readonly code: number, readonly reason: string }
 
@@ -58,15 +59,17 @@ function writeInput (message: MessageOf<'update_context'> | MessageOf<'context_u
 // The write path is the hot one (agents stream updates): a plain .then rather than an async
 // function saves a promise per message.
 function write (message: MessageOf<'update_context'> | MessageOf<'context_update'>, session: ClientSession, deps: HandlerDeps): Promise<Outcome> {
-  return deps.store.write(session.identity, writeInput(message)).then((result) => reply(replyFrame('update_ack', message.id, {
+  return deps.store.write(session.actor, writeInput(message), withIdempotencyKey(message.idempotency_key)).then((result) => reply(replyFrame('update_ack', message.id, {
     status: 'success',
     key: result.key,
     tokens: result.tokens,
     version: result.version,
     seq: result.seq,
+    epoch: result.epoch,
     evicted: result.evicted,
     // False when the write's own entry ranked last and was evicted at once (CONTRACT §1).
-    stored: result.stored
+    stored: result.stored,
+    ...replayedMark(result)
   })))
 }
 
@@ -91,20 +94,22 @@ const handlers: { [T in MessageType]: Handler<T> } = {
   },
 
   clear_context: async (message, session, deps) => {
-    const result = await deps.store.clear(session.identity, { source: message.source, keys: message.keys, all: message.all })
-    return reply(replyFrame('context_cleared', message.id, { removed: result.removed, count: result.count, seq: result.seq }))
+    const result = await deps.store.clear(session.actor, { source: message.source, keys: message.keys, all: message.all }, withIdempotencyKey(message.idempotency_key))
+    return reply(replyFrame('context_cleared', message.id, { removed: result.removed, count: result.count, seq: result.seq, ...replayedMark(result) }))
   },
 
   set_priority: async (message, session, deps) => {
-    const result = await deps.store.setPriority(session.identity, message.key, message.priority)
+    const result = await deps.store.setPriority(session.actor, message.key, message.priority, withIdempotencyKey(message.idempotency_key))
     return reply(replyFrame('priority_set', message.id, {
-      key: result.key, priority: result.priority, version: result.version, seq: result.seq
+      key: result.key, priority: result.priority, version: result.version, seq: result.seq, ...replayedMark(result)
     }))
   },
 
   subscribe: (message) => ({
     replies: [],
-    effect: { kind: 'subscribe', id: message.id, subscription: subscriptionOf(message.mode, message.filter), sinceSeq: message.since_seq }
+    effect: {
+      kind: 'subscribe', id: message.id, subscription: subscriptionOf(message.mode, message.filter), sinceSeq: message.since_seq, epoch: message.epoch
+    }
   }),
 
   refresh_token: (message, session, deps) => {

@@ -5,6 +5,8 @@
 import type { WebSocket } from 'ws'
 import type { Identity } from '../auth/identity.js'
 import type { Config } from '../config.js'
+import type { RefusedAuthentication } from '../security/audit-log.js'
+import type { TokenIdentity } from '../security/revocation-list.js'
 import type { SessionInfo, SessionRegistry } from '../sessions/session-registry.js'
 import type { ContextStore } from '../store/context-store.js'
 import { Broadcaster, type BroadcastMetrics } from './broadcaster.js'
@@ -34,6 +36,8 @@ export interface WsHubOptions {
   readonly verifyToken: (token: string) => Identity
   readonly metrics: WsMetrics
   readonly log: WsLog
+  /** Records refused authentications in the audit log (contract §8). */
+  readonly audit?: { refused: (refusal: RefusedAuthentication) => void }
 }
 
 // Token expiry and idle time are checked this often; both are configured in whole seconds.
@@ -45,6 +49,7 @@ export class WsHub {
   readonly sessions: SessionRegistry<SessionInfo>
   readonly metrics: WsMetrics
   readonly log: WsLog
+  readonly audit: { refused: (refusal: RefusedAuthentication) => void }
   readonly deps: HandlerDeps
   readonly broadcaster: Broadcaster
   /** True once shutdown began: no new connections, new messages are refused. */
@@ -64,6 +69,7 @@ export class WsHub {
     this.sessions = options.sessions
     this.metrics = options.metrics
     this.log = options.log
+    this.audit = options.audit ?? { refused: () => {} }
     this.deps = {
       store: options.store,
       config: options.config,
@@ -113,6 +119,17 @@ export class WsHub {
     }
     bound.count.inc()
     bound.time.observe(seconds)
+  }
+
+  /**
+   * Closes the tenant's connections whose token is now revoked: 4001 `Token revoked` (contract §8).
+   * O(connections), on a revocation only.
+   */
+  closeRevoked (tenant: string, revokes: (token: TokenIdentity) => boolean): void {
+    for (const connection of this.connections) {
+      const identity = connection.session?.identity
+      if (identity !== undefined && identity.tenant === tenant && revokes(identity)) connection.close(CLOSE.unauthorized, 'Token revoked')
+    }
   }
 
   /** Called by a connection once its socket has closed. */

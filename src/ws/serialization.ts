@@ -31,7 +31,8 @@ function metadataJson (metadata: StoreMetadata): string {
 /** The reply to get_context, the store sent on connect, and a resync (`resync: true`). */
 export function contextFrame (snapshot: Snapshot, options: { id?: MessageId, resync?: boolean, filter?: SubscriptionFilter } = {}): string {
   return `{"type":"context"${idField(options.id)},"data":${entriesObject(snapshot.entries, options.filter)}` +
-    `,"metadata":${metadataJson(snapshot.metadata)},"seq":${snapshot.seq}${options.resync === true ? ',"resync":true' : ''}}`
+    `,"metadata":${metadataJson(snapshot.metadata)},"seq":${snapshot.seq},"epoch":${JSON.stringify(snapshot.epoch)}` +
+    `${options.resync === true ? ',"resync":true' : ''}}`
 }
 
 /**
@@ -39,14 +40,15 @@ export function contextFrame (snapshot: Snapshot, options: { id?: MessageId, res
  * the original design sent it.
  */
 export function snapshotUpdateFrame (data: string, snapshot: Snapshot): string {
-  return `{"type":"context_update","data":${data},"metadata":${metadataJson(snapshot.metadata)},"seq":${snapshot.seq}}`
+  return `{"type":"context_update","data":${data},"metadata":${metadataJson(snapshot.metadata)},"seq":${snapshot.seq}` +
+    `,"epoch":${JSON.stringify(snapshot.epoch)}}`
 }
 
 /** A delta-mode broadcast, or undefined when nothing in the change matches the filter. */
 export function deltaFrame (change: ChangeEvent, filter?: SubscriptionFilter): string | undefined {
   const view = viewOf(change, filter)
   if (view === undefined) return undefined
-  return `{"type":"context_delta","seq":${change.seq},"reason":${JSON.stringify(change.reason)}` +
+  return `{"type":"context_delta","seq":${change.seq},"epoch":${JSON.stringify(change.epoch)},"reason":${JSON.stringify(change.reason)}` +
     `,"upserted":${entriesObject(view.upserted)},"removed":${JSON.stringify(view.removed)}` +
     `,"metadata":${metadataJson(change.metadata)},"at":${JSON.stringify(change.at)}}`
 }

@@ -1,42 +1,16 @@
 // Swagger UI in a real browser: Debian's chromium, driven by playwright-core, loads /docs from a
 // listening server and renders the operations list from the OpenAPI document.
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'tap'
-import { chromium } from 'playwright-core'
 import { buildApp } from '../../src/app.js'
+import { browserSkip, launchBrowser, SAFETY_TIMEOUT_MS } from '../helpers/browser.js'
 import { testConfig } from '../helpers/config.js'
 
-const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'
-]
-// A safety net so a broken page fails the test instead of hanging it; not a speed requirement.
-const SAFETY_TIMEOUT_MS = 30_000
-
-const missingBrowser = !existsSync(CHROMIUM)
-if (missingBrowser && process.env.CI === undefined) {
-  process.stderr.write(`\n*** SKIPPING the Swagger UI browser test: ${CHROMIUM} is not installed. ` +
-    'Install it with `apt-get install -y chromium` (CI always runs this test). ***\n\n')
-}
-
-test('Swagger UI renders the operations of the REST API', { skip: missingBrowser && process.env.CI === undefined ? `${CHROMIUM} is not installed` : false }, async (t) => {
-  t.ok(existsSync(CHROMIUM), `${CHROMIUM} exists (CI must install it)`)
+test('Swagger UI renders the operations of the REST API', { skip: browserSkip('the Swagger UI browser test') }, async (t) => {
   const app = await buildApp(testConfig(), { logger: false })
   t.teardown(() => app.close())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as { port: number }
-
-  // A fresh, empty profile per run: nothing from an earlier run or another test leaks in.
-  const profile = await mkdtemp(join(tmpdir(), 'docs-browser-'))
-  t.teardown(() => rm(profile, { recursive: true, force: true }))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: SAFETY_TIMEOUT_MS
-  })
-  t.teardown(() => context.close())
+  const context = await launchBrowser(t)
 
   const page = await context.newPage()
   const failedRequests: string[] = []

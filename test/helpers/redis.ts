@@ -98,9 +98,16 @@ export async function privateRedis (t: Test) {
     if (!(await redisAnswers(url))) throw new Error(`redis-server on port ${port} did not start`)
   }
   const stop = async () => {
-    if (child === undefined || child.exitCode !== null) return
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
     const exited = once(child, 'exit')
     child.kill('SIGTERM') // redis-server fsyncs its append-only file and exits
+    await exited
+  }
+  /** Kills the server with SIGKILL (no shutdown, no final fsync): what the append-only file holds is what survives. */
+  const kill = async () => {
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill('SIGKILL')
     await exited
   }
   /** Deletes what the stopped server persisted, so the next start is empty (a Redis without persistence). */
@@ -110,7 +117,7 @@ export async function privateRedis (t: Test) {
   }
   await start()
   t.teardown(async () => { await stop(); rmSync(dir, { recursive: true, force: true }) })
-  return { url, port, start, stop, wipe }
+  return { url, port, start, stop, kill, wipe }
 }
 
 /**

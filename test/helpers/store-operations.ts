@@ -15,18 +15,34 @@ export const oracleCount = (content: unknown) => oracle.encode(JSON.stringify(co
 // Keys include __proto__ and constructor; words include special-token text, unicode and JSON quoting.
 const key = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', '__proto__', 'constructor')
 const priority = fc.integer({ min: 1, max: 10 })
-const words = fc.array(fc.constantFrom('alpha', 'beta', 'gamma', 'δέλτα', '🎉', '<|endoftext|>', '42', 'a/b', '"q"'), { maxLength: 40 })
+const word = fc.constantFrom('alpha', 'beta', 'gamma', 'δέλτα', '🎉', '<|endoftext|>', '42', 'a/b', '"q"')
 
-export const storeOperation = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('write' as const), key, priority, words }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('writeGenerated' as const), priority, words }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('priority' as const), key, priority }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('remove' as const), key }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('clearSource' as const), prefix: fc.constantFrom('s1', 's2') }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('query' as const), budget: fc.integer({ min: 0, max: 120 }), minPriority: priority }) }
-)
+/** The operations, with writes of `words` (how many words a write holds) and weights for writes. */
+function operationOf (words: fc.Arbitrary<string[]>, writeWeight: number, removalWeight: number) {
+  return fc.oneof(
+    { weight: writeWeight, arbitrary: fc.record({ op: fc.constant('write' as const), key, priority, words }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('writeGenerated' as const), priority, words }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('priority' as const), key, priority }) },
+    { weight: removalWeight, arbitrary: fc.record({ op: fc.constant('remove' as const), key }) },
+    { weight: removalWeight, arbitrary: fc.record({ op: fc.constant('clearSource' as const), prefix: fc.constantFrom('s1', 's2') }) },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('query' as const), budget: fc.integer({ min: 0, max: 120 }), minPriority: priority }) }
+  )
+}
+
+export const storeOperation = operationOf(fc.array(word, { maxLength: 40 }), 6, 1)
+
+/**
+ * Operations that keep a store of EVICTING_MAX_TOKENS full and evicting: writes of 10-40 tokens
+ * (three to six fill it), few removals. Random sequences of storeOperation mostly leave a store
+ * half empty, so a broken eviction rule (`>=` for `>`, a reversed rank) would go unnoticed.
+ */
+export const evictingOperation = operationOf(fc.array(word, { minLength: 6, maxLength: 30 }), 10, 1)
+export const EVICTING_MAX_TOKENS = 60
 
 export type StoreOperation = typeof storeOperation extends fc.Arbitrary<infer T> ? T : never
+
+/** What a run did, to check that the sequences exercised what they are meant to. */
+export interface RunStats { writes: number, evictions: number }
 
 /**
  * Runs `operations` on `store` (any backend, through the ContextStore interface) and on the naive
@@ -35,7 +51,8 @@ export type StoreOperation = typeof storeOperation extends fc.Arbitrary<infer T>
  * budget (the Redis test shares one store between runs).
  */
 export async function differenceFromReference (
-  store: ContextStore, who: Actor, maxTokens: number, operations: StoreOperation[], writeCap = Infinity
+  store: ContextStore, who: Actor, maxTokens: number, operations: StoreOperation[], writeCap = Infinity,
+  stats: RunStats = { writes: 0, evictions: 0 }
 ): Promise<string | undefined> {
   const tenant = who.tenant
   const reference = new ReferenceStore(maxTokens)
@@ -58,6 +75,8 @@ export async function differenceFromReference (
       const outcome = await expectRefusal('entry_too_large', tokens <= maxTokens, async () => {
         const result = await store.write(who, { content, priority: step.priority, source, key: step.op === 'write' ? step.key : undefined })
         if (result.tokens !== tokens) throw new Error(`tokens ${result.tokens} != oracle ${tokens}`)
+        stats.writes++
+        stats.evictions += result.evicted.length
         reference.write(result.key, tokens, step.priority)
         sources.set(result.key, source)
       })

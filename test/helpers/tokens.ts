@@ -17,6 +17,8 @@ export interface SignOptions {
   ttlSeconds?: number | null
   algorithm?: 'HS256' | 'HS384' | 'HS512' | 'none'
   secret?: string
+  /** Leave out `iat` (fast-jwt adds it by default). */
+  withoutIat?: boolean
 }
 
 /** A token the test server accepts unless the options say otherwise. Default: alice, writer. */
@@ -26,7 +28,8 @@ export function signTestToken (claims: TestClaims = {}, options: SignOptions = {
   const sign = createSigner({
     algorithm,
     ...(algorithm === 'none' ? {} : { key: options.secret ?? TEST_SECRET }),
-    ...(ttl === null ? {} : { expiresIn: ttl * 1000 })
+    ...(ttl === null ? {} : { expiresIn: ttl * 1000 }),
+    ...(options.withoutIat === true ? { noTimestamp: true } : {})
   })
   // Default role only when the claims name none, so `role` (a string claim) can be tested alone.
   const roles = claims.roles === undefined && claims.role === undefined ? { roles: ['writer'] } : {}

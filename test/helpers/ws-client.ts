@@ -58,12 +58,18 @@ export class TestClient {
     return await this.next((frame) => frame.type === type, from)
   }
 
-  /** Waits until `count` frames match, and returns them. */
+  /** Waits until `count` frames match, and returns them; fails after one overall deadline. */
   async collect (predicate: Predicate, count: number): Promise<Frame[]> {
     const matching = () => this.frames.filter(predicate)
+    const deadline = Date.now() + SAFETY_TIMEOUT_MS
     while (matching().length < count) {
       const seen = this.frames.length
-      await this.next(predicate, seen)
+      const left = deadline - Date.now()
+      const more = await Promise.race([
+        this.next(predicate, seen).then(() => true, () => false),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), Math.max(left, 0)).unref())
+      ])
+      if (!more) throw new Error(`only ${matching().length} of ${count} matching frames within ${SAFETY_TIMEOUT_MS} ms; ${this.frames.length} frames in all`)
     }
     return matching().slice(0, count)
   }
@@ -106,9 +112,12 @@ export async function openClient (base: string, options: ConnectOptions = {}): P
   const socket = new WebSocket(url, { headers: options.headers, ...options.wsOptions })
   const client = new TestClient(socket)
   await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve())
-    socket.once('unexpected-response', (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)))
-    socket.once('error', reject)
+    const timer = setTimeout(() => reject(new Error(`WebSocket upgrade to ${url.pathname} not completed within ${SAFETY_TIMEOUT_MS} ms`)), SAFETY_TIMEOUT_MS)
+    timer.unref()
+    const settle = (outcome: () => void) => { clearTimeout(timer); outcome() }
+    socket.once('open', () => settle(resolve))
+    socket.once('unexpected-response', (_request, response) => settle(() => reject(new Error(`HTTP ${response.statusCode}`))))
+    socket.once('error', (error) => settle(() => reject(error)))
   })
   return client
 }

@@ -135,6 +135,70 @@ export interface paths {
         patch: operations["setEntryPriority"];
         trace?: never;
     };
+    "/revocations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The revocations in force
+         * @description The caller's tenant's revocations that have not expired or been lifted, oldest first. Admin role.
+         */
+        get: operations["getRevocations"];
+        put?: never;
+        /**
+         * Revoke tokens
+         * @description `{"sub"}`: every token of that user issued before `issued_before` (default now; a token without `iat` counts as issued before). `{"jti"}`: the one token with that id. Within 2 seconds, on every instance, matching WebSocket connections are closed 4001 `Token revoked`, matching MCP streams end, and the tokens are refused as invalid (401) everywhere. Kept 24 hours, or until `expires_at`. Admin role; own tenant only.
+         */
+        post: operations["postRevocations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/revocations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Lift a revocation
+         * @description The tokens it named are accepted again (unless another revocation names them). Admin role.
+         */
+        delete: operations["deleteRevocationsById"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail: who changed what, and when
+         * @description The caller's tenant's retained history (the last MCP_HISTORY_SIZE changes), oldest first, after `since_seq`. Each change names its actor: the user and surface (ws, rest, mcp) and client, or `system` for expiries and evictions. Admin role.
+         */
+        get: operations["getChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -208,6 +272,8 @@ export interface components {
             };
             /** @description The tenant change sequence this view reflects (usable as since_seq on the WebSocket) */
             seq: number;
+            /** @description The epoch of the tenant history seq belongs to: an opaque string that changes when that history starts again (send it with since_seq) */
+            epoch: string;
         };
         WriteResult: {
             /** @description Entry key, unique within the tenant */
@@ -216,10 +282,14 @@ export interface components {
             version: number;
             /** @description The tenant change sequence of this write */
             seq: number;
+            /** @description The epoch of the tenant history seq belongs to: an opaque string that changes when that history starts again (send it with since_seq) */
+            epoch: string;
             /** @description Keys evicted to keep the tenant within its budget */
             evicted: string[];
             /** @description False when the new entry itself ranked last and was evicted at once */
             stored: boolean;
+            /** @description True when this is the first reply again, for a repeated Idempotency-Key: nothing was changed this time */
+            replayed?: boolean;
         };
         PriorityResult: {
             /** @description Entry key, unique within the tenant */
@@ -227,6 +297,8 @@ export interface components {
             priority: number;
             version: number;
             seq: number;
+            /** @description True when this is the first reply again, for a repeated Idempotency-Key: nothing was changed this time */
+            replayed?: boolean;
         };
         ClearResult: {
             /** @description Keys removed */
@@ -234,6 +306,8 @@ export interface components {
             count: number;
             /** @description The tenant change sequence after the clear */
             seq: number;
+            /** @description True when this is the first reply again, for a repeated Idempotency-Key: nothing was changed this time */
+            replayed?: boolean;
         };
         /** @description Fastify's error shape plus the contract's code */
         Error: {
@@ -306,6 +380,56 @@ export interface components {
             store?: "memory" | "redis";
         } & {
             [key: string]: unknown;
+        };
+        /** @description Tokens refused on every surface until expires_at */
+        Revocation: {
+            /** @description Names the revocation in DELETE /revocations/{id} */
+            id: string;
+            tenant: string;
+            sub?: string;
+            /** @description Tokens of sub issued before this time are refused */
+            issued_before?: string;
+            jti?: string;
+            created_at: string;
+            /** @description The revocation lifts by itself at this time */
+            expires_at: string;
+            /** @description The admin who made it */
+            created_by: string;
+        };
+        RevocationList: {
+            /** @description The tenant's revocations in force, oldest first */
+            revocations: components["schemas"]["Revocation"][];
+        };
+        /** @description Who made a change */
+        ChangeActor: {
+            /** @description The user (JWT sub), or "system" for expiries and evictions */
+            sub: string;
+            /** @enum {string} */
+            surface: "ws" | "rest" | "mcp" | "system";
+            /** @description The WebSocket client_id or MCP session (mcp-<id>), when there is one */
+            client_id?: string;
+        };
+        ChangeRecord: {
+            seq: number;
+            /** @description When the change was made (ISO 8601, UTC) */
+            at: string;
+            /** @enum {string} */
+            reason: "created" | "replaced" | "priority" | "deleted" | "cleared" | "expired" | "evicted";
+            actor: components["schemas"]["ChangeActor"];
+            /** @description Keys written */
+            upserted: string[];
+            /** @description Keys removed */
+            removed: string[];
+        };
+        Changes: {
+            /** @description Oldest first. A write that evicted entries is one change (one seq) listed twice: the write by its writer, the evictions (reason evicted) by system */
+            changes: components["schemas"]["ChangeRecord"][];
+            /** @description The tenant's current seq */
+            seq: number;
+            /** @description The history these seqs belong to (contract §7) */
+            epoch: string;
+            /** @description Whether more retained changes follow; ask again with since_seq set to the last seq returned */
+            has_more: boolean;
         };
     };
     responses: never;
@@ -548,7 +672,10 @@ export interface operations {
     createEntry: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe key: the same request with this key again returns the first reply (replayed: true) and changes nothing */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -627,6 +754,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The Idempotency-Key was already used for a different request (validation_error, details.reason idempotency_key_reused); nothing changed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Too many requests (rate_limited); Retry-After says when to retry */
             429: {
                 headers: {
@@ -648,7 +784,10 @@ export interface operations {
                 /** @description true: the whole tenant (admin) */
                 all?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description Retry-safe key: the same request with this key again returns the first reply (replayed: true) and changes nothing */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -683,6 +822,15 @@ export interface operations {
             };
             /** @description The role or ownership rules refuse this (forbidden) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The Idempotency-Key was already used for a different request (validation_error, details.reason idempotency_key_reused); nothing changed */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -772,7 +920,10 @@ export interface operations {
     putEntry: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe key: the same request with this key again returns the first reply (replayed: true) and changes nothing */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Entry key, unique within the tenant */
                 key: string;
@@ -861,6 +1012,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The Idempotency-Key was already used for a different request (validation_error, details.reason idempotency_key_reused); nothing changed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Too many requests (rate_limited); Retry-After says when to retry */
             429: {
                 headers: {
@@ -875,7 +1035,10 @@ export interface operations {
     deleteEntry: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe key: the same request with this key again returns the first reply (replayed: true) and changes nothing */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Entry key, unique within the tenant */
                 key: string;
@@ -884,7 +1047,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted */
+            /** @description Deleted (a replay says so in Idempotent-Replayed) */
             204: {
                 headers: {
                     [name: string]: unknown;
@@ -927,6 +1090,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description The Idempotency-Key was already used for a different request (validation_error, details.reason idempotency_key_reused); nothing changed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Too many requests (rate_limited); Retry-After says when to retry */
             429: {
                 headers: {
@@ -941,7 +1113,10 @@ export interface operations {
     setEntryPriority: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Retry-safe key: the same request with this key again returns the first reply (replayed: true) and changes nothing */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description Entry key, unique within the tenant */
                 key: string;
@@ -995,6 +1170,263 @@ export interface operations {
             };
             /** @description No such entry (not_found) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The Idempotency-Key was already used for a different request (validation_error, details.reason idempotency_key_reused); nothing changed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (rate_limited); Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getRevocations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revocations in force */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RevocationList"];
+                };
+            };
+            /** @description No token, or a token that does not verify (unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The role or ownership rules refuse this (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (rate_limited); Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postRevocations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Revoke every token of this user (in your tenant) issued before issued_before */
+                    sub?: string;
+                    /**
+                     * Format: date-time
+                     * @description With sub: tokens issued before this time (default: now). A token without iat counts as issued before
+                     */
+                    issued_before?: string;
+                    /** @description Revoke the one token with this jti claim */
+                    jti?: string;
+                    /**
+                     * Format: date-time
+                     * @description When the revocation lifts by itself (default: in 24 hours; at most 366 days)
+                     */
+                    expires_at?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The revocation, in force */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Revocation"];
+                };
+            };
+            /** @description Invalid input (validation_error, invalid_json): details name each problem; nothing changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or a token that does not verify (unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The role or ownership rules refuse this (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (rate_limited); Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteRevocationsById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Lifted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (validation_error, invalid_json): details name each problem; nothing changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or a token that does not verify (unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The role or ownership rules refuse this (forbidden) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such entry (not_found) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (rate_limited); Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getChanges: {
+        parameters: {
+            query?: {
+                /** @description Changes after this seq (default 0: from the oldest retained) */
+                since_seq?: string;
+                /** @description At most this many changes (default 100, at most 1000) */
+                limit?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Changes after since_seq, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Changes"];
+                };
+            };
+            /** @description Invalid input (validation_error, invalid_json): details name each problem; nothing changed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No token, or a token that does not verify (unauthorized) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The role or ownership rules refuse this (forbidden) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -18,7 +18,7 @@ test('POST /context creates an entry: 201, Location, exact token count, contract
   t.equal(res.statusCode, 201)
   t.equal(res.headers.location, '/context/report')
   const ack = writeResultSchema.parse(res.json())
-  t.same(ack, { key: 'report', tokens: countTokens(JSON.stringify(content)), version: 1, seq: 1, evicted: [], stored: true })
+  t.same(ack, { key: 'report', tokens: countTokens(JSON.stringify(content)), version: 1, seq: 1, epoch: app.store.epoch('default'), evicted: [], stored: true })
 
   const read = await app.inject({ method: 'GET', url: '/context/report', headers: as('bob', ['reader']) })
   t.equal(read.statusCode, 200)
@@ -54,7 +54,7 @@ test('PUT /context/{key}: 201 on create, 200 on replace with version + 1', async
   t.equal(created.json().version, 1)
   const replaced = await app.inject({ method: 'PUT', url: '/context/plan', headers: as('alice'), payload: { context: { step: 2 }, priority: 7 } })
   t.equal(replaced.statusCode, 200)
-  t.same(writeResultSchema.parse(replaced.json()), { key: 'plan', tokens: countTokens('{"step":2}'), version: 2, seq: 2, evicted: [], stored: true })
+  t.same(writeResultSchema.parse(replaced.json()), { key: 'plan', tokens: countTokens('{"step":2}'), version: 2, seq: 2, epoch: app.store.epoch('default'), evicted: [], stored: true })
   const entry = (await app.inject({ method: 'GET', url: '/context/plan', headers: as('alice') })).json()
   t.same(entry.content, { step: 2 })
   t.equal(entry.priority, 7)
@@ -284,6 +284,8 @@ test('GET /context returns the whole store in rank order with totals and seq', a
     truncated: false
   })
   t.equal(body.seq, 4)
+  t.equal(body.epoch, app.store.epoch('default'), 'the epoch of the history seq belongs to')
+  t.match(body.epoch, /^.{1,64}$/)
 })
 
 test('GET /context keeps rank order on the wire even for integer-like keys', async (t) => {

@@ -34,8 +34,31 @@ for (const algorithm of ['RS256', 'ES256'] as const) {
     const forged = createSigner({ algorithm, key: other.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), expiresIn: 60_000 })({ sub: 'mallory' })
     t.equal((await read(forged)).statusCode, 401, 'another key pair is refused')
     t.equal((await read(signTestToken({ sub: 'mallory' }, { algorithm: 'none' }))).statusCode, 401, 'alg none is refused')
+    if (algorithm === 'RS256') {
+      // The same RSA key signs these too: only the pin refuses them.
+      const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+      for (const other of ['RS384', 'RS512', 'PS256'] as const) {
+        const token = createSigner({ algorithm: other, key: pem, expiresIn: 60_000 })({ sub: 'alice' })
+        t.equal((await read(token)).statusCode, 401, `${other} with the server's own key pair is refused`)
+      }
+    }
   })
 }
+
+test('HS256 (the default): the same secret under HS384 or HS512 is refused, the pinned algorithm accepted', async (t) => {
+  const app = await buildApp(testConfig())
+  t.teardown(() => app.close())
+  const read = (token: string) => app.inject({ method: 'GET', url: '/context', headers: { authorization: `Bearer ${token}` } })
+  t.equal((await read(signTestToken({ sub: 'alice' }))).statusCode, 200, 'HS256')
+  for (const other of ['HS384', 'HS512'] as const) {
+    t.equal((await read(signTestToken({ sub: 'alice' }, { algorithm: other }))).statusCode, 401, `${other} with the right secret`)
+  }
+  const pinned = await buildApp(testConfig({ JWT_ALGORITHM: 'HS512' }))
+  t.teardown(() => pinned.close())
+  const token = signTestToken({ sub: 'alice' }, { algorithm: 'HS512' })
+  t.equal((await pinned.inject({ method: 'GET', url: '/context', headers: { authorization: `Bearer ${token}` } })).statusCode, 200, 'JWT_ALGORITHM=HS512 accepts HS512')
+  t.equal((await pinned.inject({ method: 'GET', url: '/context', headers: { authorization: `Bearer ${signTestToken({ sub: 'alice' })}` } })).statusCode, 401, 'and refuses HS256')
+})
 
 test('MCP_TOKEN_ENCODING=cl100k_base: entries are counted with that encoding', async (t) => {
   const app = await buildApp(testConfig({ MCP_TOKEN_ENCODING: 'cl100k_base' }))

@@ -1,9 +1,11 @@
 // The embedded default, as a real server process: writes acknowledged over REST survive SIGKILL
 // (MCP_FSYNC=batch and always) and a graceful SIGTERM (exit code 0), every one of them present
-// with its version after a restart on the same MCP_DATA_DIR.
+// with its version after a restart on the same MCP_DATA_DIR; and so does the resume history, so
+// a client resuming from before the kill gets every change since, in the same epoch.
 import { test, type Test } from 'tap'
 import { spawnServer, type ServerProcess } from '../helpers/spawn-server.js'
 import { signTestToken } from '../helpers/tokens.js'
+import { connectAuthenticated } from '../helpers/ws-client.js'
 
 const token = signTestToken({ sub: 'alice', roles: ['writer'], tenant: 'durable' })
 const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' }
@@ -11,6 +13,8 @@ const headers = { authorization: `Bearer ${token}`, 'content-type': 'application
 /** Writes with 8 concurrent writers until `stop()` resolves true; returns the acknowledged versions. */
 function keepWriting (server: ServerProcess) {
   const acked = new Map<string, number>()
+  /** The seq and epoch of the first acknowledged write: a point to resume from after the restart. */
+  const first: { seq?: number, epoch?: string } = {}
   const state = { stopped: false }
   let n = 0
   const writers = Array.from({ length: 8 }, async () => {
@@ -20,17 +24,25 @@ function keepWriting (server: ServerProcess) {
         const response = await fetch(`${server.base}/context`, {
           method: 'POST', headers, body: JSON.stringify({ key, context: { key, text: 'kept '.repeat(30) } })
         })
-        if (response.status === 201) acked.set(key, (await response.json() as { version: number }).version)
+        if (response.status === 201) {
+          const reply = await response.json() as { version: number, seq: number, epoch: string }
+          acked.set(key, reply.version)
+          if (first.seq === undefined) Object.assign(first, { seq: reply.seq, epoch: reply.epoch })
+        }
       } catch {
         return // the server is gone: the write was not acknowledged
       }
     }
   })
-  return { acked, stop: async () => { state.stopped = true; await Promise.all(writers) } }
+  return { acked, first, stop: async () => { state.stopped = true; await Promise.all(writers) } }
 }
 
-async function until (check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 10))
+async function until (check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
 }
 
 async function assertAllPresent (t: Test, server: ServerProcess, acked: Map<string, number>): Promise<void> {
@@ -45,13 +57,23 @@ for (const fsync of ['batch', 'always']) {
     const env = { MCP_DATA_DIR: t.testdir(), MCP_FSYNC: fsync }
     const first = await spawnServer(t, env)
     const writing = keepWriting(first)
-    await until(() => writing.acked.size >= 300)
+    await until(() => writing.acked.size >= 300, '300 acknowledged writes')
     const exit = await first.stop('SIGKILL')
     await writing.stop()
     t.equal(exit.signal, 'SIGKILL', 'killed while writes were in flight')
 
     const second = await spawnServer(t, env)
+    t.comment(`${writing.acked.size} writes acknowledged before SIGKILL`)
     await assertAllPresent(t, second, writing.acked)
+
+    // The history survived too: a resume from the first write replays every change since.
+    const { seq, epoch } = writing.first as { seq: number, epoch: string }
+    const back = await connectAuthenticated(`${second.ws}`, token, { mode: 'delta', since_seq: seq, epoch })
+    const current = (await back.request({ type: 'get_context' })).seq as number
+    t.strictSame(back.frames.filter((f) => f.type === 'context' && f.resync === true), [], 'a resume, not a resync')
+    t.strictSame(back.frames.filter((f) => f.type === 'context_delta').map((f) => f.seq),
+      Array.from({ length: current - seq }, (_, i) => seq + 1 + i), 'every change after the resume point, across the kill')
+    back.close()
     await second.stop('SIGTERM')
   })
 }
@@ -60,7 +82,7 @@ test('SIGTERM: exit code 0, and every acknowledged write survives the restart', 
   const env = { MCP_DATA_DIR: t.testdir() }
   const first = await spawnServer(t, env)
   const writing = keepWriting(first)
-  await until(() => writing.acked.size >= 300)
+  await until(() => writing.acked.size >= 300, '300 acknowledged writes')
   const exit = await first.stop('SIGTERM')
   await writing.stop()
   t.same(exit, { code: 0, signal: null }, 'a graceful exit')

@@ -62,7 +62,8 @@ test('a reload installs the fresh store, emits the difference once, then applies
   replica.deliver(changes[7]) // held while the reload is in flight
   t.equal(replica.seq, 4)
   const fresh = registry.create('t')
-  fresh.restore(atSeven.of('t').snapshot().entries, 7)
+  // The same history, reloaded (Redis kept its epoch).
+  fresh.restore(atSeven.of('t').snapshot().entries, 7, [], registry.of('t').epoch)
   replica.replace(fresh)
 
   t.same(emitted.map((c) => c.seq), [1, 2, 3, 4, 7, 8], 'the difference carries the reloaded seq, then the held change follows')
@@ -80,4 +81,20 @@ test('a waiter is released after its timeout even if its change never arrives', 
   const { replica } = replicaWith(registry)
   await replica.whenApplied(3, 50)
   t.equal(replica.seq, 0)
+})
+
+test('a reload into another epoch announces every entry of the new history, even when they look the same', async (t) => {
+  const registry = new TenantRegistry(options)
+  const { replica, emitted } = replicaWith(registry)
+  const before = new TenantRegistry(options).of('t')
+  const written = before.write(alice, { content: { same: true }, key: 'k' }).change
+  replica.deliver(written)
+  const fresh = registry.create('t')
+  // Another history that happens to hold an entry with the same key and seq.
+  fresh.restore(before.snapshot().entries, 1, [], 'another-epoch')
+  replica.replace(fresh)
+  t.equal(emitted.length, 2)
+  t.match(emitted[1], { epoch: 'another-epoch', seq: 1 })
+  t.strictSame(emitted[1].upserted.map((e) => e.key), ['k'], 'seqs of two histories are not compared')
+  t.equal(registry.of('t').epoch, 'another-epoch')
 })

@@ -6,7 +6,7 @@
 import fc from 'fast-check'
 import { RedisContextStore } from '../../src/store/redis-store.js'
 import { tokenCounter } from '../../src/token-counter.js'
-import { differenceFromReference, storeOperation } from '../helpers/store-operations.js'
+import { EVICTING_MAX_TOKENS, differenceFromReference, evictingOperation, storeOperation, type RunStats } from '../helpers/store-operations.js'
 import { actor } from '../helpers/actors.js'
 import { REDIS_URL, eventually, redisTest, uniquePrefix } from '../helpers/redis.js'
 
@@ -45,4 +45,29 @@ redisTest('the Redis backend keeps exactly what the naive reference keeps', asyn
   ), { numRuns: NUM_RUNS }).catch((error: Error) => { t.fail(`${error.message}\n${failure}`) })
   t.equal(run >= NUM_RUNS, true, `ran ${run} sequences`)
   t.equal(Object.getPrototypeOf({}), Object.prototype, 'Object.prototype untouched')
+})
+
+redisTest('a Redis store kept full and evicting keeps exactly what the naive reference keeps', async (t) => {
+  const NUM_FULL_RUNS = 150
+  const maxTokens = EVICTING_MAX_TOKENS
+  const options = { url: REDIS_URL, prefix: uniquePrefix(t), maxTokens, maxEntryTokens: maxTokens, countTokens: tokenCounter('o200k_base'), historySize: 100 }
+  const store = await RedisContextStore.connect(options)
+  t.teardown(() => store.close())
+  const totals: RunStats = { writes: 0, evictions: 0 }
+  let run = 0
+  let evictingRuns = 0
+  let failure = ''
+  await fc.assert(fc.asyncProperty(
+    fc.array(evictingOperation, { minLength: 10, maxLength: 40 }),
+    async (operations) => {
+      const root = actor('root', ['admin'], `full-${++run}`)
+      const stats: RunStats = { writes: 0, evictions: 0 }
+      failure = await differenceFromReference(store, root, maxTokens, operations, Infinity, stats) ?? ''
+      totals.writes += stats.writes
+      totals.evictions += stats.evictions
+      if (stats.evictions > 0) evictingRuns++
+      return failure === ''
+    }
+  ), { numRuns: NUM_FULL_RUNS }).catch((error: Error) => { t.fail(`${error.message}\n${failure}`) })
+  t.ok(evictingRuns >= NUM_FULL_RUNS * 0.9, `${evictingRuns} of ${NUM_FULL_RUNS} runs evicted (${totals.evictions} evictions in ${totals.writes} writes)`)
 })

@@ -5,9 +5,12 @@ import { test } from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { openPersistentStore } from '../../src/store/sqlite-journal.js'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { DATABASE_FILE, openPersistentStore } from '../../src/store/sqlite-journal.js'
 import { tokenCounter } from '../../src/token-counter.js'
 import type { MemoryContextStore } from '../../src/store/memory-store.js'
+import type { ChangeEvent } from '../../src/store/types.js'
 import { actor, admin, alice, bob } from '../helpers/actors.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -20,6 +23,9 @@ const everything = (store: MemoryContextStore) => Object.fromEntries(store.tenan
   metadata: store.metadata(tenant),
   seq: store.seq(tenant)
 }]))
+
+/** A change as a client could tell it apart (every field, entries by their JSON). */
+const comparable = (change: ChangeEvent) => ({ ...change, upserted: change.upserted.map((e) => [e.key, e.seq, e.expiresAt, e.json]) })
 
 test('a reopened store holds exactly what was acknowledged, in the same rank order', async (t) => {
   const dir = t.testdir()
@@ -38,18 +44,23 @@ test('a reopened store holds exactly what was acknowledged, in the same rank ord
   await first.store.remove(acme, 'gone')
   await first.store.clear(bob, { keys: ['b'] })
   const before = everything(first.store)
+  const historyBefore = first.store.changesSince('default', 0)?.map(comparable)
+  const epochBefore = first.store.epoch('default')
   await first.store.close()
 
   const second = openPersistentStore(options(dir))
   t.teardown(() => second.store.close())
   t.equal(second.restoredTenants, 2)
   t.same(everything(second.store), before, 'entries, seq, JSON and order survive')
+  t.equal(second.store.epoch('default'), epochBefore, 'the epoch survives')
+  t.same(second.store.changesSince('default', 0)?.map(comparable), historyBefore, 'the resume history survives, change for change')
   t.same(second.store.get('default', 'ttl')?.entry.expires_at, first.store.get('default', 'ttl')?.entry.expires_at, 'the TTL survives')
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution from restored content')
   const next = await second.store.write(alice, { content: { text: 'again' }, key: 'a', priority: 3 })
   t.equal(next.seq, before.default.seq + 1, 'seq continues')
   t.equal(next.version, 3, 'versions continue')
-  t.same(second.store.changesSince('default', 1), undefined, 'history before the restart is gone: resume gets a resync')
+  t.same(second.store.changesSince('default', before.default.seq - 2)?.map((c) => c.seq),
+    [before.default.seq - 1, before.default.seq, next.seq], 'a resume from before the restart gets exactly what it missed')
   t.same(second.store.changesSince('default', before.default.seq)?.map((c) => c.seq), [next.seq], 'history after it works')
 })
 
@@ -105,3 +116,35 @@ for (const fsync of ['batch', 'always'] as const) {
     t.ok(store.seq(tenant) >= acked.length, 'the seq covers them')
   })
 }
+
+test('the journal keeps the same history window as memory, bounded in changes and bytes', async (t) => {
+  const dir = t.testdir()
+  const bounded = { ...options(dir), maxTokens: 100_000, maxEntryTokens: 100_000, historySize: 50, historyBytes: 64 * 1024 }
+  const first = openPersistentStore(bounded)
+  for (let i = 0; i < 40; i++) await first.store.write(alice, { content: { text: 'word '.repeat(2000), i }, key: 'same' })
+  for (let i = 0; i < 80; i++) await first.store.write(alice, { content: { i }, key: `small${i % 5}` })
+  const oldest = (first.store.changesSince('default', 0) === undefined)
+  t.ok(oldest, 'the history no longer reaches the start')
+  const window = (store: MemoryContextStore) => {
+    for (let seq = 0; seq <= store.seq('default'); seq++) {
+      const changes = store.changesSince('default', seq)
+      if (changes !== undefined) return { from: seq, changes: changes.map(comparable) }
+    }
+  }
+  const before = window(first.store)
+  t.equal(before?.changes.length, 50, 'memory holds MCP_HISTORY_SIZE changes')
+  await first.store.close()
+  const db = new Database(join(dir, DATABASE_FILE), { readonly: true })
+  const rows = db.prepare("SELECT count(*) AS n, min(seq) AS oldest FROM changes WHERE tenant = 'default'").get() as { n: number, oldest: number }
+  db.close()
+  t.strictSame(rows, { n: 50, oldest: (before?.from ?? 0) + 1 }, 'the journal holds the same window, no more')
+
+  const second = openPersistentStore(bounded)
+  t.teardown(() => second.store.close())
+  t.strictSame(window(second.store), before, 'after a reopen, the same window of the same changes')
+
+  // Big rewrites: the byte bound decides.
+  for (let i = 0; i < 20; i++) await second.store.write(alice, { content: { text: 'word '.repeat(4000), i }, key: 'same' })
+  const big = window(second.store)
+  t.ok((big?.changes.length ?? 0) <= 4, `${big?.changes.length} changes of 20 KB fit 64 KB`)
+})

@@ -96,6 +96,39 @@ test('refusals close 4001 "Invalid authentication token" and never echo the toke
   }
 })
 
+test('a token whose exp lies past the Date range is refused on every surface, never half-authenticated', async (t) => {
+  const { app, url } = await startServer(t)
+  const huge = signTestToken({ sub: 'alice', exp: 1e13 }, { ttlSeconds: null })
+  const viaHeader = await openClient(url, { headers: { authorization: `Bearer ${huge}` } })
+  t.same(await viaHeader.waitClosed(), INVALID, 'Authorization header')
+  t.same(viaHeader.frames, [], 'nothing sent before the close')
+  const viaQuery = await openClient(url, { query: { token: huge } })
+  t.same(await viaQuery.waitClosed(), INVALID, 'token query parameter')
+  const viaMessage = await openClient(url)
+  viaMessage.send({ type: 'authenticate', id: 1, token: huge })
+  t.same(await viaMessage.waitClosed(), INVALID, 'authenticate message')
+  t.same(viaMessage.frames, [], 'no context, no internal error')
+  t.equal(app.sessions.size, 0, 'no session was registered')
+
+  const live = await openClient(url, { query: { token: signTestToken({ sub: 'alice' }), mode: 'none' } })
+  await live.nextOfType('auth_success')
+  t.match(await live.request({ type: 'refresh_token', token: huge }), { type: 'error', code: 'forbidden' }, 'refresh_token')
+  t.same(await live.waitClosed(), INVALID)
+
+  const rest = await app.inject({ method: 'GET', url: '/context', headers: { authorization: `Bearer ${huge}` } })
+  t.equal(rest.statusCode, 401, 'REST')
+  const mcp = await app.inject({
+    method: 'POST',
+    url: '/mcp',
+    headers: { authorization: `Bearer ${huge}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    payload: { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }
+  })
+  t.equal(mcp.statusCode, 401, 'MCP')
+  t.throws(() => app.verifyToken(huge), 'the shared verifier refuses it')
+  const latest = signTestToken({ sub: 'alice', exp: 8.64e12 }, { ttlSeconds: null })
+  t.equal(app.verifyToken(latest).expiresAt, 8.64e15, 'the last representable exp is still accepted')
+})
+
 test('issuer and audience are checked when configured', async (t) => {
   const { url } = await startServer(t, { MCP_JWT_ISSUER: 'https://issuer.example', MCP_JWT_AUDIENCE: 'context-server' })
   const missing = await openClient(url, { query: { token: signTestToken() } })

@@ -32,6 +32,71 @@ test('a client that backs off for retry_after_ms is served again', async (t) => 
   client.close()
 })
 
+test('a persistent flooder is closed 4029 although each refill lets one of its messages through', async (t) => {
+  // 500 messages a second against 20 per second (burst 40): a token refills every 50 ms, so about
+  // 25 messages are refused between two that pass.
+  const { url } = await startServer(t, { MCP_WS_RATE_LIMIT: '20' })
+  const flooder = await connectAuthenticated(url, as('mallory'), { mode: 'none' })
+  let sent = 0
+  const flood = setInterval(() => {
+    if (flooder.socket.readyState !== WebSocket.OPEN) return
+    for (let i = 0; i < 5; i++) flooder.send({ type: 'ping', id: sent++ })
+  }, 10)
+  t.teardown(() => clearInterval(flood))
+  // The flood stops after 5 s, so a server that never closes it fails here, not by the tap timeout.
+  const stop = setTimeout(() => clearInterval(flood), 5000)
+  t.teardown(() => clearTimeout(stop))
+  t.same(await flooder.waitClosed(), { code: 4029, reason: 'Rate limit exceeded' })
+  clearInterval(flood)
+  const pongs = flooder.frames.filter((f) => f.type === 'pong').length
+  t.ok(pongs > 40, `messages passed after the burst too (${pongs} pongs of ${sent} sent) and it was still closed`)
+})
+
+test('a client that slows down after rate_limited is not closed', async (t) => {
+  const { url } = await startServer(t, { MCP_WS_RATE_LIMIT: '20' })
+  const client = await connectAuthenticated(url, as('alice'), { mode: 'none' })
+  for (let i = 0; i < 60; i++) client.send({ type: 'ping', id: i })
+  await client.next((f) => f.code === 'rate_limited')
+  await client.next((f) => f.id === 59)
+  t.equal(client.frames.filter((f) => f.code === 'rate_limited').length, 20, 'the burst of 40 served, the rest refused')
+  // Then half the rate for three seconds: every message is served and the connection stays.
+  for (let i = 0; i < 30; i++) {
+    await sleep(100)
+    t.equal((await client.request({ type: 'ping' })).type, 'pong')
+  }
+  t.equal(client.socket.readyState, WebSocket.OPEN)
+  client.close()
+})
+
+test('MCP_WS_BYTE_RATE: writes beyond the content byte rate get rate_limited; a writer that keeps on is closed 4029', async (t) => {
+  // 100 KB/s, burst 200 KB; each write is about 60 KB.
+  const { app, url } = await startServer(t, { MCP_WS_BYTE_RATE: '100000' })
+  const text = 'lorem ipsum dolor sit amet '.repeat(2200)
+  const patient = await connectAuthenticated(url, as('alice'), { mode: 'none' })
+  for (let i = 0; i < 4; i++) patient.send({ type: 'update_context', id: i, key: `p${i}`, context: { text } })
+  const replies = await patient.collect((f) => f.id !== undefined, 4)
+  t.same(replies.map((f) => f.type), ['update_ack', 'update_ack', 'update_ack', 'error'], 'the burst of 200 KB passes, the fourth write does not')
+  t.equal(replies[3].code, 'rate_limited')
+  t.ok(replies[3].retry_after_ms > 0 && replies[3].retry_after_ms <= 600, `retry_after_ms = ${replies[3].retry_after_ms}`)
+  t.equal(app.store.get('default', 'p3'), undefined, 'the refused write changed nothing')
+  t.equal((await patient.request({ type: 'ping' })).type, 'pong', 'other messages are not held to the byte rate')
+  await sleep(replies[3].retry_after_ms + 50)
+  t.equal((await patient.request({ type: 'update_context', key: 'p3', context: { text } })).type, 'update_ack', 'served again after retry_after_ms')
+
+  const flooder = await connectAuthenticated(url, as('mallory'), { mode: 'none' })
+  const flood = setInterval(() => {
+    if (flooder.socket.readyState === WebSocket.OPEN) flooder.send({ type: 'update_context', key: 'm', context: { text } })
+  }, 20) // 3 MB/s, 30 times the rate, at 50 messages a second (under the message rate)
+  t.teardown(() => clearInterval(flood))
+  const stop = setTimeout(() => clearInterval(flood), 5000)
+  t.teardown(() => clearTimeout(stop))
+  t.same(await flooder.waitClosed(), { code: 4029, reason: 'Rate limit exceeded' })
+  t.ok(flooder.frames.some((f) => f.code === 'rate_limited'), 'told rate_limited first')
+  t.equal(patient.socket.readyState, WebSocket.OPEN, 'the other writer is untouched')
+  clearInterval(flood)
+  patient.close()
+})
+
 test('a peer that stops answering pings is terminated; one that answers stays', async (t) => {
   const { app, url } = await startServer(t, { MCP_HEARTBEAT_INTERVAL: '1' })
   const alive = await connectAuthenticated(url, as('alice'), { mode: 'none' })
@@ -62,6 +127,17 @@ test('a token that expires mid-session closes 4001 "Token expired"', async (t) =
   const { url } = await startServer(t)
   const client = await connectAuthenticated(url, signTestToken({ sub: 'alice' }, { ttlSeconds: 2 }))
   t.same(await client.waitClosed(), { code: 4001, reason: 'Token expired' })
+})
+
+test('token expiry is checked at each message: nothing is served after exp', async (t) => {
+  const { url } = await startServer(t)
+  const client = await connectAuthenticated(url, signTestToken({ sub: 'alice' }, { ttlSeconds: 2 }), { mode: 'none' })
+  const expiresAt = Date.parse((client.frames.find((f) => f.type === 'auth_success') as { expires_at: string }).expires_at)
+  // Just past exp: the once-a-second sweep has most likely not run yet.
+  await sleep(Math.max(0, expiresAt - Date.now()) + 10)
+  client.send({ type: 'ping', id: 'late' })
+  t.same(await client.waitClosed(), { code: 4001, reason: 'Token expired' })
+  t.notOk(client.frames.some((f) => f.type === 'pong'), 'the message after exp was not served')
 })
 
 test('refresh_token extends the session for the same sub, tenant and roles', async (t) => {

@@ -79,6 +79,32 @@ test('when the history no longer reaches back, a context with resync: true repla
   for (const c of [writer, client, near, future]) c.close()
 })
 
+test('since_seq must be a non-negative decimal integer, on connect and in subscribe; anything else is validation_error', async (t) => {
+  const { app, url } = await startServer(t)
+  const writer = await connectAuthenticated(url, as('alice'), { mode: 'none' })
+  await writeMany(writer, 3)
+  for (const raw of ['', '%20', '+', '0x2', '1e0', '-1', '1.5', '%201', 'abc', '1&since_seq=2']) {
+    const client = await openClient(`${url}?token=${as('dash', ['reader'])}&mode=delta&since_seq=${raw}`)
+    const error = await client.nextOfType('error')
+    t.equal(error.code, 'validation_error', `since_seq=${raw}`)
+    t.same(error.details.map((d: { path: string }) => d.path), ['since_seq'], `since_seq=${raw}: the problem is named`)
+    t.equal((await client.waitClosed()).code, 1008)
+    t.notOk(client.frames.some((f) => f.type === 'context_delta' || f.type === 'auth_success'), `since_seq=${raw}: nothing replayed`)
+  }
+  const valid = await connectAuthenticated(url, as('dash', ['reader']), { mode: 'delta', since_seq: '0' })
+  await valid.collect((f) => f.type === 'context_delta', 3)
+  t.same(seqsOf(valid.frames), [1, 2, 3], 'since_seq=0 is a seq like any other')
+
+  for (const sinceSeq of ['', '2', -1, 1.5, Number.MAX_SAFE_INTEGER + 2, null]) {
+    const reply = await valid.request({ type: 'subscribe', mode: 'delta', since_seq: sinceSeq })
+    t.equal(reply.code, 'validation_error', `subscribe since_seq ${JSON.stringify(sinceSeq)}`)
+    t.equal(reply.details[0].path, 'since_seq')
+  }
+  t.same(seqsOf(valid.frames), [1, 2, 3], 'no refused subscribe replayed anything')
+  t.equal(app.sessions.size, 2, 'the connection stays open after refused subscribes')
+  for (const c of [writer, valid]) c.close()
+})
+
 test('a replay larger than a resync is sent as a resync', async (t) => {
   // Resync threshold: half of MCP_MAX_BUFFERED_BYTES (32 KB here); the replay below is about 100 KB.
   const { url } = await startServer(t, { MCP_MAX_BUFFERED_BYTES: String(64 * 1024) })
@@ -130,6 +156,25 @@ test('resuming while writes keep arriving: every seq exactly once, in order (per
 
 redisTest('resuming while writes keep arriving: every seq exactly once, in order (Redis)', async (t) => {
   await resumeUnderLoad(t, { MCP_STORE: 'redis', REDIS_URL, MCP_REDIS_PREFIX: uniquePrefix(t) })
+})
+
+test('a resume while commits lag replays only what was announced: no seq twice', async (t) => {
+  // Persisted, a write is applied (and in the history) at once but announced only after its
+  // commit. A subscribe handled in the same tick as a pipelined batch of writes sees the history
+  // ahead of the broadcasts; the replay must stop at the last announced seq, or the rest would
+  // arrive twice: once replayed, once live.
+  const { app, url } = await startServer(t, { MCP_DATA_DIR: t.testdir() })
+  const client = await connectAuthenticated(url, as('alice'), { mode: 'none' })
+  await writeMany(client, 5)
+  for (let i = 0; i < 50; i++) client.send({ type: 'update_context', id: i, key: `batch${i}`, context: { i } })
+  client.send({ type: 'subscribe', id: 'sub', mode: 'delta', since_seq: 2 })
+  const subscribed = await client.next((f) => f.id === 'sub')
+  t.ok(subscribed.seq < 55, `the subscribe was handled while commits lagged (announced up to ${subscribed.seq})`)
+  await client.next((f) => f.type === 'context_delta' && f.seq === 55)
+  await client.request({ type: 'ping' })
+  t.same(seqsOf(client.frames), range(3, 55), 'every seq once, in order')
+  t.equal(app.store.seq('default'), 55)
+  client.close()
 })
 
 test('since_seq in snapshot mode replays the deltas, then goes on with live snapshots', async (t) => {

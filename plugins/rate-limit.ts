@@ -4,7 +4,7 @@
 import fp from 'fastify-plugin'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
-import { Redis } from 'ioredis'
+import { openRedis, type RedisClient, type RedisTarget } from '../src/store/redis-connection.js'
 import { bearerToken } from './auth.js'
 import { ContextError } from '../src/errors.js'
 
@@ -15,12 +15,13 @@ export interface RateLimitPluginOptions {
    * A shared counter store for several instances. Without it each instance counts on its own, so
    * behind a load balancer a client gets up to `max` per instance.
    */
-  redis?: Redis
+  redis?: RedisClient
   /**
-   * Or the URL of that Redis (MCP_STORE=redis): the plugin opens its own connection, with the
-   * short timeouts @fastify/rate-limit recommends, and closes it with the server.
+   * Or where that Redis is (MCP_STORE=redis: REDIS_URL or a cluster): the plugin opens its own
+   * connection, with the short timeouts @fastify/rate-limit recommends, and closes it with the
+   * server. Each bucket is one key, so a cluster spreads them over its slots.
    */
-  redisUrl?: string
+  redisTarget?: RedisTarget
   /** Key prefix in Redis, so several deployments can share one Redis. */
   nameSpace?: string
 }
@@ -53,8 +54,8 @@ export default fp<RateLimitPluginOptions>(async (app, options) => {
   }
 
   let redis = options.redis
-  if (redis === undefined && options.redisUrl !== undefined) {
-    const own = new Redis(options.redisUrl, { connectTimeout: 500, maxRetriesPerRequest: 1 })
+  if (redis === undefined && options.redisTarget !== undefined) {
+    const own = openRedis(options.redisTarget, { connectTimeout: 500, maxRetriesPerRequest: 1 })
     own.on('error', () => {}) // an outage shows in /ready (the store's connection), not per retry
     app.addHook('onClose', async () => { await own.quit().catch(() => own.disconnect()) })
     redis = own

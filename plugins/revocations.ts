@@ -3,9 +3,9 @@
 // verification; the WebSocket and MCP routes register enforcers that end revoked sessions.
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import { Redis } from 'ioredis'
 import { MemoryContextStore } from '../src/store/memory-store.js'
 import { RedisContextStore } from '../src/store/redis-store.js'
+import { openRedis } from '../src/store/redis-connection.js'
 import { SqliteJournal } from '../src/store/sqlite-journal.js'
 import { LocalRevocations, RedisRevocations, SqliteRevocations, type RevocationBackend } from '../src/security/revocation-backends.js'
 import { Revocations } from '../src/security/revocations.js'
@@ -19,7 +19,7 @@ function backendFor (app: FastifyInstance): RevocationBackend {
   const { store, config } = app
   const onError = (error: unknown) => app.log.error({ err: error }, 'revocations: background failure')
   if (store instanceof RedisContextStore) {
-    const subscriber = new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: null })
+    const subscriber = openRedis(config.redisTarget, { lazyConnect: false, maxRetriesPerRequest: null })
     subscriber.on('error', () => {}) // an outage shows in /ready (the store's connection)
     return new RedisRevocations({ redis: store.redis, subscriber, prefix: config.redisPrefix, onError })
   }

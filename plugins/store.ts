@@ -18,6 +18,8 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
     maxTokens: config.maxTokens,
     maxEntryTokens: config.maxEntryTokens,
     countTokens: tokenCounter(config.tokenEncoding),
+    // Large contents are counted on the pool's worker threads (plugins/tokenizer.ts).
+    countWriteTokens: (text: string) => app.tokenizer.count(text),
     historySize: config.historySize,
     historyBytes: config.historyBytes,
     maxDepth: config.maxDepth,
@@ -26,8 +28,16 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
     onError: (error: unknown) => log.error({ err: error }, 'context store background failure')
   }
   if (config.store === 'redis') {
-    const store = await RedisContextStore.connect({ ...options, url: config.redisUrl, prefix: config.redisPrefix, log })
-    log.info({ tenants: store.tenants().length, prefix: config.redisPrefix }, 'store: redis, shared with every instance on the same prefix')
+    const store = await RedisContextStore.connect({
+      ...options,
+      target: config.redisTarget,
+      prefix: config.redisPrefix,
+      waitReplicas: config.redisWaitReplicas,
+      waitTimeoutMs: config.redisWaitTimeoutMs,
+      log
+    })
+    log.info({ tenants: store.tenants().length, prefix: config.redisPrefix, cluster: 'cluster' in config.redisTarget, waitReplicas: config.redisWaitReplicas },
+      'store: redis, shared with every instance on the same prefix')
     return store
   }
   if (config.dataDir === undefined) {
@@ -42,4 +52,4 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
 export default fp(async (app) => {
   app.decorate('store', await createStore(app))
   app.addHook('onClose', async () => { await app.store.close() })
-}, { name: 'store', dependencies: ['config'] })
+}, { name: 'store', dependencies: ['config', 'tokenizer'] })

@@ -80,7 +80,8 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
       summary: 'Read the store, or query it',
       description: 'Without parameters: every entry of the tenant. With parameters: the query_context filters ' +
         '(all must match). Entries come in rank order: priority descending, then most recent write. `max_tokens` ' +
-        'returns the best-ranked matches that fit that budget.',
+        'returns the best-ranked matches that fit that budget. `relevant_to` (a task in free text) ranks the matches ' +
+        'by relevance to it instead, with each returned entry\'s score in `metadata.scores` (docs/context-optimizer.md).',
       querystring: contextQueryStringSchema,
       response: { 200: jsonResponse('The matching entries in rank order, with totals and the seq they reflect', contextListSchema), ...errorResponses(400, 403) }
     }
@@ -89,9 +90,9 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
     assertCanRead(caller)
     // The query, the store totals and seq are read in one synchronous step, so they agree.
     const result = app.store.query(caller.tenant, request.query)
-    const { omitted: _omitted, ...matches } = result.metadata
+    const { omitted: _omitted, scores, ...matches } = result.metadata
     const body = contextListJson(result.entries, { ...app.store.metadata(caller.tenant), ...matches },
-      app.store.seq(caller.tenant), app.store.epoch(caller.tenant))
+      app.store.seq(caller.tenant), app.store.epoch(caller.tenant), scores)
     return sendSerialized(reply, body)
   })
 

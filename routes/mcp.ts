@@ -25,7 +25,8 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
     registry: app.sessions,
     maxSessions: config.maxConnections,
     maxSessionsPerUser: config.maxConnectionsPerUser,
-    idleTimeoutMs: config.connectionTimeoutMs,
+    idleTimeoutMs: config.mcpSessionIdleTimeoutMs,
+    maxBufferedBytes: config.mcpStreamMaxBufferedBytes,
     onToolError: (code) => app.metrics.errors.inc({ code, surface: 'mcp' }),
     onInternalError: (error) => app.log.error({ err: error }, 'MCP tool failed'),
     // Mostly requests the SDK refused on protocol grounds: the client's problem, not ours.
@@ -80,7 +81,8 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
       url: requestUrl(request),
       headers: webHeaders(request),
       body: request.body,
-      closed: closed.signal
+      closed: closed.signal,
+      abort: () => reply.raw.destroy()
     }, identity, token)
     return reply.send(response)
   }

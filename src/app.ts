@@ -1,12 +1,15 @@
 // The one factory that assembles the server: compilers, framework plugins, the app's own plugins,
 // then routes. It never listens; src/server.ts does, and tests call buildApp with their config.
-import Fastify, { type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Config } from './config.js'
 import { loggerOptions } from './logger.js'
+import { toHttpFailure } from './rest/http-error.js'
 import configPlugin from '../plugins/config.js'
 import lifecyclePlugin from '../plugins/lifecycle.js'
+import httpDrainPlugin from '../plugins/http-drain.js'
 import storePlugin from '../plugins/store.js'
+import tokenizerPlugin from '../plugins/tokenizer.js'
 import authPlugin from '../plugins/auth.js'
 import revocationsPlugin from '../plugins/revocations.js'
 import auditPlugin from '../plugins/audit.js'
@@ -40,10 +43,18 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
     // any client could pick its own address and dodge the per-IP rate limit.
     trustProxy: config.trustProxy,
     bodyLimit: config.maxMessageBytes,
-    return503OnClosing: true,
-    forceCloseConnections: true,
+    // Closing drains HTTP instead of resetting it: plugins/http-drain.ts answers the 503s and
+    // closes connections once their requests are done.
+    return503OnClosing: false,
+    forceCloseConnections: false,
     // Entry keys (up to 512 characters) travel in paths, URL-encoded: up to 9 characters each.
-    routerOptions: { maxParamLength: 512 * 9 }
+    routerOptions: { maxParamLength: 512 * 9 },
+    // Refusals made before routing (a path that is not valid percent-encoding, a parameter over
+    // maxParamLength) leave in the contract's error shape too, with a listed code.
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const { body } = toHttpFailure(error)
+      return reply.code(body.statusCode).type('application/json; charset=utf-8').send(JSON.stringify(body))
+    }
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
@@ -54,13 +65,15 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(rateLimitPlugin, {
     max: config.httpRateLimit,
     // Instances sharing a Redis store share their rate limits too.
-    ...(config.store === 'redis' ? { redisUrl: config.redisUrl, nameSpace: `${config.redisPrefix}:rate-limit:` } : {})
+    ...(config.store === 'redis' ? { redisTarget: config.redisTarget, nameSpace: `${config.redisPrefix}:rate-limit:` } : {})
   })
   await app.register(swaggerPlugin)
 
   // 2. The app's own plugins: each builds one thing and decorates the instance with it.
   await app.register(configPlugin, { config })
   await app.register(lifecyclePlugin)
+  await app.register(tokenizerPlugin)
+  await app.register(httpDrainPlugin)
   await app.register(storePlugin)
   await app.register(revocationsPlugin)
   await app.register(auditPlugin)

@@ -1,8 +1,10 @@
 // Parses the environment once into a typed, frozen Config. Plugins receive this object and never
 // read process.env themselves, so tests can build any configuration without touching globals.
 import { randomBytes } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { z } from 'zod'
 import { DEFAULT_HISTORY_BYTES } from './store/change-history.js'
+import { parseClusterNodes, type RedisTarget } from './store/redis-connection.js'
 
 export const TOKEN_ENCODINGS = ['o200k_base', 'cl100k_base'] as const
 export const JWT_ALGORITHMS = ['HS256', 'HS384', 'HS512', 'RS256', 'ES256'] as const
@@ -69,9 +71,20 @@ const environmentSchema = z.object({
   MCP_LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { error: 'must be auto, json or pretty' }).default('auto'),
   // Set by CI systems; with MCP_LOG_FORMAT=auto it means JSON logs even on a terminal.
   CI: z.string().optional().transform((value) => value !== undefined && value !== '' && value !== 'false' && value !== '0'),
+  MCP_SESSION_IDLE_TIMEOUT: integer(1).default(600),
+  MCP_STREAM_MAX_BUFFERED_BYTES: integer(1024).default(4 * 1024 * 1024),
   MCP_IDEMPOTENCY_TTL: integer(1, 7 * 86400).default(600),
   MCP_IDEMPOTENCY_MAX_KEYS: integer(1).default(10000),
-  MCP_MAX_REVOCATIONS: integer(1).default(1000)
+  MCP_MAX_REVOCATIONS: integer(1).default(1000),
+  // Token counting off the event loop (src/tokenizer/counting-pool.ts); unset threads means
+  // one per core but one, at least one.
+  MCP_TOKENIZER_THREADS: integer(0, 256).optional(),
+  MCP_TOKENIZER_INLINE_BELOW: integer(0).default(8192),
+  MCP_TOKENIZER_QUEUE: integer(0, 100000).default(32),
+  // Redis Cluster in place of REDIS_URL (src/store/redis-connection.ts); checked in loadConfig.
+  MCP_REDIS_CLUSTER_NODES: optionalText,
+  MCP_REDIS_WAIT_REPLICAS: integer(0, 16).default(0),
+  MCP_REDIS_WAIT_TIMEOUT: integer(1, 60000).default(1000)
 })
 
 export type Environment = Record<string, string | undefined>
@@ -87,7 +100,7 @@ export class ConfigError extends Error {
 
 const WEAK_SECRETS = new Set(['default_secret', 'secret', 'changeme'])
 
-function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | undefined, secretGenerated: boolean) {
+function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | undefined, secretGenerated: boolean, redisTarget: RedisTarget) {
   return {
     env: env.NODE_ENV,
     production: env.NODE_ENV === 'production',
@@ -134,10 +147,28 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     metricsMaxTenants: env.MCP_METRICS_MAX_TENANTS,
     logFormat: env.MCP_LOG_FORMAT,
     ci: env.CI,
+    mcpSessionIdleTimeoutMs: env.MCP_SESSION_IDLE_TIMEOUT * 1000,
+    mcpStreamMaxBufferedBytes: env.MCP_STREAM_MAX_BUFFERED_BYTES,
     idempotencyTtlMs: env.MCP_IDEMPOTENCY_TTL * 1000,
     idempotencyMaxKeys: env.MCP_IDEMPOTENCY_MAX_KEYS,
-    maxRevocations: env.MCP_MAX_REVOCATIONS
+    maxRevocations: env.MCP_MAX_REVOCATIONS,
+    tokenizerThreads: env.MCP_TOKENIZER_THREADS ?? Math.max(1, availableParallelism() - 1),
+    tokenizerInlineBelow: env.MCP_TOKENIZER_INLINE_BELOW,
+    tokenizerQueue: env.MCP_TOKENIZER_QUEUE,
+    /** REDIS_URL, or the cluster of MCP_REDIS_CLUSTER_NODES when that is set. */
+    redisTarget,
+    redisWaitReplicas: env.MCP_REDIS_WAIT_REPLICAS,
+    redisWaitTimeoutMs: env.MCP_REDIS_WAIT_TIMEOUT
   }
+}
+
+/** REDIS_URL, or the cluster nodes; a cluster needs MCP_STORE=redis (it would be ignored otherwise). */
+function redisTargetOf (env: z.infer<typeof environmentSchema>): RedisTarget {
+  if (env.MCP_REDIS_CLUSTER_NODES === undefined) return { url: env.REDIS_URL }
+  const nodes = parseClusterNodes(env.MCP_REDIS_CLUSTER_NODES)
+  if (typeof nodes === 'string') throw new ConfigError('MCP_REDIS_CLUSTER_NODES', nodes)
+  if (env.MCP_STORE !== 'redis') throw new ConfigError('MCP_REDIS_CLUSTER_NODES', 'needs MCP_STORE=redis')
+  return { cluster: Object.freeze(nodes) }
 }
 
 /**
@@ -169,7 +200,7 @@ export function loadConfig (environment: Environment = process.env): Config {
     secret = randomBytes(32).toString('base64url')
     generated = true
   }
-  return deepFreeze(toConfig(env, secret, generated))
+  return deepFreeze(toConfig(env, secret, generated, redisTargetOf(env)))
 }
 
 /**

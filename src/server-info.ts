@@ -4,7 +4,7 @@ import { VERSION } from './version.js'
 
 export const FEATURES = [
   'update_context', 'query_context', 'token_budget', 'priority_eviction', 'optimistic_concurrency',
-  'ttl', 'delta_broadcasts', 'resume', 'tenants', 'rest_api', 'mcp'
+  'ttl', 'delta_broadcasts', 'resume', 'tenants', 'rest_api', 'mcp', 'relevant_to'
 ] as const
 
 export function serverInfo (config: Config, backend: string) {

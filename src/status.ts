@@ -14,6 +14,7 @@ export function statusBody (tenant: string, deps: { config: Config, store: Conte
     max_tokens: metadata.max_tokens,
     authenticated_clients: clients.map((client) => ({
       client_id: client.clientId,
+      kind: client.kind,
       user_id: client.userId,
       authenticated_at: client.authenticatedAt.toISOString(),
       last_activity: client.lastActivity.toISOString()

@@ -1,21 +1,16 @@
-// Counts tokens exactly as js-tiktoken does, using gpt-tokenizer (same BPE ranks, about 5x faster
-// here; see `npm run bench:store`). js-tiktoken stays the oracle in the tests.
-import { countTokens as countO200k } from 'gpt-tokenizer/encoding/o200k_base'
-import { countTokens as countCl100k } from 'gpt-tokenizer/encoding/cl100k_base'
-import type { TOKEN_ENCODINGS } from './config.js'
+// Counts tokens exactly as js-tiktoken's `encode(text, [], [])` does, in O(n log n) whatever the
+// content (src/tokenizer/: js-tiktoken's own rank tables and pattern, a merge that stays fast on
+// long runs of one character). js-tiktoken stays the oracle in the tests.
+import { countTokens } from './tokenizer/count-tokens.js'
+import { rankTable, type TokenEncoding } from './tokenizer/rank-table.js'
 
-export type TokenEncoding = typeof TOKEN_ENCODINGS[number]
+export type { TokenEncoding } from './tokenizer/rank-table.js'
 
-// Special-token text such as "<|endoftext|>" inside user content is counted as plain text, never
-// rejected: js-tiktoken's encode(text, [], []) does the same.
-const PLAIN_TEXT = { allowedSpecial: new Set<string>(), disallowedSpecial: new Set<string>() }
-
-const counters: Record<TokenEncoding, (text: string) => number> = {
-  o200k_base: (text) => countO200k(text, PLAIN_TEXT),
-  cl100k_base: (text) => countCl100k(text, PLAIN_TEXT)
-}
-
-/** Returns the token counting function for an encoding; the encoder tables load once per process. */
+/**
+ * Returns the token counting function for an encoding. Special-token text such as
+ * "<|endoftext|>" inside user content is counted as plain text, never rejected. The encoding's
+ * table loads on the first count, once per process (or worker thread).
+ */
 export function tokenCounter (encoding: TokenEncoding): (text: string) => number {
-  return counters[encoding]
+  return (text) => countTokens(rankTable(encoding), text)
 }

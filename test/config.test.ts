@@ -101,3 +101,20 @@ test('security settings: idempotency TTL and cap, revocation cap', async (t) => 
   t.throws(() => loadConfig({ MCP_IDEMPOTENCY_TTL: '0' }), /^MCP_IDEMPOTENCY_TTL must be an integer from 1 to 604800$/)
   t.throws(() => loadConfig({ MCP_MAX_REVOCATIONS: 'many' }), /^MCP_MAX_REVOCATIONS must be an integer/)
 })
+
+test('Redis Cluster and durable acks: MCP_REDIS_CLUSTER_NODES, MCP_REDIS_WAIT_REPLICAS', async (t) => {
+  const defaults = loadConfig({})
+  t.same(defaults.redisTarget, { url: 'redis://127.0.0.1:6379' }, 'one endpoint unless a cluster is named')
+  t.same([defaults.redisWaitReplicas, defaults.redisWaitTimeoutMs], [0, 1000])
+  const set = loadConfig({
+    MCP_STORE: 'redis', MCP_REDIS_CLUSTER_NODES: ' 10.0.0.1:6379, cache.example.com:7000,[::1]:6380 ', MCP_REDIS_WAIT_REPLICAS: '1', MCP_REDIS_WAIT_TIMEOUT: '250'
+  })
+  t.same(set.redisTarget, { cluster: [{ host: '10.0.0.1', port: 6379 }, { host: 'cache.example.com', port: 7000 }, { host: '::1', port: 6380 }] })
+  t.same([set.redisWaitReplicas, set.redisWaitTimeoutMs], [1, 250])
+  t.throws(() => loadConfig({ MCP_STORE: 'redis', MCP_REDIS_CLUSTER_NODES: '10.0.0.1:6379,10.0.0.2' }),
+    /^MCP_REDIS_CLUSTER_NODES must be host:port pairs separated by commas \("10\.0\.0\.2" is not one\)$/)
+  t.throws(() => loadConfig({ MCP_STORE: 'redis', MCP_REDIS_CLUSTER_NODES: 'a:0' }), /^MCP_REDIS_CLUSTER_NODES must be host:port/)
+  t.throws(() => loadConfig({ MCP_STORE: 'redis', MCP_REDIS_CLUSTER_NODES: ' , ' }), /^MCP_REDIS_CLUSTER_NODES must name at least one host:port$/)
+  t.throws(() => loadConfig({ MCP_REDIS_CLUSTER_NODES: '10.0.0.1:6379' }), /^MCP_REDIS_CLUSTER_NODES needs MCP_STORE=redis$/)
+  t.throws(() => loadConfig({ MCP_REDIS_WAIT_REPLICAS: '-1' }), /^MCP_REDIS_WAIT_REPLICAS must be an integer from 0 to 16$/)
+})

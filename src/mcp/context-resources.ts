@@ -44,7 +44,9 @@ export function registerContextResources (server: McpServer, store: ContextStore
   server.server.setRequestHandler('resources/subscribe', (request) => {
     const { uri } = request.params
     if (!isContextUri(uri)) {
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Not a resource of this server: ${uri}`, { uri })
+      // The refused URI is echoed only in part: it may be as long as the request body.
+      const shown = uri.length > 200 ? `${uri.slice(0, 200)}... (${uri.length} characters)` : uri
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Not a resource of this server (an entry key has 1-512 characters): ${shown}`)
     }
     if (!subscriptions.has(uri) && subscriptions.size >= MAX_SUBSCRIPTIONS_PER_SESSION) {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `At most ${MAX_SUBSCRIPTIONS_PER_SESSION} subscriptions per session`)

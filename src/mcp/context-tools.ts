@@ -83,16 +83,17 @@ export function registerContextTools (server: McpServer, deps: ContextToolDeps):
     title: 'Query the context store',
     description: 'Return the entries that match every filter given, best-ranked first: `source` (prefix), `sources` ' +
       '(exact), `keys`, `min_priority`/`max_priority`, `since` (ISO time), `text` (substring of the content JSON), ' +
-      '`limit`. Only the best-ranked matches whose content fits `max_tokens` (default 8000) are returned, and the ' +
-      'whole result stays within about 20,000 tokens unless `unbounded: true`; the manifest lists what matched, ' +
-      'what was returned and what was left out.',
+      '`limit`. `relevant_to` (your task in a sentence) ranks the matches by relevance to it, with priority and ' +
+      'recency as tie-breakers, and gives each returned entry\'s score in metadata.scores. Only the best-ranked ' +
+      'matches whose content fits `max_tokens` (default 8000) are returned, and the whole result stays within about ' +
+      '20,000 tokens unless `unbounded: true`; the manifest lists what matched, what was returned and what was left out.',
     inputSchema: advertised(queryToolInputSchema),
     outputSchema: queryOutputSchema,
     annotations: { readOnlyHint: true, openWorldHint: false }
   }, (args, ctx) => runTool(deps, queryToolInputSchema, args, (input) => {
     const { max_tokens: maxTokens, unbounded, ...filters } = input
     const read = budgetedRead(store, actorOf(ctx).tenant, filters, { maxTokens, unbounded, countTokens: deps.countTokens },
-      (data, manifest) => ({ data, manifest }))
+      (data, manifest, scores) => ({ data, manifest, ...(scores !== undefined ? { metadata: { scores } } : {}) }))
     return read.structured
   }))
 

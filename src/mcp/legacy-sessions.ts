@@ -3,12 +3,15 @@
 // The SDK's own 2025 fallback is stateless (no GET, so no notifications); this keeps one transport
 // and one server instance per session instead. Each session is bound to the user and tenant that
 // opened it, appears in the shared session registry (status, connection caps), and is closed when
-// the host deletes it, when it idles past the connection timeout, or when the server closes.
+// the host deletes it, when it idles past MCP_SESSION_IDLE_TIMEOUT (the official client's close()
+// sends no DELETE, so abandoned sessions are the common case), when an idle session of a user at
+// the connection cap gives way to a new client, or when the server closes.
 import { randomUUID } from 'node:crypto'
 import { McpServer, WebStandardStreamableHTTPServerTransport, isInitializeRequest, type AuthInfo } from '@modelcontextprotocol/server'
 import type { Identity } from '../auth/identity.js'
 import type { SessionInfo, SessionRegistry } from '../sessions/session-registry.js'
-import { endAtExpiry, onAbort, withOpeningComment, type OpenStreams } from './stream-lifetime.js'
+import { OPENING_COMMENT, endAtExpiry, isEventStream, onAbort, type HttpExchange, type OpenStreams } from './stream-lifetime.js'
+import { withFlowControl } from './stream-flow.js'
 
 export interface LegacySessionOptions {
   /** A new server instance for a session, recording the session's resource subscriptions. */
@@ -19,23 +22,31 @@ export interface LegacySessionOptions {
   maxSessions: number
   /** ... or the user this many (MCP_MAX_CONNECTIONS_PER_USER). */
   maxSessionsPerUser: number
-  /** Close a session without an open stream after this long without a request (MCP_CONNECTION_TIMEOUT). */
+  /** Close a session without an open stream after this long without a request (MCP_SESSION_IDLE_TIMEOUT). */
   idleTimeoutMs: number
+  /** Bytes a session's stream may hold unsent before it is ended (MCP_STREAM_MAX_BUFFERED_BYTES). */
+  maxBufferedBytes: number
   /** Failures nobody awaits (a notification to a session that just went away). */
   onError?: (error: Error) => void
   /** Where GET streams are tracked by token, so a revocation can end them. */
   streams?: OpenStreams
 }
 
+/** The session as the registry lists it, with the identity of its latest request. */
+interface LegacySessionInfo extends SessionInfo {
+  identity: Identity
+}
+
 interface LegacySession {
   readonly id: string
-  readonly info: SessionInfo
+  readonly info: LegacySessionInfo
   readonly server: McpServer
   readonly transport: WebStandardStreamableHTTPServerTransport
   readonly subscriptions: Set<string>
+  /** HTTP exchanges of the session still open: requests being answered and its GET stream. */
+  openExchanges: number
   /** The token that opened the session: a revocation of it ends the session. */
   readonly opener: Identity
-  openStreams: number
   closed: boolean
 }
 
@@ -51,11 +62,8 @@ export class LegacySessions {
     this.sweeper.unref()
   }
 
-  /**
-   * Serves one 2025-protocol HTTP request. `closed` aborts when the client goes away or the
-   * response ends.
-   */
-  async handle (request: Request, closed: AbortSignal, identity: Identity, authInfo: AuthInfo, body: unknown): Promise<Response> {
+  /** Serves one 2025-protocol HTTP request, arrived on `exchange`. */
+  async handle (request: Request, exchange: HttpExchange, identity: Identity, authInfo: AuthInfo, body: unknown): Promise<Response> {
     const id = request.headers.get('mcp-session-id')
     if (id === null) {
       if (request.method === 'POST' && isInitializeRequest(body)) return await this.open(request, identity, authInfo, body)
@@ -67,10 +75,26 @@ export class LegacySessions {
       return rpcError(403, 'This MCP session belongs to another user or tenant')
     }
     session.info.lastActivity = new Date()
+    session.info.identity = identity
+    // Busy until the response has ended: a session in use is neither idle nor reclaimable.
+    session.openExchanges++
+    onAbort(exchange.closed, () => {
+      session.openExchanges--
+      session.info.lastActivity = new Date()
+    })
     const response = await session.transport.handleRequest(request, { parsedBody: body, authInfo })
-    if (request.method !== 'GET' || response.status !== 200) return response
-    this.trackStream(session, closed, identity)
-    return withOpeningComment(response)
+    if (!isEventStream(response)) return response
+    const stream = request.method === 'GET' && response.status === 200
+    if (stream) {
+      // The GET stream ends when the token that opened it does, or when that token is revoked.
+      endAtExpiry(exchange.closed, identity.expiresAt, () => session.transport.closeStandaloneSSEStream())
+      this.options.streams?.track(exchange.closed, identity, () => session.transport.closeStandaloneSSEStream())
+    }
+    return withFlowControl(response, {
+      maxBufferedBytes: this.options.maxBufferedBytes,
+      ...(stream ? { prefix: OPENING_COMMENT } : {}),
+      onOverflow: exchange.abort
+    })
   }
 
   /** Sends change notifications to the sessions of one tenant. */
@@ -104,10 +128,11 @@ export class LegacySessions {
 
   private async open (request: Request, identity: Identity, authInfo: AuthInfo, body: unknown): Promise<Response> {
     const { registry } = this.options
-    if (registry.size >= this.options.maxSessions) return rpcError(429, 'Too many connections on this server')
-    if (registry.countForUser(identity.tenant, identity.userId) >= this.options.maxSessionsPerUser) {
+    // At a cap, the least recently active idle session gives way (the user's own, for the user's cap).
+    if (!registry.hasRoomForUser(identity.tenant, identity.userId, this.options.maxSessionsPerUser)) {
       return rpcError(429, 'Too many connections for this user')
     }
+    if (!registry.hasRoom(this.options.maxSessions)) return rpcError(429, 'Too many connections on this server')
     const subscriptions = new Set<string>()
     const server = this.options.createServer(subscriptions)
     const transport = new WebStandardStreamableHTTPServerTransport({
@@ -127,16 +152,18 @@ export class LegacySessions {
       return response
     }
     const now = new Date()
-    const session: LegacySession = {
-      id,
-      info: { clientId: `mcp-${id}`, userId: identity.userId, tenant: identity.tenant, authenticatedAt: now, lastActivity: now },
-      server,
-      transport,
-      subscriptions,
-      opener: identity,
-      openStreams: 0,
-      closed: false
+    const info: LegacySessionInfo = {
+      clientId: `mcp-${id}`,
+      kind: 'mcp_session',
+      userId: identity.userId,
+      tenant: identity.tenant,
+      authenticatedAt: now,
+      lastActivity: now,
+      identity,
+      end: () => { this.drop(session).catch((error) => this.report(error)) },
+      reclaimable: () => session.openExchanges === 0
     }
+    const session: LegacySession = { id, info, server, transport, subscriptions, openExchanges: 0, opener: identity, closed: false }
     this.sessions.set(id, session)
     let tenantSessions = this.byTenant.get(identity.tenant)
     if (tenantSessions === undefined) this.byTenant.set(identity.tenant, tenantSessions = new Set())
@@ -145,22 +172,10 @@ export class LegacySessions {
     return response
   }
 
-  /** Counts the session's GET stream as activity while it is open, and ends it when the token expires. */
-  private trackStream (session: LegacySession, closed: AbortSignal, identity: Identity): void {
-    const { expiresAt } = identity
-    session.openStreams++
-    onAbort(closed, () => {
-      session.openStreams--
-      session.info.lastActivity = new Date()
-    })
-    endAtExpiry(closed, expiresAt, () => session.transport.closeStandaloneSSEStream())
-    this.options.streams?.track(closed, identity, () => session.transport.closeStandaloneSSEStream())
-  }
-
   private closeIdle (): void {
     const cutoff = Date.now() - this.options.idleTimeoutMs
     for (const session of this.sessions.values()) {
-      if (session.openStreams === 0 && session.info.lastActivity.getTime() < cutoff) {
+      if (session.openExchanges === 0 && session.info.lastActivity.getTime() < cutoff) {
         this.drop(session).catch((error) => this.report(error))
       }
     }

@@ -13,7 +13,9 @@ import { authInfoFor } from './auth-info.js'
 import { notificationsFor } from './change-notifications.js'
 import { createContextMcpServer, type ContextServerDeps } from './context-mcp-server.js'
 import { LegacySessions, type LegacySessionOptions } from './legacy-sessions.js'
-import { OpenStreams, endAtExpiry, isEventStream } from './stream-lifetime.js'
+import { ListenStreams, listenRequestOf } from './listen-streams.js'
+import { withFlowControl } from './stream-flow.js'
+import { OpenStreams, endAtExpiry, isEventStream, onAbort, type HttpExchange } from './stream-lifetime.js'
 
 export interface McpEndpointOptions extends ContextServerDeps, Omit<LegacySessionOptions, 'createServer' | 'onError'> {
   /** Problems the SDK reports (refused requests, broken streams); none of them is fatal. */
@@ -21,18 +23,17 @@ export interface McpEndpointOptions extends ContextServerDeps, Omit<LegacySessio
 }
 
 /** One HTTP request to /mcp, already authenticated, with its body parsed by the framework. */
-export interface McpHttpRequest {
+export interface McpHttpRequest extends HttpExchange {
   method: string
   url: string
   headers: Headers
   body: unknown
-  /** Aborts when the client goes away or the response ends. */
-  closed: AbortSignal
 }
 
 export class McpEndpoint {
   private readonly modern = new Map<string, McpHttpHandler>()
   private readonly legacy: LegacySessions
+  private readonly listenStreams: ListenStreams
   private readonly streams = new OpenStreams()
   private closed = false
 
@@ -42,6 +43,11 @@ export class McpEndpoint {
       streams: this.streams,
       createServer: (subscriptions) => createContextMcpServer(options, { subscriptions }),
       onError: options.onProtocolError
+    })
+    this.listenStreams = new ListenStreams({
+      registry: options.registry,
+      maxStreams: options.maxSessions,
+      maxStreamsPerUser: options.maxSessionsPerUser
     })
   }
 
@@ -61,15 +67,32 @@ export class McpEndpoint {
     })
     const authInfo = authInfoFor(identity, token)
     if (await isLegacyRequest(request, input.body)) {
-      return await this.legacy.handle(request, input.closed, identity, authInfo, input.body)
+      return await this.legacy.handle(request, input, identity, authInfo, input.body)
     }
-    const response = await this.handlerFor(identity.tenant).fetch(request, { authInfo, parsedBody: input.body })
-    // A listen stream (or a call upgraded to SSE) ends when its token does.
-    if (isEventStream(response)) {
-      endAtExpiry(input.closed, identity.expiresAt, () => expiry.abort())
-      this.streams.track(input.closed, identity, () => expiry.abort())
+    // A listen stream is a client of the instance: admitted under the connection caps and
+    // registered before the SDK opens it, so concurrent listens cannot overshoot a cap.
+    const listen = listenRequestOf(input.body)
+    const admitted = listen === undefined ? undefined : this.listenStreams.admit(listen, identity, () => expiry.abort())
+    if (admitted !== undefined && 'status' in admitted) {
+      return Response.json({ jsonrpc: '2.0', error: { code: admitted.code, message: admitted.message }, id: listen?.id ?? null }, { status: admitted.status })
     }
-    return response
+    let response: Response
+    try {
+      response = await this.handlerFor(identity.tenant).fetch(request, { authInfo, parsedBody: input.body })
+    } catch (error) {
+      admitted?.close()
+      throw error
+    }
+    if (!isEventStream(response)) {
+      admitted?.close()
+      return response
+    }
+    if (admitted !== undefined) onAbort(input.closed, admitted.close)
+    // A listen stream (or a call upgraded to SSE) ends when its token does or is revoked, or when
+    // its host stops reading.
+    endAtExpiry(input.closed, identity.expiresAt, () => expiry.abort())
+    this.streams.track(input.closed, identity, () => expiry.abort())
+    return withFlowControl(response, { maxBufferedBytes: this.options.maxBufferedBytes, onOverflow: input.abort })
   }
 
   /** Ends the tenant's streams and sessions of tokens that `revokes` matches (contract §8). */
@@ -100,6 +123,9 @@ export class McpEndpoint {
       handler = createMcpHandler(() => createContextMcpServer(this.options), {
         // 2025 traffic never reaches this handler: handle() routes it to the sessions.
         legacy: 'reject',
+        // The connection caps bound listen streams (ListenStreams); the SDK's per-tenant cap must
+        // not refuse a stream those caps admitted.
+        maxSubscriptions: this.options.maxSessions,
         ...(this.options.onProtocolError !== undefined ? { onerror: this.options.onProtocolError } : {})
       })
       this.modern.set(tenant, handler)

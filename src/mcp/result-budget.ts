@@ -37,8 +37,11 @@ export interface BudgetedRead<T> {
   textTokens?: number
 }
 
-/** Builds the result from the entries kept (rank order) and the manifest of what was left out. */
-export type ResultRenderer<T> = (data: Record<string, unknown>, manifest: Manifest) => T
+/**
+ * Builds the result from the entries kept (rank order) and the manifest of what was left out;
+ * `scores` (kept entries' scores, best first) when the query ranked by relevance.
+ */
+export type ResultRenderer<T> = (data: Record<string, unknown>, manifest: Manifest, scores?: Record<string, number>) => T
 
 /**
  * Reads the tenant's matches for `query` (its own max_tokens and limit are replaced by the budget),
@@ -55,7 +58,8 @@ export function budgetedRead<T> (
     .filter((stored): stored is StoredEntry => stored !== undefined)
 
   const build = (kept: number): BudgetedRead<T> => {
-    const structured = render(dataOf(returned, kept), manifestOf(result.metadata.matched, returned, kept, outOfBudget, budget, options))
+    const manifest = manifestOf(result.metadata.matched, returned, kept, outOfBudget, budget, options, rankOrder(result.scoreOf))
+    const structured = render(dataOf(returned, kept), manifest, result.scoreOf !== undefined ? scoresOf(returned, kept, result.scoreOf) : undefined)
     return { structured, text: JSON.stringify(structured) }
   }
 
@@ -101,8 +105,15 @@ function dataOf (entries: StoredEntry[], kept: number): Record<string, unknown> 
   return data
 }
 
+function scoresOf (entries: StoredEntry[], kept: number, scoreOf: (key: string) => number): Record<string, number> {
+  const scores: Record<string, number> = Object.create(null)
+  for (let i = 0; i < kept; i++) scores[entries[i].key] = scoreOf(entries[i].key)
+  return scores
+}
+
 function manifestOf (
-  matched: number, returned: StoredEntry[], kept: number, outOfBudget: StoredEntry[], budget: number | undefined, options: BudgetOptions
+  matched: number, returned: StoredEntry[], kept: number, outOfBudget: StoredEntry[], budget: number | undefined, options: BudgetOptions,
+  ranksBefore: RanksBefore
 ): Manifest {
   const capped = returned.slice(kept)
   let returnedTokens = 0
@@ -120,19 +131,31 @@ function manifestOf (
     result_cap_tokens: options.unbounded === true ? null : (options.resultCap ?? RESULT_TOKEN_CAP),
     omitted_count: omittedCount,
     omitted_tokens: omittedTokens,
-    omitted: firstRanked(outOfBudget, capped, OMITTED_LISTED).map((stored) => ({
+    omitted: firstRanked(outOfBudget, capped, OMITTED_LISTED, ranksBefore).map((stored) => ({
       key: stored.key, tokens: stored.entry.tokens, priority: stored.entry.priority, source: stored.entry.source
     }))
   }
 }
+
+type RanksBefore = (a: StoredEntry, b: StoredEntry) => boolean
 
 /** Rank order of the contract: priority descending, then the most recent write first. */
 function ranksBefore (a: StoredEntry, b: StoredEntry): boolean {
   return a.entry.priority !== b.entry.priority ? a.entry.priority > b.entry.priority : a.seq > b.seq
 }
 
-/** The first `limit` entries of two rank-ordered lists, merged in rank order. */
-function firstRanked (a: StoredEntry[], b: StoredEntry[], limit: number): StoredEntry[] {
+/** The query's order: by score when it ranked by relevance (ties in rank order, as the store sorts). */
+function rankOrder (scoreOf: ((key: string) => number) | undefined): RanksBefore {
+  if (scoreOf === undefined) return ranksBefore
+  return (a, b) => {
+    const sa = scoreOf(a.key)
+    const sb = scoreOf(b.key)
+    return sa !== sb ? sa > sb : ranksBefore(a, b)
+  }
+}
+
+/** The first `limit` entries of two lists ordered by `ranksBefore`, merged in that order. */
+function firstRanked (a: StoredEntry[], b: StoredEntry[], limit: number, ranksBefore: RanksBefore): StoredEntry[] {
   const out: StoredEntry[] = []
   let i = 0
   let j = 0

@@ -4,6 +4,14 @@ import type { Identity } from '../auth/identity.js'
 // outlive the token that opened them: the host reconnects with a fresh token instead, as a
 // WebSocket client refreshes its token or is closed with "Token expired".
 
+/** The HTTP exchange a request to /mcp arrived on. */
+export interface HttpExchange {
+  /** Aborts when the client goes away or the response ends. */
+  readonly closed: AbortSignal
+  /** Ends the exchange at once, whatever is still unsent (a stream whose host stopped reading). */
+  readonly abort: () => void
+}
+
 // setTimeout fires at once for delays above 2^31-1 ms, so a far expiry ends the stream after ~24
 // days instead, and the host reconnects.
 const MAX_TIMER_MS = 2 ** 31 - 1
@@ -58,25 +66,9 @@ export function isEventStream (response: Response): boolean {
   return response.headers.get('content-type')?.startsWith('text/event-stream') === true
 }
 
-const OPENING_COMMENT = new TextEncoder().encode(': stream open\n\n')
-
 /**
- * The same event stream, starting with an SSE comment (which clients ignore). Response headers go
- * out with the first byte, and the SDK writes nothing on a new 2025 GET stream until a
- * notification or its 15-second keep-alive, so without it a host would wait that long to learn
- * that its stream is open.
+ * An SSE comment (which clients ignore) to start a 2025 GET stream with. Response headers go out
+ * with the first byte, and the SDK writes nothing on a new GET stream until a notification or its
+ * 15-second keep-alive, so without it a host would wait that long to learn that its stream is open.
  */
-export function withOpeningComment (response: Response): Response {
-  if (response.body === null) return response
-  const reader = response.body.getReader()
-  const body = new ReadableStream<Uint8Array>({
-    start (controller) { controller.enqueue(OPENING_COMMENT) },
-    async pull (controller) {
-      const { done, value } = await reader.read()
-      if (done) controller.close()
-      else controller.enqueue(value)
-    },
-    cancel (reason) { return reader.cancel(reason) }
-  })
-  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers })
-}
+export const OPENING_COMMENT = new TextEncoder().encode(': stream open\n\n')

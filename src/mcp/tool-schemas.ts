@@ -73,9 +73,15 @@ export const getOutputSchema = z.object({
   manifest: manifestSchema
 })
 
+/** metadata.scores of a relevant_to query (contract §10), shared by the tool and its text rendering. */
+export const scoresMetadataSchema = z.object({
+  scores: z.record(z.string(), z.number()).describe('The score of each returned entry, best first (0: no term in common with relevant_to)')
+})
+
 export const queryOutputSchema = z.object({
   data: z.record(z.string(), entrySchema).describe('Matching entries by key, best-ranked first'),
-  manifest: manifestSchema
+  manifest: manifestSchema,
+  metadata: scoresMetadataSchema.optional().describe('With relevant_to only')
 })
 
 export const clearOutputSchema = z.object({

@@ -1,10 +1,17 @@
 // Zod schemas for the store's inputs, shared by every surface (WebSocket messages, REST bodies and
 // query strings, MCP tools) so one input is validated the same way everywhere.
 import { z } from 'zod'
+import { MAX_RELEVANT_TO_CHARS } from '../relevance/relevance-index.js'
 import { decodeCursor } from '../store/query-paging.js'
 
-export const keySchema = z.string().min(1).max(512).describe('Entry key, unique within the tenant')
-export const sourceSchema = z.string().min(1).max(256).describe('Origin identifier, e.g. content_agent_001')
+// Keys name entries in URLs (REST paths, Location, MCP resource URIs) and generated keys are made
+// from the source, so both must be well-formed Unicode: a lone surrogate has no UTF-8 form and no
+// percent-encoding (encodeURIComponent throws on it).
+const wellFormed = { error: 'must be well-formed Unicode (no lone surrogate)' }
+const isWellFormed = (value: string) => !/\p{Cs}/u.test(value)
+
+export const keySchema = z.string().min(1).max(512).refine(isWellFormed, wellFormed).describe('Entry key, unique within the tenant')
+export const sourceSchema = z.string().min(1).max(256).refine(isWellFormed, wellFormed).describe('Origin identifier, e.g. content_agent_001')
 export const prioritySchema = z.number().int().min(1).max(10).describe('1 (evicted first) to 10 (kept longest)')
 
 /** Entry content: any JSON object. Its nesting depth is checked against MCP_MAX_DEPTH by the store. */
@@ -35,8 +42,10 @@ export const contextQuerySchema = z.object({
   text: z.string().min(1).max(1000).optional().describe('Substring of the content JSON'),
   max_tokens: z.number().int().min(0).optional().describe('Return the best-ranked matches that fit this many tokens'),
   limit: z.number().int().min(1).max(100000).optional(),
+  relevant_to: z.string().min(1).max(MAX_RELEVANT_TO_CHARS).optional()
+    .describe('A task in free text: rank the matches by relevance to it, then fill max_tokens in that order (docs/context-optimizer.md)'),
   cursor: z.string().max(96).refine((cursor) => decodeCursor(cursor) !== undefined, { error: 'is not a cursor this server returned' })
-    .optional().describe('Continue a walk: the metadata.next_cursor of the previous page (with limit; not with max_tokens)')
+    .optional().describe('Continue a walk: the metadata.next_cursor of the previous page (with limit; not with max_tokens or relevant_to)')
 }).strict()
 
 export const clearOptionsSchema = z.object({

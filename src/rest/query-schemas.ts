@@ -48,7 +48,8 @@ export const contextQueryStringSchema = z.object({
   text: query.text,
   max_tokens: fromQuery(numberFromQuery, query.max_tokens).describe('Return the best-ranked matches that fit this many tokens'),
   limit: fromQuery(numberFromQuery, query.limit).describe('Return at most this many entries: the page size of a walk (metadata.next_cursor)'),
-  cursor: query.cursor
+  cursor: query.cursor,
+  relevant_to: query.relevant_to
 }).strict()
 
 /** DELETE /context: the clear_context options as query parameters. */

@@ -3,6 +3,7 @@
 import { z } from 'zod'
 import { ERROR_CODES } from '../errors.js'
 import { contentSchema, keySchema } from '../protocol/schemas.js'
+import { CLIENT_KINDS } from '../sessions/session-registry.js'
 
 /** The history `seq` belongs to (contract §7); resume with it beside since_seq. */
 const epochField = z.string().max(64)
@@ -33,7 +34,9 @@ export const contextListSchema = z.object({
     returned: z.number().int().describe('Entries in data'),
     returned_tokens: z.number().int().describe('Tokens of the entries in data'),
     truncated: z.boolean().describe('Whether max_tokens or limit left matches out'),
-    next_cursor: z.string().optional().describe('While matches remain after a page of `limit` (without max_tokens): pass it as `cursor` for the next page')
+    next_cursor: z.string().optional().describe('While matches remain after a page of `limit` (without max_tokens): pass it as `cursor` for the next page'),
+    scores: z.record(z.string(), z.number()).optional()
+      .describe('With relevant_to only: the score of each returned entry, best first (0: no term in common with the task)')
   }),
   seq: z.number().int().describe('The tenant change sequence this view reflects (usable as since_seq on the WebSocket)'),
   epoch: epochField
@@ -90,6 +93,8 @@ export const statusSchema = z.looseObject({
   max_tokens: z.number().int(),
   authenticated_clients: z.array(z.object({
     client_id: z.string(),
+    kind: z.enum(CLIENT_KINDS)
+      .describe('A WebSocket connection, a 2025 MCP session, or an MCP subscriptions/listen stream'),
     user_id: z.string(),
     authenticated_at: z.string(),
     last_activity: z.string()

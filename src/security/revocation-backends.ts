@@ -3,7 +3,7 @@
 // where a pub/sub message and a polled version counter bring every instance's change to the others
 // within a second.
 import type Database from 'better-sqlite3'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../store/redis-connection.js'
 import { ContextError } from '../errors.js'
 import type { Revocation } from './revocation-list.js'
 
@@ -93,9 +93,9 @@ const POLL_MS = 1000
 
 export interface RedisRevocationOptions {
   /** The store's command connection. */
-  redis: Redis
+  redis: RedisClient
   /** A connection of its own for pub/sub (opened by the caller, closed here). */
-  subscriber: Redis
+  subscriber: RedisClient
   prefix: string
   onError?: (error: unknown) => void
 }

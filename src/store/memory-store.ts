@@ -5,8 +5,9 @@ import {
   DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyTable, fingerprintOf, heldReply, keptReply, replayOf,
   type IdempotencyOptions, type IdempotencyWrite, type IdempotentOperation
 } from './idempotency.js'
+import { TenantOrder } from './tenant-order.js'
 import { TenantRegistry } from './tenant-registry.js'
-import type { TenantStore, TenantStoreOptions } from './tenant-store.js'
+import { prepareWrite, type TenantStore, type TenantStoreOptions } from './tenant-store.js'
 import type { Actor, ChangeEvent, ClearOptions, ContextQuery, RequestOptions, WriteInput } from './types.js'
 
 /**
@@ -50,8 +51,14 @@ export class MemoryContextStore implements ContextStore {
   private readonly onError: (error: unknown) => void
   private readonly outbox: ChangeEvent[] = []
   private emitting = false
+  /** Applies each tenant's operations in call order while large writes are being counted. */
+  private readonly order = new TenantOrder()
+  // Tenants whose due TTLs were applied in the current synchronous step. A reader that makes
+  // several calls in one step (GET /context: entries, then totals, then seq) must see one state,
+  // not entries from before an expiry and totals from after it.
+  private readonly expiredThisStep = new Set<string>()
 
-  constructor (options: MemoryStoreOptions) {
+  constructor (private readonly options: MemoryStoreOptions) {
     this.registry = options.registry ?? new TenantRegistry(options)
     this.journal = options.journal
     this.idempotency = options.idempotency ?? new Map()
@@ -62,20 +69,29 @@ export class MemoryContextStore implements ContextStore {
     this.sweeper.unref()
   }
 
+  // Ordering: each operation is counted first (a large content possibly on a worker thread),
+  // then applied in the order the tenant's operations were called (tenant-order.ts). With
+  // nothing to wait for, it is applied at once, within the call. Idempotency (once) is decided
+  // when the operation is applied, in its turn.
+
   async write (actor: Actor, input: WriteInput, request?: RequestOptions) {
-    return await this.once(actor, request, { op: 'write', input }, (store) => store.write(actor, input))
+    return await this.order.run(actor.tenant, prepareWrite(actor, input, this.options), async (prepared) =>
+      await this.once(actor, request, { op: 'write', input }, (store) => store.write(actor, input, Date.now(), prepared)))
   }
 
   async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions) {
-    return await this.once(actor, request, { op: 'priority', key, priority }, (store) => store.setPriority(actor, key, priority))
+    return await this.order.run(actor.tenant, undefined, async () =>
+      await this.once(actor, request, { op: 'priority', key, priority }, (store) => store.setPriority(actor, key, priority)))
   }
 
   async remove (actor: Actor, key: string, request?: RequestOptions) {
-    return await this.once(actor, request, { op: 'remove', key }, (store) => store.remove(actor, key))
+    return await this.order.run(actor.tenant, undefined, async () =>
+      await this.once(actor, request, { op: 'remove', key }, (store) => store.remove(actor, key)))
   }
 
   async clear (actor: Actor, options: ClearOptions, request?: RequestOptions) {
-    return await this.once(actor, request, { op: 'clear', options }, (store) => store.clear(actor, options))
+    return await this.order.run(actor.tenant, undefined, async () =>
+      await this.once(actor, request, { op: 'clear', options }, (store) => store.clear(actor, options)))
   }
 
   get (tenant: string, key: string) { return this.tenant(tenant).get(key) }
@@ -102,9 +118,15 @@ export class MemoryContextStore implements ContextStore {
     await this.journal?.close()
   }
 
-  /** The tenant's store, with any due TTLs expired first so no reader sees a stale entry. */
+  /**
+   * The tenant's store, with any due TTLs expired first so no reader sees a stale entry; once per
+   * synchronous step, so that the calls of one step agree with each other.
+   */
   private tenant (name: string): TenantStore {
     const store = this.registry.of(name)
+    if (this.expiredThisStep.has(name)) return store
+    if (this.expiredThisStep.size === 0) queueMicrotask(() => this.expiredThisStep.clear())
+    this.expiredThisStep.add(name)
     const expired = store.expireDue()
     if (expired !== undefined) this.commit(expired).catch(this.onError)
     return store

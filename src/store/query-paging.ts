@@ -25,8 +25,8 @@ export interface PagePosition {
 
 // Query options that choose which matches make the result rather than only filtering them: a walk
 // could not resume after them without passing some matches over, so they do not combine with a
-// cursor. (relevant_to, which ranks by score, belongs here too once it exists.)
-const NOT_WITH_CURSOR = ['max_tokens'] as const satisfies ReadonlyArray<keyof ContextQuery>
+// cursor; relevant_to orders by score, not rank, so a rank position means nothing there.
+const NOT_WITH_CURSOR = ['max_tokens', 'relevant_to'] as const satisfies ReadonlyArray<keyof ContextQuery>
 
 const CURSOR_FORMAT = /^c1\.(\d{1,2})\.(\d{1,16})\.(\d{1,16})$/
 

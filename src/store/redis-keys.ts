@@ -12,8 +12,15 @@ export interface TenantKeys {
   /** Kept replies of idempotent writes (hash) and their expiry order (zset): src/store/idempotency.ts. */
   readonly idempotency: string
   readonly idempotencyOrder: string
-  /** The eight keys in the order every script takes them. */
+  /**
+   * Sharded pub/sub channel (SPUBLISH/SSUBSCRIBE, in the tenant's slot): every script publishes
+   * the seq of the change it wrote, so instances following the tenant read its stream.
+   */
+  readonly wake: string
+  /** The tenant's eight keys. */
   readonly all: readonly string[]
+  /** The keys and then the wake channel: the nine names in the order every script takes them. */
+  readonly script: readonly string[]
 }
 
 /** The keys of one tenant under `prefix`. */
@@ -27,11 +34,14 @@ export function tenantKeys (prefix: string, tenant: string): TenantKeys {
     ttl: `${tag}:ttl`,
     stream: `${tag}:changes`,
     idempotency: `${tag}:idempotency`,
-    idempotencyOrder: `${tag}:idempotency-order`
+    idempotencyOrder: `${tag}:idempotency-order`,
+    wake: `${tag}:wake`
   }
+  const all = [keys.state, keys.meta, keys.content, keys.rank, keys.ttl, keys.stream, keys.idempotency, keys.idempotencyOrder]
   return {
     ...keys,
-    all: [keys.state, keys.meta, keys.content, keys.rank, keys.ttl, keys.stream, keys.idempotency, keys.idempotencyOrder]
+    all,
+    script: [...all, keys.wake]
   }
 }
 
@@ -40,6 +50,3 @@ export const tenantSetKey = (prefix: string) => `${prefix}:tenants`
 
 /** Pub/sub channel announcing a tenant's first write, so other instances start reading its stream. */
 export const newTenantChannel = (prefix: string) => `${prefix}:tenants:new`
-
-/** Pub/sub channel announcing that a tenant's history started again (a new epoch): instances reload it. */
-export const epochChannel = (prefix: string) => `${prefix}:epochs`

@@ -2,7 +2,7 @@
 // applies, evicts and appends its change record to the tenant's stream in one atomic step, so
 // instances writing at once can never interleave halfway and eviction stays exact.
 //
-// Every script takes the same eight keys of one tenant (one hash slot, see redis-keys.ts):
+// Every script takes the same nine names (eight keys and a channel) of one tenant (one hash slot, see redis-keys.ts):
 //   state   hash  seq, tokens                the tenant's sequence and token total
 //   meta    hash  key -> JSON meta           s seq, t tokens, p priority, v version, o owner,
 //                                            src source, x expiry ms; oj/srcj/tsj/xj: the owner,
@@ -15,6 +15,7 @@
 //                   actor as `a`), then 1, 2, ... (the JSON of each upserted entry, in order)
 //   idem    hash  [user, key] JSON -> {p fingerprint, x expiry ms, r reply JSON}: kept replies
 //   idemord zset  the same fields scored by expiry, for expiry and the per-tenant cap
+//   wake    channel (sharded pub/sub, KEYS[9]) the seq of each change, after its record is added
 //
 // Every script takes, after its own arguments, the same six (the tail, see PRELUDE): now ms, max
 // tokens, stream length (records kept; LOAD: records read), history bytes (MCP_HISTORY_BYTES), a
@@ -34,7 +35,7 @@
 
 const PRELUDE = `
 local STATE, META, CONTENT, RANK, TTL, STREAM = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local IDEM, IDEM_ORDER = KEYS[7], KEYS[8]
+local IDEM, IDEM_ORDER, WAKE = KEYS[7], KEYS[8], KEYS[9]
 local SCORE_BASE = 281474976710656
 local TAIL = #ARGV - 6
 local AUDIT = cjson.decode(ARGV[TAIL + 6])
@@ -150,6 +151,8 @@ local function emit (seq, reason, at, upserts, removed, total, written)
   end
   redis.call('XADD', STREAM, int(seq) .. '-0', unpack(fields))
   trim_stream(CHANGE_OVERHEAD + size)
+  -- Wakes the instances following the tenant; one that misses it reads the stream on reconnect.
+  redis.call('SPUBLISH', WAKE, int(seq))
   return reply
 end
 
@@ -404,4 +407,4 @@ export const SCRIPTS = {
 export type ScriptName = keyof typeof SCRIPTS
 
 /** Every script takes the tenant's eight keys, in the order of tenantKeys(). */
-export const SCRIPT_KEY_COUNT = 8
+export const SCRIPT_KEY_COUNT = 9

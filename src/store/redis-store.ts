@@ -2,11 +2,12 @@
 // Redis and change only through the atomic scripts of redis-scripts.ts; every change is also a
 // record in the tenant's Redis stream. Each instance keeps a local replica of every tenant
 // (TenantStore, fed by TenantStore.apply) for synchronous reads and fans changes out to its own
-// listeners in seq order. Instances learn of each other's changes by reading the streams, so one
-// that briefly lost Redis catches up from where it stopped, and resume history is the same
-// everywhere.
+// listeners in seq order. Instances learn of each other's changes from the tenant's sharded
+// pub/sub channel (each script SPUBLISHes its seq there) and read them with XRANGE from the
+// tenant's stream, so no command ever spans two tenants' slots (Redis Cluster), one that briefly
+// lost Redis catches up from where it stopped, and resume history is the same everywhere.
 import { randomBytes } from 'node:crypto'
-import { Redis, ReplyError, type RedisOptions } from 'ioredis'
+import { ReplyError, type RedisOptions } from 'ioredis'
 import { ContextError, forbidden, notFound } from '../errors.js'
 import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import type { ChangeListener, ContextStore } from './context-store.js'
@@ -17,21 +18,32 @@ import {
 import { assertCanWrite, canWrite, isAdmin } from './permissions.js'
 import { decodeChange, storedEntry } from './change-record.js'
 import { decodeRecord, seqOfId } from './redis-change.js'
-import { epochChannel, newTenantChannel, tenantKeys, tenantSetKey } from './redis-keys.js'
+import { newTenantChannel, tenantKeys, tenantSetKey } from './redis-keys.js'
+import { describeTarget, openRedis, type RedisClient, type RedisTarget } from './redis-connection.js'
 import { TenantReplica } from './redis-replica.js'
 import { DEFAULT_HISTORY_BYTES } from './change-history.js'
 import { newEpoch } from './epoch.js'
 import { SCRIPTS, SCRIPT_KEY_COUNT, type ScriptName } from './redis-scripts.js'
+import { TenantOrder } from './tenant-order.js'
 import { TenantRegistry } from './tenant-registry.js'
-import { assertPriority, checkWriteInput, type TenantStoreOptions } from './tenant-store.js'
+import { assertPriority, prepareWrite, type PreparedWrite, type TenantStoreOptions } from './tenant-store.js'
 import type {
   Actor, ChangeActor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult, RemoveResult, RequestOptions,
   WriteInput, WriteResult
 } from './types.js'
 
 export interface RedisStoreOptions extends TenantStoreOptions, IdempotencyOptions {
-  /** REDIS_URL. */
-  url: string
+  /** REDIS_URL (when `target` is not given). */
+  url?: string
+  /** REDIS_URL or a Redis Cluster's seed nodes (MCP_REDIS_CLUSTER_NODES). */
+  target?: RedisTarget
+  /**
+   * MCP_REDIS_WAIT_REPLICAS: a change is acknowledged only once this many replicas of its
+   * primary hold it (WAIT on the connection that ran the script). 0: no wait.
+   */
+  waitReplicas?: number
+  /** How long WAIT may take before the write is reported `unavailable` (MCP_REDIS_WAIT_TIMEOUT). */
+  waitTimeoutMs?: number
   /** MCP_REDIS_PREFIX: instances sharing a prefix share the store. */
   prefix: string
   /** How often due TTLs are expired (they are also expired when a read finds one due). */
@@ -47,15 +59,18 @@ export interface RedisStoreOptions extends TenantStoreOptions, IdempotencyOption
 type Reply = [0, string, string] | [1, number, string, string, ...string[]] | [2, number, string?] | [3, string]
 type ScriptCommand = (...args: Array<string | number>) => Promise<Reply>
 
-/** Records read per XREAD call, and how long it blocks before looking at the tenant list again. */
+/** Records read per XRANGE call while catching up with a tenant's stream. */
 const READ_COUNT = 1000
-const READ_BLOCK_MS = 5000
 /** A write is acknowledged once applied locally, or after this long (it is committed anyway). */
 const APPLY_WAIT_MS = 5000
 /** Streams keep at least this many records, so a briefly lagging instance needs no full reload. */
 const MIN_STREAM_LENGTH = 1000
 /** How long a gap in a replica may stay open before it is fetched with XRANGE. */
 const GAP_GRACE_MS = 20
+/** Redis replies that mean "not now" (the command did not run): failover, resharding, loading. */
+const UNAVAILABLE_REPLY = /^(CLUSTERDOWN|TRYAGAIN|MOVED|ASK|READONLY|LOADING|MASTERDOWN|NOREPLICAS)\b/
+/** Message on a tenant's wake channel telling other instances to check its history (new epoch). */
+const EPOCH_WAKE = 'epoch'
 /** Retries of a generated key that another instance made in the same microsecond. */
 const KEY_ATTEMPTS = 20
 
@@ -64,25 +79,27 @@ export class RedisContextStore implements ContextStore {
   /** This instance, as recorded in the actor of the changes it decides (one audit line per change). */
   readonly instanceId = randomBytes(6).toString('base64url')
   /** Commands and scripts. Never queues while disconnected: a write then fails at once. */
-  readonly redis: Redis
-  /** Blocks in XREAD on every tenant's stream. */
-  private readonly reader: Redis
+  readonly redis: RedisClient
+  /** Hears that a followed tenant changed: SSUBSCRIBE to each one's channel (its own slot). */
+  private readonly wakes: RedisClient
   /** Hears about new tenants. */
-  private readonly subscriber: Redis
+  private readonly subscriber: RedisClient
+  private readonly target: RedisTarget
   private readonly registry: TenantRegistry
   private readonly replicas = new Map<string, TenantReplica>()
-  private readonly byStream = new Map<string, TenantReplica>()
+  private readonly byChannel = new Map<string, TenantReplica>()
   private readonly listeners = new Set<ChangeListener>()
   private readonly timers: NodeJS.Timeout[] = []
   private readonly streamLength: number
   private readonly onError: (error: unknown) => void
-  private readerId: number | undefined
-  private readLoop: Promise<void> | undefined
-  private wakeIdle: (() => void) | undefined
+  /** Per replica, a catch-up in flight; `again` when another wake arrived meanwhile. */
+  private readonly catchingUp = new Map<TenantReplica, { again: boolean }>()
   private lastKeyMicros = 0
   private lastConnectionError: Error | undefined
   private closed = false
   private started = false
+  /** Sends each tenant's scripts in call order while large writes are being counted. */
+  private readonly order = new TenantOrder()
 
   private constructor (private readonly options: RedisStoreOptions) {
     // Replicas never expire entries themselves: the expire script does, and its change arrives.
@@ -97,10 +114,11 @@ export class RedisContextStore implements ContextStore {
     // No offline queue, no retries, no resend after a reconnect: a command that cannot run now
     // fails now, and one cut off mid-flight is never silently run twice.
     const failFast: RedisOptions = { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false }
-    this.redis = new Redis(options.url, { ...failFast, commandTimeout: 10_000 })
-    this.reader = new Redis(options.url, failFast)
-    this.subscriber = new Redis(options.url, { ...base, maxRetriesPerRequest: null })
-    for (const client of [this.redis, this.reader, this.subscriber]) {
+    this.target = options.target ?? { url: options.url ?? 'redis://127.0.0.1:6379' }
+    this.redis = openRedis(this.target, { ...failFast, commandTimeout: 10_000 }, { offlineQueue: false })
+    this.wakes = openRedis(this.target, { ...base, maxRetriesPerRequest: null }, { sharded: true })
+    this.subscriber = openRedis(this.target, { ...base, maxRetriesPerRequest: null })
+    for (const client of [this.redis, this.wakes, this.subscriber]) {
       // Connection errors surface as readiness and as failed operations (and the last one in the
       // message of a failed start); without a listener ioredis would print every retry's error.
       client.on('error', (error: Error) => { this.lastConnectionError = error })
@@ -118,26 +136,47 @@ export class RedisContextStore implements ContextStore {
       await store.start()
     } catch (error) {
       await store.close()
-      const where = new URL(options.url).host
       const cause = store.lastConnectionError ?? error as Error
-      throw new Error(`Redis at ${where} (REDIS_URL) did not answer: ${cause.message}`)
+      throw new Error(`${describeTarget(store.target)} did not answer: ${cause.message}`)
     }
     return store
   }
 
   // ---- Operations: validated here, decided and applied atomically by a script in Redis. ----
 
+  // Ordering: each operation is counted (a large content possibly on a worker thread) and its
+  // tenant registered first, then its script is sent in the order the tenant's operations were
+  // called (tenant-order.ts). One connection carries every script, so Redis runs them in that order.
+
   async write (actor: Actor, input: WriteInput, request?: RequestOptions): Promise<WriteResult> {
-    const { contentJson, tokens } = checkWriteInput(actor, input, this.options)
+    const prepared = prepareWrite(actor, input, this.options)
     const audit = this.auditArg(actor, request, { op: 'write', input })
     const replica = this.replica(actor.tenant)
+    const ready = Promise.all([prepared, this.register(replica)]).then(([counted]) => counted)
+    return await this.order.run(actor.tenant, ready, (counted) => this.sendWrite(actor, input, replica, counted, audit))
+  }
+
+  async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
+    return await this.order.run(actor.tenant, undefined, () => this.sendSetPriority(actor, key, priority, request))
+  }
+
+  async remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
+    return await this.order.run(actor.tenant, undefined, () => this.sendRemove(actor, key, request))
+  }
+
+  async clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
+    return await this.order.run(actor.tenant, undefined, () => this.sendClear(actor, options, request))
+  }
+
+  private async sendWrite (
+    actor: Actor, input: WriteInput, replica: TenantReplica, { contentJson, tokens }: PreparedWrite, audit: string
+  ): Promise<WriteResult> {
     // Left out, priority and source are decided in the script: a rewrite keeps the entry's own.
     const priority = input.priority ?? ''
     const source = input.source ?? ''
     const now = Date.now()
     const timestamp = new Date(now).toISOString()
     const expiresAt = input.ttl_seconds !== undefined ? now + input.ttl_seconds * 1000 : undefined
-    await this.register(replica)
     for (let attempt = 1; ; attempt++) {
       const key = input.key ?? this.generateKey(input.source ?? actor.userId, now)
       const reply = await this.run('ctxWrite', replica, [
@@ -161,7 +200,7 @@ export class RedisContextStore implements ContextStore {
     }
   }
 
-  async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
+  private async sendSetPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
     assertPriority(priority)
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxSetPriority', replica, [
@@ -173,7 +212,7 @@ export class RedisContextStore implements ContextStore {
     return { key, priority, version: change.upserted[0].entry.version, seq: change.seq }
   }
 
-  async remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
+  private async sendRemove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
     const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxRemove', replica, [
       key, actor.userId, isAdmin(actor) ? '1' : '0', canWrite(actor) ? '1' : '0',
@@ -185,7 +224,7 @@ export class RedisContextStore implements ContextStore {
   }
 
   /** Same rules as TenantStore.clear, decided inside the script against Redis's entries. */
-  async clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
+  private async sendClear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
     assertCanWrite(actor)
     const admin = isAdmin(actor)
     if (options.all === true && !admin) throw new ContextError('forbidden', 'Clearing the whole tenant needs the admin role')
@@ -226,9 +265,9 @@ export class RedisContextStore implements ContextStore {
     return () => { this.listeners.delete(listener) }
   }
 
-  /** Ready when both connections are up and Redis answers a PING. */
+  /** Ready when the command and wake connections are up and Redis answers a PING. */
   async isReady (): Promise<boolean> {
-    if (this.closed || this.redis.status !== 'ready' || this.reader.status !== 'ready') return false
+    if (this.closed || this.redis.status !== 'ready' || this.wakes.status !== 'ready') return false
     try {
       await this.redis.ping()
       return true
@@ -242,11 +281,8 @@ export class RedisContextStore implements ContextStore {
     this.closed = true
     for (const timer of this.timers) clearInterval(timer)
     for (const replica of this.replicas.values()) replica.releaseAll()
-    this.wakeIdle?.()
-    // The reader may be blocked in XREAD: drop its connection rather than wait for the timeout.
-    this.reader.disconnect()
+    this.wakes.disconnect()
     this.subscriber.disconnect()
-    await this.readLoop?.catch(() => {})
     if (this.redis.status === 'ready') await this.redis.quit().catch(() => {})
     this.redis.disconnect()
   }
@@ -260,31 +296,25 @@ export class RedisContextStore implements ContextStore {
       timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs)
     })
     try {
-      await Promise.race([Promise.all([this.redis.connect(), this.reader.connect(), this.subscriber.connect()]), timeout])
+      await Promise.race([Promise.all([this.redis.connect(), this.wakes.connect(), this.subscriber.connect()]), timeout])
     } finally {
       clearTimeout(timer)
     }
+    this.wakes.on('smessage', (channel: string, message: string) => { this.onWake(channel, message) })
     const tenants = await this.redis.smembers(tenantSetKey(this.options.prefix))
     for (const tenant of tenants) {
       const replica = this.replica(tenant)
       replica.registered = true
       await this.reload(replica)
     }
-    const epochs = epochChannel(this.options.prefix)
-    await this.subscriber.subscribe(newTenantChannel(this.options.prefix), epochs)
-    this.subscriber.on('message', (channel: string, tenant: string) => {
-      if (channel !== epochs) {
-        this.replica(tenant).registered = true
-        return
-      }
-      const replica = this.replicas.get(tenant)
-      if (replica !== undefined) this.checkHistory(replica).catch(this.onError)
-    })
+    await this.subscriber.subscribe(newTenantChannel(this.options.prefix))
+    this.subscriber.on('message', (_channel: string, tenant: string) => { this.replica(tenant).registered = true })
     // After a reconnect, look for a Redis that came back without the data this replica has
-    // (restarted without persistence): follow it from its own seq rather than ignore it.
+    // (restarted without persistence): follow it from its own seq rather than ignore it; and
+    // read what was written while the wake channels were not heard.
     this.redis.on('ready', () => { if (this.started) this.reconcile().catch(this.onError) })
+    this.wakes.on('ready', () => { if (this.started) this.reconcile().catch(this.onError) })
     this.started = true
-    this.readLoop = this.readStreams()
     this.every(this.options.expirySweepMs ?? 1000, () => this.sweepExpired())
     this.every(this.options.tenantRescanMs ?? 10_000, () => { this.rescanTenants().catch(() => {}) })
   }
@@ -298,11 +328,19 @@ export class RedisContextStore implements ContextStore {
         onGap: (r) => this.scheduleFill(r)
       })
       this.replicas.set(tenant, replica)
-      this.byStream.set(replica.keys.stream, replica)
+      this.byChannel.set(replica.keys.wake, replica)
       this.registry.of(tenant)
-      this.wakeReader()
+      this.follow(replica)
     }
     return replica
+  }
+
+  /** Subscribes to the tenant's wake channel, then reads what its stream holds past the replica. */
+  private follow (replica: TenantReplica): void {
+    this.wakes.ssubscribe(replica.keys.wake)
+      .then(() => { this.catchUp(replica) })
+      // Not subscribed now (Redis away): the reconnect resubscribes and reconcile catches up.
+      .catch(() => {})
   }
 
   /** The tenant's local store for a read; starts an expiry when one is due. */
@@ -324,72 +362,70 @@ export class RedisContextStore implements ContextStore {
   /** Finds tenants and history restarts whose notifications this instance missed (a cut from Redis). */
   private async rescanTenants (): Promise<void> {
     for (const tenant of await this.redis.smembers(tenantSetKey(this.options.prefix))) this.replica(tenant).registered = true
-    const replicas = [...this.replicas.values()].filter((replica) => !replica.reloading)
-    const pipeline = this.redis.pipeline()
-    for (const replica of replicas) pipeline.hmget(replica.keys.state, 'seq', 'epoch')
-    const states = await pipeline.exec() ?? []
-    for (let i = 0; i < replicas.length; i++) {
-      const [error, state] = states[i] ?? [null, undefined]
-      if (error === null && state !== undefined) await this.followHistory(replicas[i], state as Array<string | null>)
+    // One command per tenant (each tenant's keys are in its own slot); ioredis pipelines them.
+    for (const replica of [...this.replicas.values()].filter((r) => !r.reloading)) {
+      await this.checkHistory(replica)
     }
   }
 
   /**
-   * Follows every tenant's stream from the seq its replica has reached. A record after a gap
-   * (trimmed while this instance was away) makes the replica fetch or reload what it missed.
+   * A script's wake: the seq it wrote (read it unless this replica has it already), or `epoch`:
+   * another instance found the tenant's history started again (check and reload).
    */
-  private async readStreams (): Promise<void> {
-    while (!this.closed) {
-      try {
-        if (this.reader.status !== 'ready') {
-          this.readerId = undefined
-          await new Promise((resolve) => setTimeout(resolve, 100))
-          continue
-        }
-        this.readerId ??= await this.reader.client('ID') as number
-        const following = [...this.replicas.values()].filter((r) => !r.reloading)
-        if (following.length === 0) {
-          await new Promise<void>((resolve) => { this.wakeIdle = resolve; setTimeout(resolve, READ_BLOCK_MS).unref() })
-          continue
-        }
-        const reply = await this.reader.call('XREAD', 'COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS',
-          ...following.map((r) => r.keys.stream), ...following.map((r) => `${r.seq}-0`)) as Array<[string, Array<[string, string[]]>]> | null
-        if (reply === null) continue
-        for (const [stream, records] of reply) {
-          const replica = this.byStream.get(stream)
-          if (replica === undefined || records.length === 0) continue
-          // Every seq has a record, so a first record past seq + 1 means the ones between were
-          // trimmed while this instance was away: only a reload can bring it up to date.
-          if (seqOfId(records[0][0]) > replica.seq + 1) {
-            this.reload(replica).catch(this.onError)
-            continue
-          }
-          for (const record of records) {
-            // This instance's own writes come back too: skip them before parsing their entries.
-            if (seqOfId(record[0]) <= replica.seq) continue
-            const change = decodeRecord(replica.tenant, record, replica.store.epoch)
-            // A record of another history (Redis lost its state and started again): reload.
-            if (!this.sameHistory(replica, change)) {
-              this.reload(replica).catch(this.onError)
-              break
-            }
-            replica.deliver(change)
-          }
-        }
-      } catch (error) {
-        if (this.closed) return
-        this.readerId = undefined
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
+  private onWake (channel: string, message: string): void {
+    const replica = this.byChannel.get(channel)
+    if (replica === undefined) return
+    if (message === EPOCH_WAKE) {
+      this.checkHistory(replica).catch(this.onError)
+      return
     }
+    if (Number(message) > replica.seq) this.catchUp(replica)
   }
 
-  /** Interrupts a blocked XREAD so a newly followed stream is included at once. */
-  private wakeReader (): void {
-    this.wakeIdle?.()
-    this.wakeIdle = undefined
-    if (this.readerId !== undefined && this.redis.status === 'ready') {
-      this.redis.call('CLIENT', 'UNBLOCK', this.readerId).catch(() => {})
+  /**
+   * Reads the tenant's stream from the replica's seq onwards (XRANGE, one slot), at most one
+   * read in flight per tenant: wakes that arrive meanwhile are folded into one more read.
+   */
+  private catchUp (replica: TenantReplica): void {
+    const running = this.catchingUp.get(replica)
+    if (running !== undefined) {
+      running.again = true
+      return
+    }
+    if (this.closed || replica.reloading) return
+    const state = { again: false }
+    this.catchingUp.set(replica, state)
+    this.readStream(replica)
+      .catch(() => {}) // Redis away: the reconnect's reconcile reads again
+      .finally(() => {
+        this.catchingUp.delete(replica)
+        if (state.again) this.catchUp(replica)
+      })
+  }
+
+  private async readStream (replica: TenantReplica): Promise<void> {
+    for (;;) {
+      if (this.closed || replica.reloading) return
+      const records = await this.redis.xrange(replica.keys.stream, `${replica.seq + 1}-0`, '+', 'COUNT', READ_COUNT)
+      if (records.length === 0) return
+      // Every seq has a record, so a first record past seq + 1 means the ones between were
+      // trimmed while this instance was away: only a reload can bring it up to date.
+      if (seqOfId(records[0][0]) > replica.seq + 1) {
+        await this.reload(replica)
+        return
+      }
+      for (const record of records) {
+        // This instance's own writes may have been applied meanwhile: skip them before parsing.
+        if (seqOfId(record[0]) <= replica.seq) continue
+        const change = decodeRecord(replica.tenant, record, replica.store.epoch)
+        // A record of another history (Redis lost its state and started again): reload.
+        if (!this.sameHistory(replica, change)) {
+          await this.reload(replica)
+          return
+        }
+        replica.deliver(change)
+      }
+      if (records.length < READ_COUNT) return
     }
   }
 
@@ -432,7 +468,7 @@ export class RedisContextStore implements ContextStore {
     replica.hold()
     try {
       const before = { epoch: replica.store.epoch, seq: replica.seq }
-      const [seq, flat, newestFirst, epoch] = await this.scriptCommand('ctxLoad')(...replica.keys.all,
+      const [seq, flat, newestFirst, epoch] = await this.scriptCommand('ctxLoad')(...replica.keys.script,
         ...this.tail(replica, Date.now(), this.options.historySize)) as unknown as [number, string[], Array<[string, string[]]>, string]
       const entries = []
       for (let i = 0; i < flat.length; i += 3) {
@@ -454,19 +490,18 @@ export class RedisContextStore implements ContextStore {
       // not have noticed (no reconnect, no write of their own), so they reload too.
       if (epoch !== before.epoch && before.seq > 0) {
         this.options.log?.warn({ tenant: replica.tenant, epoch, previousEpoch: before.epoch }, 'the tenant\'s history in Redis started again (state lost or reset): new epoch')
-        await this.call(() => this.redis.publish(epochChannel(this.options.prefix), replica.tenant)).catch(() => {})
+        await this.call(() => this.redis.call('SPUBLISH', replica.keys.wake, EPOCH_WAKE)).catch(() => {})
       }
     } catch (error) {
       replica.replace(replica.store) // give up this attempt; the next gap or reconnect retries
       throw error
-    } finally {
-      this.wakeReader()
     }
+    // Changes written between the load and now (or while it was held) are read from the stream.
+    this.catchUp(replica)
   }
 
   private async reconcile (): Promise<void> {
     for (const replica of this.replicas.values()) await this.checkHistory(replica)
-    this.wakeReader()
   }
 
   /**
@@ -482,7 +517,11 @@ export class RedisContextStore implements ContextStore {
     // Nothing on either side (a tenant only read so far): nothing to reload.
     if (epoch === null && seq === null && replica.seq === 0) return
     const behind = Number(seq ?? 0) < replica.seq
-    if (epoch === replica.store.epoch && !behind) return
+    if (epoch === replica.store.epoch && !behind) {
+      // The same history: read whatever this replica has not heard of yet (a missed wake).
+      if (Number(seq ?? 0) > replica.seq) this.catchUp(replica)
+      return
+    }
     // The same epoch at a lower seq: Redis was restored from an older copy. Its next seqs would
     // name other changes than the ones this instance's clients saw, so it becomes a new history.
     if (epoch === replica.store.epoch && behind) {
@@ -542,7 +581,37 @@ export class RedisContextStore implements ContextStore {
 
   /** Runs a script; `audit` is the change's actor (and idempotency record), the system's by default. */
   private async run (name: ScriptName, replica: TenantReplica, args: Array<string | number>, now = Date.now(), audit = this.systemAudit()): Promise<Reply> {
-    return await this.call(() => this.scriptCommand(name)(...replica.keys.all, ...args, ...this.tail(replica, now, this.streamLength, audit)))
+    const all = [...replica.keys.script, ...args, ...this.tail(replica, now, this.streamLength, audit)]
+    const replicas = this.options.waitReplicas ?? 0
+    if (replicas === 0) return await this.call(() => this.scriptCommand(name)(...all))
+    return await this.runDurably(name, all, replicas)
+  }
+
+  /**
+   * Runs a script and then WAIT on the same connection (one pipeline, routed to the tenant's
+   * primary), so the reply counts the replicas that hold this script's change. Too few within
+   * the timeout: `unavailable`. The change may still be applied (and later acknowledged to a
+   * retry through its idempotency key); it is only never reported done before it is held.
+   */
+  private async runDurably (name: ScriptName, all: Array<string | number>, replicas: number): Promise<Reply> {
+    const timeoutMs = this.options.waitTimeoutMs ?? 1000
+    const results = await this.call(async () => {
+      const pipeline = this.redis.pipeline() as unknown as Record<ScriptName, (...a: Array<string | number>) => unknown> & {
+        call: (...a: Array<string | number>) => unknown
+        exec: () => Promise<Array<[Error | null, unknown]> | null>
+      }
+      pipeline[name](...all)
+      pipeline.call('WAIT', replicas, timeoutMs)
+      return await pipeline.exec()
+    })
+    const [[scriptError, reply], [waitError, held]] = results ?? [[new Error('no reply'), undefined], [null, 0]]
+    if (scriptError !== null) return await this.call(async () => { throw scriptError })
+    const acknowledged = (reply as Reply)[0] !== 1 || (waitError === null && Number(held) >= replicas)
+    if (!acknowledged) {
+      throw new ContextError('unavailable',
+        `The change reached ${Number(held ?? 0)} of ${replicas} Redis replicas within ${timeoutMs} ms (MCP_REDIS_WAIT_REPLICAS); it was not acknowledged and may still be applied: retry with the same idempotency key`)
+    }
+    return reply as Reply
   }
 
   /**
@@ -602,7 +671,8 @@ export class RedisContextStore implements ContextStore {
     } catch (error) {
       if (error instanceof ContextError) throw error
       this.onError(error)
-      if (error instanceof ReplyError) throw new ContextError('internal', 'The shared store refused the operation')
+      // A slot without a reachable primary (failover, resharding) is an outage, not a refusal.
+      if (error instanceof ReplyError && !UNAVAILABLE_REPLY.test((error as Error).message)) throw new ContextError('internal', 'The shared store refused the operation')
       throw new ContextError('unavailable', 'The shared store (Redis) is unavailable; the change was not acknowledged, retry later')
     }
   }

@@ -5,6 +5,10 @@
 // it. Replicas (the Redis backend) and journal replay apply the same events, so there is exactly
 // one code path that changes the working set.
 import { ContextError, notFound } from '../errors.js'
+import type { RelevanceIndex } from '../relevance/relevance-index.js'
+import { orderByRelevance } from '../relevance/score.js'
+import { TenantRelevance } from '../relevance/tenant-relevance.js'
+import { fillBudget } from './budget-fill.js'
 import { ChangeHistory } from './change-history.js'
 import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import { newEpoch } from './epoch.js'
@@ -22,6 +26,11 @@ export interface TenantStoreOptions {
   maxTokens: number
   maxEntryTokens: number
   countTokens: (text: string) => number
+  /**
+   * Counts a write's content where that pays, possibly off the event loop (the worker pool);
+   * backends use it through prepareWrite. Defaults to countTokens.
+   */
+  countWriteTokens?: (text: string) => number | Promise<number>
   historySize: number
   /** Bytes of resume history kept per tenant (MCP_HISTORY_BYTES); older changes give way. */
   historyBytes?: number
@@ -42,6 +51,16 @@ export class TenantStore {
   /** Keys whose entry has a TTL: what the expiry queue must hold once stale items are dropped. */
   private readonly expiring = new Set<string>()
   private readonly history: ChangeHistory
+  /**
+   * The full-text index for relevant_to, built on the tenant's first such query and told of every
+   * put/drop from then on: a tenant never queried that way pays nothing for it.
+   */
+  private readonly relevance = new TenantRelevance({
+    get: (key) => this.get(key),
+    entries: () => [...this.nodes.values()].map((node) => node.stored),
+    size: () => this.nodes.size
+  })
+
   private totalTokens = 0
   private currentSeq = 0
   private lastKeyMicros = 0
@@ -78,9 +97,12 @@ export class TenantStore {
     return this.nodes.get(key)?.stored
   }
 
-  /** Creates or replaces an entry, then evicts what ranks last until the budget holds. */
-  write (actor: Actor, input: WriteInput, now = Date.now()): { result: WriteResult & { entry: Entry }, change: ChangeEvent } {
-    const { contentJson, tokens } = checkWriteInput(actor, input, this.options)
+  /**
+   * Creates or replaces an entry, then evicts what ranks last until the budget holds. `prepared`
+   * is the input already checked and counted (prepareWrite); without it the checks run here.
+   */
+  write (actor: Actor, input: WriteInput, now = Date.now(), prepared?: PreparedWrite): { result: WriteResult & { entry: Entry }, change: ChangeEvent } {
+    const { contentJson, tokens } = prepared ?? checkWriteInput(actor, input, this.options)
     const key = input.key ?? this.generateKey(input.source ?? actor.userId, now)
     const existing = this.get(key)
     if (existing !== undefined) assertMayChange(actor, existing.entry.owner, key)
@@ -227,34 +249,35 @@ export class TenantStore {
     return { entries: this.rankedEntries(), metadata: this.metadata, seq: this.currentSeq, epoch: this.currentEpoch }
   }
 
-  query (query: ContextQuery): QueryResult {
-    // Paging (src/store/query-paging.ts) is its own step: it only says where this page starts in
-    // rank order and whether a next_cursor follows; the filters and the fill below are unchanged.
+  /**
+   * A query in steps, each its own function: filter (the query's filters, in rank order), paging
+   * (where this page of a walk starts; src/store/query-paging.ts), order (by relevance to
+   * `relevant_to`, when given), the `max_tokens` budget and `limit`, then paging's next_cursor.
+   */
+  query (query: ContextQuery, now = Date.now()): QueryResult {
     const paging = pagingOf(query, this.currentSeq)
-    const candidates = restOfWalk(this.candidatesFor(query), paging)
-    const match = compileQuery(query)
-    const budget = query.max_tokens ?? Infinity
-    const limit = query.limit ?? Infinity
-    const entries: StoredEntry[] = []
-    const omitted: string[] = []
-    let matched = 0
-    let returnedTokens = 0
-    for (const stored of candidates) {
-      if (!match(stored)) continue
-      matched++
-      // Greedy fill in rank order: an entry too large for what is left is skipped, and smaller,
-      // lower-ranked ones may still fit.
-      if (entries.length < limit && returnedTokens + stored.entry.tokens <= budget) {
-        entries.push(stored)
-        returnedTokens += stored.entry.tokens
-      } else {
-        omitted.push(stored.key)
+    const matches = restOfWalk(this.filter(query), paging)
+    const ranking = query.relevant_to !== undefined
+      ? orderByRelevance(matches, this.relevance.matches(query.relevant_to), now)
+      : undefined
+    const result = fillBudget(ranking?.ordered ?? matches, query)
+    if (ranking !== undefined) {
+      const scoreOf = (key: string): number => {
+        const stored = this.get(key)
+        return stored === undefined ? 0 : ranking.scoreOf(stored)
       }
+      result.metadata.scores = result.entries.map((stored) => [stored.key, ranking.scoreOf(stored)])
+      result.scoreOf = scoreOf
     }
-    return withNextCursor({
-      entries,
-      metadata: { matched, returned: entries.length, returned_tokens: returnedTokens, truncated: omitted.length > 0, omitted }
-    }, paging)
+    return withNextCursor(result, paging)
+  }
+
+  /**
+   * The relevance index caught up with every change, or undefined before the first relevant_to
+   * query (for tests and benchmarks: queries use it through `query`).
+   */
+  relevanceIndex (): RelevanceIndex | undefined {
+    return this.relevance.built ? this.relevance.current() : undefined
   }
 
   /** Changes after `seq`, or undefined when the retained history does not reach back that far. */
@@ -267,10 +290,15 @@ export class TenantStore {
     return this.history.retained(seq, limit)
   }
 
-  private candidatesFor (query: ContextQuery): Iterable<StoredEntry> {
-    if (query.keys === undefined) return this.rankedEntries()
-    const wanted = new Set(query.keys)
-    return this.rankedEntries().filter((stored) => wanted.has(stored.key))
+  /** The filter step: every entry matching the query's filters, in rank order. */
+  private filter (query: ContextQuery): StoredEntry[] {
+    const match = compileQuery(query)
+    const wanted = query.keys !== undefined ? new Set(query.keys) : undefined
+    const matches: StoredEntry[] = []
+    for (const stored of this.index.inRankOrder()) {
+      if ((wanted === undefined || wanted.has(stored.key)) && match(stored)) matches.push(stored)
+    }
+    return matches
   }
 
   private rankedEntries (): StoredEntry[] {
@@ -279,6 +307,7 @@ export class TenantStore {
 
   private put (stored: StoredEntry): void {
     this.nodes.set(stored.key, this.index.insert(stored))
+    this.relevance.changed(stored.key)
     this.totalTokens += stored.entry.tokens
     if (stored.expiresAt !== undefined && this.options.expiresEntries !== false) {
       this.expiring.add(stored.key)
@@ -302,6 +331,7 @@ export class TenantStore {
     if (node === undefined) return
     this.nodes.delete(key)
     this.index.unlink(node)
+    this.relevance.changed(key)
     this.totalTokens -= node.stored.entry.tokens
     this.expiring.delete(key)
   }
@@ -377,12 +407,31 @@ function formatKey (source: string, micros: number): string {
   return `${source}_${seconds}.${String(micros % 1e6).padStart(6, '0')}`
 }
 
+/** A write's content serialized and counted once, with the checks that need no stored state passed. */
+export interface PreparedWrite { contentJson: string, tokens: number }
+
 /**
  * The checks of a write that need no stored state: role, priority, nesting depth, JSON, and the
  * size of the entry alone. Returns the content serialized and counted once. Backends that decide
  * the rest elsewhere (the Redis script) run the same checks first.
  */
-export function checkWriteInput (actor: Actor, input: WriteInput, options: TenantStoreOptions): { contentJson: string, tokens: number } {
+export function checkWriteInput (actor: Actor, input: WriteInput, options: TenantStoreOptions): PreparedWrite {
+  const contentJson = serializeWriteInput(actor, input, options)
+  return withTokens(contentJson, options.countTokens(contentJson), options)
+}
+
+/**
+ * checkWriteInput, with the count from `countWriteTokens`: a promise when a worker thread counts
+ * a large content. Everything but the size check is decided before this returns, so bad input
+ * is refused at once either way.
+ */
+export function prepareWrite (actor: Actor, input: WriteInput, options: TenantStoreOptions): PreparedWrite | Promise<PreparedWrite> {
+  const contentJson = serializeWriteInput(actor, input, options)
+  const tokens = (options.countWriteTokens ?? options.countTokens)(contentJson)
+  return typeof tokens === 'number' ? withTokens(contentJson, tokens, options) : tokens.then((counted) => withTokens(contentJson, counted, options))
+}
+
+function serializeWriteInput (actor: Actor, input: WriteInput, options: TenantStoreOptions): string {
   assertCanWrite(actor)
   if (input.priority !== undefined) assertPriority(input.priority)
   const maxDepth = options.maxDepth ?? 32
@@ -393,7 +442,10 @@ export function checkWriteInput (actor: Actor, input: WriteInput, options: Tenan
   }
   const contentJson = JSON.stringify(input.content)
   if (contentJson === undefined) throw new ContextError('validation_error', 'content must be JSON')
-  const tokens = options.countTokens(contentJson)
+  return contentJson
+}
+
+function withTokens (contentJson: string, tokens: number, options: TenantStoreOptions): PreparedWrite {
   if (tokens > options.maxEntryTokens) {
     throw new ContextError('entry_too_large',
       `Entry has ${tokens} tokens; the limit for one entry is ${options.maxEntryTokens}`,

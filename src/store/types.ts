@@ -123,12 +123,17 @@ export interface ContextQuery {
   text?: string
   max_tokens?: number
   limit?: number
+  /** A task in free text: rank the matches by relevance to it (contract §10). */
+  relevant_to?: string
   /** Continues a walk in rank order where the previous page ended (src/store/query-paging.ts). */
   cursor?: string
 }
 
 export interface QueryResult {
-  /** Matches in rank order (priority descending, then most recent write). */
+  /**
+   * Matches in rank order (priority descending, then most recent write), or with relevant_to in
+   * score order (docs/context-optimizer.md).
+   */
   entries: StoredEntry[]
   metadata: {
     matched: number
@@ -137,9 +142,16 @@ export interface QueryResult {
     truncated: boolean
     /** Keys that matched but did not fit max_tokens or limit, in rank order. */
     omitted: string[]
+    /**
+     * With relevant_to only: each returned entry's score, best first, as [key, score] pairs (a list,
+     * because keys are user input and an object would reorder integer-like ones).
+     */
+    scores?: Array<[string, number]>
     /** While matches remain after a page of `limit`: the cursor of the next page. */
     next_cursor?: string
   }
+  /** With relevant_to only: the score of any matched entry, returned or omitted (0: no shared term). */
+  scoreOf?: (key: string) => number
 }
 
 export interface Snapshot {

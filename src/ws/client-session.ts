@@ -6,6 +6,7 @@ import type { Actor } from '../store/types.js'
 import type { Subscription } from './subscription.js'
 
 export class ClientSession implements SessionInfo {
+  readonly kind = 'websocket'
   // Times are kept as epoch milliseconds (a Date object per session, and one per message for the
   // activity time, would cost memory and garbage); the Date views are made when read.
   readonly authenticatedAtMs: number

@@ -260,7 +260,8 @@ export class Connection implements Subscriber {
       this.refuse('Invalid authentication token', 'invalid', error instanceof TokenRevokedError)
       return
     }
-    if (hub.sessions.countForUser(identity.tenant, identity.userId) >= hub.config.maxConnectionsPerUser) {
+    // An idle MCP session of the same user gives way; only clients in use lock the user out.
+    if (!hub.sessions.hasRoomForUser(identity.tenant, identity.userId, hub.config.maxConnectionsPerUser)) {
       hub.metrics.authAttempts.inc({ result: 'over_capacity', surface: 'ws' })
       this.close(CLOSE.tryAgainLater, 'Too many connections for this user')
       return

@@ -6,6 +6,7 @@ import type { Config } from '../config.js'
 import { ContextError, wireError, type ErrorCode } from '../errors.js'
 import type { ClientMessage, MessageId, MessageOf, MessageType } from '../protocol/messages.js'
 import type { SessionInfo, SessionRegistry } from '../sessions/session-registry.js'
+import { metadataJson } from '../relevance/scores-json.js'
 import { statusBody } from '../status.js'
 import type { ContextStore } from '../store/context-store.js'
 import { assertAdmin } from '../store/permissions.js'
@@ -87,10 +88,10 @@ const handlers: { [T in MessageType]: Handler<T> } = {
 
   query_context: (message, session, deps) => {
     const result = deps.store.query(session.tenant, message.query)
-    const { omitted: _omitted, ...metadata } = result.metadata
+    const { omitted: _omitted, scores, ...metadata } = result.metadata
     return reply(`{"type":"query_response"${idField(message.id)}` +
       `,"data":${entriesObject(result.entries)}` +
-      `,"metadata":${JSON.stringify(metadata)}}`)
+      `,"metadata":${metadataJson(metadata, scores)}}`)
   },
 
   clear_context: async (message, session, deps) => {

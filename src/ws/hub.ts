@@ -94,9 +94,13 @@ export class WsHub {
 
   get connectionCount (): number { return this.connections.size }
 
-  /** Whether one more connection fits under MCP_MAX_CONNECTIONS (checked before the upgrade). */
+  /**
+   * Whether one more connection fits under MCP_MAX_CONNECTIONS (checked before the upgrade). The
+   * cap counts every client of the instance: WebSocket connections (authenticated or not) and the
+   * MCP sessions and streams in the registry, an idle one of which gives way at the cap.
+   */
   hasCapacity (): boolean {
-    return !this.draining && this.connections.size < this.config.maxConnections
+    return !this.draining && this.sessions.hasRoom(this.config.maxConnections, this.pendingConnections())
   }
 
   /** Takes over a freshly upgraded socket. */
@@ -107,7 +111,12 @@ export class WsHub {
     connection.start(request)
     // Upgrades that passed the capacity check together may overshoot it; the excess goes at once.
     if (this.draining) connection.close(CLOSE.goingAway, 'Server shutting down')
-    else if (this.connections.size > this.config.maxConnections) connection.close(CLOSE.tryAgainLater, 'Too many connections')
+    else if (this.sessions.size + this.pendingConnections() > this.config.maxConnections) connection.close(CLOSE.tryAgainLater, 'Too many connections')
+  }
+
+  /** WebSocket connections not (yet) in the session registry: those still authenticating. */
+  private pendingConnections (): number {
+    return Math.max(this.connections.size - this.sessions.countOf('websocket'), 0)
   }
 
   /** Records one handled message of a (validated, so bounded) type and how long it took. */

@@ -170,3 +170,26 @@ test('10,000 entries: paged, sortable and filterable, at phone width too', { ski
   t.ok(await page.evaluate(() => document.activeElement !== document.body), 'keyboard focus moves through the controls')
   t.same(problems, [])
 })
+
+test('an admin revokes a user from the page, and the best-context box ranks by the task', { skip }, async (t) => {
+  const { page, base, ws, problems } = await openDashboard(t)
+  const agentToken = signTestToken({ sub: 'agent', tenant: 't5' })
+  const agent = await connectAuthenticated(ws, agentToken, { mode: 'none' })
+  t.teardown(() => agent.socket.close())
+  await agent.request({ type: 'update_context', key: 'quiz-notes', priority: 2, context: { note: 'the quiz for lesson 3 covers fractions' } })
+  await agent.request({ type: 'update_context', key: 'weather', priority: 9, context: { note: 'sunny tomorrow' } })
+
+  await signIn(page, base, signTestToken({ sub: 'root', roles: ['admin'], tenant: 't5' }))
+  await page.fill('#relevant-to', 'write the quiz for lesson 3')
+  await page.fill('#relevant-budget', '1000')
+  await page.click('#relevant-submit')
+  await page.locator('#relevant-list li').first().waitFor({ timeout: LIVE_MS })
+  t.match(await page.locator('#relevant-list li').first().innerText(), /^quiz-notes score/, 'the entry that shares the task terms comes first')
+
+  await page.fill('#revoke-sub', 'agent')
+  await page.click('#revoke-submit')
+  const closed = await agent.waitClosed()
+  t.strictSame(closed, { code: 4001, reason: 'Token revoked' }, "the user's connection is closed")
+  await page.locator('#notice', { hasText: 'revoked' }).waitFor({ timeout: LIVE_MS })
+  t.same(problems, [])
+})

@@ -4,8 +4,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import type { Test } from 'tap'
 import { TEST_SECRET } from './config.js'
+
+/** Whoever owns the process: a tap test, or a bench script with its own cleanup list. */
+export interface Owner { teardown: (cleanup: () => void) => void }
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
@@ -24,7 +26,7 @@ export interface ServerProcess {
  * Starts a server process with the given environment on top of a test baseline (fixed secret,
  * memory only, generous HTTP rate limit) and resolves once it listens. Killed at teardown.
  */
-export async function spawnServer (t: Test, env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function spawnServer (t: Owner, env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: root,
     env: {

@@ -126,7 +126,8 @@ test('closing the server ends every MCP session and stream', async (t) => {
   await legacy.streamOpened()
   const modern = await connect(t, server, server.token('alice'), MODERN)
   await modern.client.listen({ resourcesListChanged: true })
-  t.equal(server.app.sessions.size, 1, 'the 2025 session is registered')
+  t.same([server.app.sessions.countOf('mcp_session'), server.app.sessions.countOf('mcp_stream')], [1, 1],
+    'the 2025 session and the listen stream are registered')
 
   await server.app.close()
   t.equal(server.app.sessions.size, 0, 'and gone after close')

@@ -91,3 +91,29 @@ test('many small entries: the default read stays under the real cap', async (t) 
   t.equal(unbounded.structured.manifest.returned, 3000, 'unbounded returns everything')
   t.ok(countTokens(unbounded.text) > RESULT_TOKEN_CAP)
 })
+
+test('with relevant_to, entries the result cap leaves out merge into the manifest in relevance order', async (t) => {
+  const store = newStore()
+  t.teardown(() => store.close())
+  // By score: best, big (too large for the content budget), third; "none" shares no term. The
+  // budget leaves "big" out; the cap then leaves out "third" and "none" too: the manifest merges
+  // both lists, and must do it by score (by priority it would start with "none", then "third").
+  await store.write(writer, { key: 'best', priority: 1, content: { text: 'quiz lesson percentages' } })
+  await store.write(writer, { key: 'big', priority: 1, content: { text: `quiz lesson percentages ${'filler '.repeat(200)}` } })
+  await store.write(writer, { key: 'third', priority: 1, content: { text: `quiz ${'filler '.repeat(60)}` } })
+  await store.write(writer, { key: 'none', priority: 10, content: { text: `unrelated ${'filler '.repeat(60)}` } })
+  const task = 'lesson quiz on percentages'
+  const tokens = (key: string) => store.get('default', key)?.entry.tokens ?? 0
+  const ranked = store.query('default', { relevant_to: task })
+  t.strictSame(ranked.entries.map((stored) => stored.key), ['best', 'big', 'third', 'none'], 'precondition: the relevance order')
+  const readWithCap = (resultCap: number) => budgetedRead(store, 'default', { relevant_to: task },
+    { maxTokens: tokens('best') + tokens('third') + tokens('none'), countTokens, resultCap }, (data, manifest, scores) => ({ data, manifest, scores }))
+  t.strictSame(Object.keys(readWithCap(100_000).structured.data), ['best', 'third', 'none'], 'precondition: the budget leaves out "big" only')
+  // The smallest cap that keeps one entry.
+  let cap = 50
+  while (cap < 100_000 && Object.keys(readWithCap(cap).structured.data).length === 0) cap += 10
+  const read = readWithCap(cap)
+  t.strictSame(Object.keys(read.structured.data), ['best'])
+  t.strictSame(Object.keys(read.structured.scores ?? {}), ['best'], 'scores of the kept entries only')
+  t.strictSame(read.structured.manifest.omitted.map((item) => item.key), ['big', 'third', 'none'])
+})

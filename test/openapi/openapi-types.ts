@@ -84,7 +84,7 @@ export interface paths {
         };
         /**
          * Read the store, or query it
-         * @description Without parameters: every entry of the tenant. With parameters: the query_context filters (all must match). Entries come in rank order: priority descending, then most recent write. `max_tokens` returns the best-ranked matches that fit that budget.
+         * @description Without parameters: every entry of the tenant. With parameters: the query_context filters (all must match). Entries come in rank order: priority descending, then most recent write. `max_tokens` returns the best-ranked matches that fit that budget. `relevant_to` (a task in free text) ranks the matches by relevance to it instead, with each returned entry's score in `metadata.scores` (docs/context-optimizer.md).
          */
         get: operations["queryContext"];
         put?: never;
@@ -269,6 +269,10 @@ export interface components {
                 truncated: boolean;
                 /** @description While matches remain after a page of `limit` (without max_tokens): pass it as `cursor` for the next page */
                 next_cursor?: string;
+                /** @description With relevant_to only: the score of each returned entry, best first (0: no term in common with the task) */
+                scores?: {
+                    [key: string]: number;
+                };
             };
             /** @description The tenant change sequence this view reflects (usable as since_seq on the WebSocket) */
             seq: number;
@@ -337,6 +341,11 @@ export interface components {
             max_tokens: number;
             authenticated_clients: {
                 client_id: string;
+                /**
+                 * @description A WebSocket connection, a 2025 MCP session, or an MCP subscriptions/listen stream
+                 * @enum {string}
+                 */
+                kind: "websocket" | "mcp_session" | "mcp_stream";
                 user_id: string;
                 authenticated_at: string;
                 last_activity: string;
@@ -613,8 +622,10 @@ export interface operations {
                 max_tokens?: number;
                 /** @description Return at most this many entries: the page size of a walk (metadata.next_cursor) */
                 limit?: number;
-                /** @description Continue a walk: the metadata.next_cursor of the previous page (with limit; not with max_tokens) */
+                /** @description Continue a walk: the metadata.next_cursor of the previous page (with limit; not with max_tokens or relevant_to) */
                 cursor?: string;
+                /** @description A task in free text: rank the matches by relevance to it, then fill max_tokens in that order (docs/context-optimizer.md) */
+                relevant_to?: string;
             };
             header?: never;
             path?: never;

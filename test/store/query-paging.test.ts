@@ -114,3 +114,15 @@ test('property: under random writes between pages, no entry twice and every unto
   ), { numRuns: 300 })
   t.pass('300 random walks')
 })
+
+test('relevant_to orders by score, not rank: no next_cursor with it, and no cursor combined with it', async (t) => {
+  const store = newStore()
+  for (let i = 0; i < 4; i++) store.write(alice, { key: `k${i}`, content: { text: i % 2 === 0 ? 'deploy the database' : 'lunch menu' } })
+  const ranked = store.query({ limit: 2, relevant_to: 'database deploy' })
+  t.same(ranked.entries.map((s) => s.key), ['k2', 'k0'], 'the relevant entries first')
+  t.equal(ranked.metadata.next_cursor, undefined)
+  const cursor = store.query({ limit: 2 }).metadata.next_cursor as string
+  t.match(errorOf(() => store.query({ limit: 2, cursor, relevant_to: 'database' })), {
+    code: 'validation_error', details: [{ path: 'cursor', message: /relevant_to/ }]
+  })
+})

@@ -86,3 +86,17 @@ async def test_a_request_times_out_when_the_server_does_not_answer(server, tenan
         finally:
             server.proc.send_signal(signal.SIGCONT)
         assert isinstance(await client.get(), dict)
+
+
+async def test_a_retried_write_with_the_same_idempotency_key_is_applied_once(shared_server, tenant):
+    async with ContextClient(shared_server.ws, token=sign("alice", tenant=tenant), mode="none") as client:
+        first = await client.update({"step": 1}, key="once", idempotency_key="retry-me")
+        again = await client.update({"step": 1}, key="once", idempotency_key="retry-me")
+        assert (again.version, again.seq, again.replayed) == (first.version, first.seq, True)
+        assert not first.replayed
+        store = await client.get()
+        assert store["once"].version == 1
+        with pytest.raises(ContextError) as reused:
+            await client.update({"step": 2}, key="once", idempotency_key="retry-me")
+        assert reused.value.code == "validation_error"
+        assert (reused.value.details or {}).get("reason") == "idempotency_key_reused"

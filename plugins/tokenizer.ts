@@ -1,0 +1,20 @@
+// Builds the token counting pool (worker threads for large contents, MCP_TOKENIZER_*) and stops
+// its threads when the server closes.
+import fp from 'fastify-plugin'
+import { TokenCountingPool } from '../src/tokenizer/counting-pool.js'
+
+declare module 'fastify' {
+  interface FastifyInstance { tokenizer: TokenCountingPool }
+}
+
+export default fp(async (app) => {
+  const { config } = app
+  const pool = new TokenCountingPool({
+    encoding: config.tokenEncoding,
+    threads: config.tokenizerThreads,
+    inlineBelow: config.tokenizerInlineBelow,
+    maxQueue: config.tokenizerQueue
+  })
+  app.decorate('tokenizer', pool)
+  app.addHook('onClose', async () => { await pool.close() })
+}, { name: 'tokenizer', dependencies: ['config'] })

@@ -1,0 +1,149 @@
+// One tenant's full-text index for `relevant_to`: an inverted index scored with BM25+ over each
+// entry's content text (string, number and boolean values, and object keys) and its source. It is
+// fed by TenantStore.put/drop, the one place the working set changes, so it follows writes,
+// replaces, evictions, expiries, clears and priority changes on every backend and every Redis
+// replica, at a cost proportional to the distinct terms of the entry that changed.
+//
+// Why not a full-text library's index: MiniSearch and Orama were measured (docs/context-optimizer.md,
+// "Choosing the index"); both cost a write several times over (MiniSearch's radix tree re-tokenizes
+// an entry to remove it; Orama's removal took milliseconds), against a budget of +30%, and neither
+// can key postings by a small integer. The words are the library's part: the `stemmer` package
+// (terms.ts). The scoring is checked against the BM25+ definition in the tests.
+import type { StoredEntry } from '../store/types.js'
+import { contentText } from './entry-text.js'
+import { distinctTerms, processTerm, tokenize } from './terms.js'
+
+/** The longest `relevant_to` accepted (characters): a task description, not a document. */
+export const MAX_RELEVANT_TO_CHARS = 2000
+
+/** At most this many distinct terms of a task are looked up: it bounds the work of one query. */
+export const MAX_QUERY_TERMS = 64
+
+/** BM25+ parameters (Lv and Zhai 2011): term saturation k1, length normalisation b, floor delta. */
+export const BM25 = { k1: 1.2, b: 0.75, delta: 0.5 } as const
+
+interface IndexedEntry {
+  /** A small integer for this entry while it is indexed: postings and scores are keyed by it. */
+  readonly id: number
+  /** The entry's distinct terms, so removal touches exactly its postings and never re-reads it. */
+  readonly terms: readonly string[]
+}
+
+export interface TermMatch {
+  /** BM25+ of the task's terms over the entry's text and source. */
+  readonly bm25: number
+  /** The entry's timestamp in milliseconds. */
+  readonly writtenAt: number
+}
+
+export class RelevanceIndex {
+  /** term -> (entry id -> term frequency). Integer keys hash far cheaper than the entry keys. */
+  private readonly postings = new Map<string, Map<number, number>>()
+  private readonly entries = new Map<string, IndexedEntry>()
+  // Per id: the entry's key, its length in terms (the document length of BM25) and write time.
+  private readonly keys: string[] = []
+  private readonly lengths: number[] = []
+  private readonly writtenAt: number[] = []
+  /** Ids of removed entries, reused so the arrays stay as long as the most entries ever held. */
+  private readonly freeIds: number[] = []
+  private totalLength = 0
+  /** Scratch for one query's scores by id, reused: a query allocates nothing per posting. */
+  private scratch = new Float64Array(0)
+
+  get size (): number { return this.entries.size }
+
+  /** Distinct terms held (for the memory figures). */
+  get termCount (): number { return this.postings.size }
+
+  /** Indexes an entry, replacing whatever its key held. */
+  add (stored: StoredEntry): void {
+    if (this.entries.has(stored.key)) this.remove(stored.key)
+    const id = this.freeIds.pop() ?? this.keys.length
+    const frequencies = termFrequencies(stored)
+    let length = 0
+    for (const [term, tf] of frequencies) {
+      length += tf
+      let posting = this.postings.get(term)
+      if (posting === undefined) this.postings.set(term, posting = new Map())
+      posting.set(id, tf)
+    }
+    this.keys[id] = stored.key
+    this.lengths[id] = length
+    this.writtenAt[id] = Date.parse(stored.entry.timestamp)
+    this.entries.set(stored.key, { id, terms: [...frequencies.keys()] })
+    this.totalLength += length
+  }
+
+  /** Unindexes the entry under `key`, if any. */
+  remove (key: string): void {
+    const indexed = this.entries.get(key)
+    if (indexed === undefined) return
+    const { id } = indexed
+    for (const term of indexed.terms) {
+      const posting = this.postings.get(term) as Map<number, number>
+      posting.delete(id)
+      if (posting.size === 0) this.postings.delete(term)
+    }
+    this.entries.delete(key)
+    this.totalLength -= this.lengths[id]
+    this.keys[id] = ''
+    this.freeIds.push(id)
+  }
+
+  /**
+   * Every entry sharing at least one term with `task`, with its BM25+ score and write time.
+   * Entries absent from the map share none. Cost: the postings of the task's terms.
+   */
+  matches (task: string): Map<string, TermMatch> {
+    const found = new Map<string, TermMatch>()
+    const count = this.entries.size
+    if (count === 0) return found
+    if (this.scratch.length < this.keys.length) this.scratch = new Float64Array(this.keys.length * 2)
+    const scores = this.scratch
+    const touched: number[] = []
+    const averageLength = this.totalLength / count
+    const { k1, b, delta } = BM25
+    for (const term of queryTerms(task)) {
+      const posting = this.postings.get(term)
+      if (posting === undefined) continue
+      const idf = Math.log(1 + (count - posting.size + 0.5) / (posting.size + 0.5))
+      for (const [id, tf] of posting) {
+        if (scores[id] === 0) touched.push(id)
+        scores[id] += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * this.lengths[id] / averageLength)) + delta)
+      }
+    }
+    for (const id of touched) {
+      found.set(this.keys[id], { bm25: scores[id], writtenAt: this.writtenAt[id] })
+      scores[id] = 0
+    }
+    return found
+  }
+
+  /** Every posting as sorted `term key tf` lines and the length of each entry, for the consistency tests. */
+  dump (): { postings: string[], lengths: Record<string, number>, totalLength: number } {
+    const postings: string[] = []
+    for (const [term, posting] of this.postings) for (const [id, tf] of posting) postings.push(`${term} ${this.keys[id]} ${tf}`)
+    const lengths: Record<string, number> = {}
+    for (const [key, { id }] of [...this.entries].sort(([a], [b]) => a < b ? -1 : 1)) lengths[key] = this.lengths[id]
+    return { postings: postings.sort(), lengths, totalLength: this.totalLength }
+  }
+}
+
+/** The searchable text of an entry: its content's words, then its source. */
+export function entryText (stored: StoredEntry): string {
+  return `${contentText(stored.entry.content)} ${stored.entry.source}`
+}
+
+function termFrequencies (stored: StoredEntry): Map<string, number> {
+  const frequencies = new Map<string, number>()
+  for (const word of tokenize(entryText(stored))) {
+    const term = processTerm(word)
+    if (term !== null) frequencies.set(term, (frequencies.get(term) ?? 0) + 1)
+  }
+  return frequencies
+}
+
+/** The distinct index terms of a task, capped at MAX_QUERY_TERMS. */
+export function queryTerms (task: string): string[] {
+  return distinctTerms(task, MAX_QUERY_TERMS)
+}

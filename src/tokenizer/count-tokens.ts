@@ -1,0 +1,88 @@
+// Token counting and encoding of plain text, exactly as js-tiktoken's `encode(text, [], [])`: the
+// encoding's pattern splits the text into pieces, and each piece is either a token as a whole or
+// byte-pair merged (bpe-merge.ts). Special-token text such as "<|endoftext|>" is plain text here.
+//
+// Cost: the split is one pass of the pattern (measured linear on long runs of one character,
+// repeated patterns and random mixes; see `npm run bench:store`), and the merge is O(n log n) per
+// piece, so counting is O(n log n) in the text's length whatever its content.
+import { bytePairCount, bytePairTokens, QUEUE_MERGE_MIN_BYTES } from './bpe-merge.js'
+import type { RankTable } from './rank-table.js'
+
+/** Knobs for tests; production code uses the defaults. */
+export interface CountOptions {
+  /** Pieces of at least this many bytes are merged with the queue (default QUEUE_MERGE_MIN_BYTES). */
+  queueFrom?: number
+  /** Whether counts of merged short pieces may come from the piece cache (default true). */
+  cache?: boolean
+}
+
+/**
+ * Merged short pieces and their counts, per table: prose repeats its rarer words, JSON its keys.
+ * Emptied when full, so it holds at most this many pieces of under 48 bytes (~1-2 MB).
+ */
+const PIECE_CACHE_SIZE = 16_384
+const pieceCaches = new WeakMap<RankTable, Map<string, number>>()
+
+/** The number of tokens in `text`. */
+export function countTokens (table: RankTable, text: string, options: CountOptions = {}): number {
+  const queueFrom = options.queueFrom ?? QUEUE_MERGE_MIN_BYTES
+  const cache = options.cache === false ? undefined : pieceCacheOf(table)
+  const ascii = isAscii(text)
+  // exec on a copy of the pattern: cheaper per piece than matchAll's iterator, and the shared
+  // pattern keeps no lastIndex between calls.
+  const pattern = new RegExp(table.pattern)
+  let count = 0
+  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+    const piece = ascii ? match[0] : toByteString(match[0])
+    if (table.ranks.has(piece)) {
+      count++
+      continue
+    }
+    if (cache === undefined || piece.length >= queueFrom) {
+      count += bytePairCount(piece, table, queueFrom)
+      continue
+    }
+    let merged = cache.get(piece)
+    if (merged === undefined) {
+      merged = bytePairCount(piece, table, queueFrom)
+      if (cache.size >= PIECE_CACHE_SIZE) cache.clear()
+      cache.set(piece, merged)
+    }
+    count += merged
+  }
+  return count
+}
+
+/** The token ids of `text` (for tests against the oracle, which compares ids, not only counts). */
+export function encodeTokens (table: RankTable, text: string, options: CountOptions = {}): number[] {
+  const queueFrom = options.queueFrom ?? QUEUE_MERGE_MIN_BYTES
+  const tokens: number[] = []
+  for (const match of text.matchAll(table.pattern)) {
+    const piece = toByteString(match[0])
+    const whole = table.ranks.get(piece)
+    if (whole !== undefined) tokens.push(whole)
+    else for (const token of bytePairTokens(piece, table, queueFrom)) tokens.push(token)
+  }
+  return tokens
+}
+
+function pieceCacheOf (table: RankTable): Map<string, number> {
+  let cache = pieceCaches.get(table)
+  if (cache === undefined) {
+    cache = new Map()
+    pieceCaches.set(table, cache)
+  }
+  return cache
+}
+
+function isAscii (text: string): boolean {
+  return Buffer.byteLength(text, 'utf8') === text.length
+}
+
+/** UTF-8 bytes as a byte string; ASCII text is already one (a lone surrogate becomes U+FFFD, as with TextEncoder). */
+function toByteString (text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) return Buffer.from(text, 'utf8').toString('latin1')
+  }
+  return text
+}

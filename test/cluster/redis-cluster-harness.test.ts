@@ -1,0 +1,26 @@
+// The test cluster itself: six nodes, every slot served, keys with one hash tag in one slot,
+// and a killed primary replaced by its replica.
+import { Cluster, Redis } from 'ioredis'
+import { test } from 'tap'
+import { startRedisCluster } from '../helpers/redis-cluster.js'
+
+test('a 3-primary, 3-replica cluster serves every slot and fails over', async (t) => {
+  const cluster = await startRedisCluster(t)
+  t.equal(cluster.nodes.length, 6)
+  const client = new Cluster(cluster.seeds.split(',').map((seed) => ({ host: '127.0.0.1', port: Number(seed.split(':')[1]) })))
+  t.teardown(() => client.disconnect())
+  await client.set('{tenant-a}:x', '1')
+  await client.set('{tenant-a}:y', '2')
+  t.strictSame(await client.mget('{tenant-a}:x', '{tenant-a}:y'), ['1', '2'], 'one hash tag, one slot: multi-key commands work')
+  const slot = Number(await client.cluster('KEYSLOT', '{tenant-a}:x'))
+  const primary = await cluster.primaryOf(slot)
+  // Replication is asynchronous: WAIT (on the connection that wrote) makes sure a replica holds it.
+  const direct = new Redis({ host: '127.0.0.1', port: primary.port })
+  t.teardown(() => direct.disconnect())
+  await direct.set('{tenant-a}:x', '3')
+  t.equal(await direct.wait(1, 10_000), 1, 'one replica acknowledged the write')
+  await primary.stop('SIGKILL')
+  const promoted = await cluster.waitFailover(slot, primary.port)
+  t.not(promoted.port, primary.port, 'a replica was promoted')
+  t.equal(await client.get('{tenant-a}:x'), '3', 'the acknowledged write survived the failover')
+})

@@ -1,0 +1,99 @@
+// SIGTERM under HTTP load, as a real server process with the embedded store: 64 keep-alive clients
+// loop on POST /context when the signal comes. Every request sent before the signal gets a whole
+// HTTP response (its write applied and acknowledged, or a 503 before anything was done), keep-alive
+// connections are told `Connection: close`, the process exits 0, and every acknowledged write is
+// in the store after a restart on the same data directory.
+import { Agent, request } from 'node:http'
+import { test } from 'tap'
+import { spawnServer, type ServerProcess } from './helpers/spawn-server.js'
+import { signTestToken } from './helpers/tokens.js'
+
+const CLIENTS = 64
+const token = signTestToken({ sub: 'alice', roles: ['writer'], tenant: 'drain' })
+
+interface Outcome {
+  key: string
+  /** Whether the request was sent before the signal. */
+  beforeSignal: boolean
+  status?: number
+  connection?: string
+  body?: string
+  error?: string
+}
+
+/** One POST /context on a keep-alive agent; resolves with whatever happened, never rejects. */
+function post (server: ServerProcess, agent: Agent, key: string, beforeSignal: boolean): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const body = JSON.stringify({ key, context: { key, text: 'in flight '.repeat(20) } })
+    const req = request(`${server.base}/context`, {
+      method: 'POST',
+      agent,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+    }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { text += chunk })
+      res.on('end', () => resolve({ key, beforeSignal, status: res.statusCode, connection: res.headers.connection, body: text }))
+      res.on('error', (error) => resolve({ key, beforeSignal, error: error.message }))
+    })
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ key, beforeSignal, error: error.code ?? error.message }))
+    req.end(body)
+  })
+}
+
+test('SIGTERM under keep-alive load: every request sent before it gets a whole response, and every acknowledged write survives', async (t) => {
+  const env = { MCP_DATA_DIR: t.testdir() }
+  const server = await spawnServer(t, env)
+  const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS })
+  t.teardown(() => agent.destroy())
+
+  const outcomes: Outcome[] = []
+  const state = { signalled: false, exited: false }
+  server.child.once('exit', () => { state.exited = true })
+  let n = 0
+  const loops = Array.from({ length: CLIENTS }, async (_, client) => {
+    // Each client goes on until the server is gone or its requests are refused, as a real one would.
+    while (!state.exited) {
+      const outcome = await post(server, agent, `c${client}-${n++}`, !state.signalled)
+      outcomes.push(outcome)
+      if (outcome.error !== undefined || outcome.status === 503) return
+    }
+  })
+
+  const deadline = Date.now() + 20_000
+  while (outcomes.length < 1000) {
+    if (Date.now() > deadline) throw new Error(`only ${outcomes.length} requests answered in 20 s`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  state.signalled = true
+  const signalledAt = Date.now()
+  const exit = await server.stop('SIGTERM')
+  t.comment(`exited ${Date.now() - signalledAt} ms after SIGTERM`)
+  await Promise.all(loops)
+  t.same(exit, { code: 0, signal: null }, 'the process exits 0')
+
+  const sentBefore = outcomes.filter((outcome) => outcome.beforeSignal)
+  const unanswered = sentBefore.filter((outcome) => outcome.status === undefined)
+  t.same(unanswered.map((outcome) => `${outcome.key}: ${outcome.error}`), [],
+    `each of the ${sentBefore.length} requests sent before SIGTERM (${CLIENTS} of them in flight) got a response`)
+  const odd = sentBefore.filter((outcome) => outcome.status !== 201 && outcome.status !== 503)
+  t.same(odd.map((outcome) => `${outcome.key}: ${outcome.status} ${outcome.body}`), [], 'each one 201 (applied) or 503 (refused before anything was done)')
+  for (const refused of sentBefore.filter((outcome) => outcome.status === 503).slice(0, 3)) {
+    t.match(JSON.parse(refused.body ?? '{}'), { statusCode: 503, code: 'unavailable' }, 'a 503 is the structured error')
+  }
+  // The request each client had in flight when the signal came: those the server answered once it
+  // had begun draining say Connection: close (answers written just before it noticed the signal
+  // cannot), so the keep-alive clients leave instead of sending more.
+  const inFlight = new Map<string, Outcome>()
+  for (const outcome of sentBefore) inFlight.set(outcome.key.split('-')[0], outcome)
+  const closing = [...inFlight.values()].filter((outcome) => outcome.connection === 'close').length
+  t.ok(closing > 0, `${closing} of the ${inFlight.size} requests in flight were answered with Connection: close`)
+  const refusals = outcomes.filter((outcome) => outcome.status === 503)
+  t.same(refusals.filter((outcome) => outcome.connection !== 'close').map((outcome) => outcome.key), [], `the ${refusals.length} refusals say Connection: close`)
+  const acknowledged = outcomes.filter((outcome) => outcome.status === 201).map((outcome) => outcome.key)
+  const restarted = await spawnServer(t, env)
+  const stored = await fetch(`${restarted.base}/context`, { headers: { authorization: `Bearer ${token}` } })
+  const data = (await stored.json() as { data: Record<string, unknown> }).data
+  t.same(acknowledged.filter((key) => data[key] === undefined), [], `all ${acknowledged.length} acknowledged writes are in the store after the restart`)
+  await restarted.stop('SIGTERM')
+})

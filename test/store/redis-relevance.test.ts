@@ -1,0 +1,45 @@
+// relevant_to on the Redis backend, two app instances sharing the shared Redis: B's replica builds
+// its index from the change stream, and after writes, a replace, an eviction-free delete and a
+// priority change made on A, B answers GET /context?relevant_to exactly as A does.
+import { buildApp } from '../../src/app.js'
+import { testConfig } from '../helpers/config.js'
+import { actor } from '../helpers/actors.js'
+import { REDIS_URL, eventually, redisTest, uniquePrefix } from '../helpers/redis.js'
+import { EXPECTED_ORDER, seedRelevance, TASK } from '../helpers/relevance-seed.js'
+import { signTestToken } from '../helpers/tokens.js'
+
+redisTest('a Redis replica ranks relevant_to exactly as the instance that wrote', async (t) => {
+  const config = testConfig({ MCP_STORE: 'redis', REDIS_URL, MCP_REDIS_PREFIX: uniquePrefix(t) })
+  const a = await buildApp(config, { logger: false })
+  t.teardown(() => a.close())
+  const b = await buildApp(config, { logger: false })
+  t.teardown(() => b.close())
+  const headers = { authorization: `Bearer ${signTestToken({ sub: 'bob', roles: ['reader'], tenant: 'default' })}` }
+  const ranked = async (app: typeof a) => {
+    const res = await app.inject({ method: 'GET', url: '/context', query: { relevant_to: TASK }, headers })
+    return res.json() as { metadata: { scores: Record<string, number> }, seq: number }
+  }
+
+  const alice = actor('alice')
+  await seedRelevance(a.store, alice)
+  // B has asked relevant_to (so its index exists) before the later changes reach it.
+  await eventually(() => b.store.seq('default') === a.store.seq('default'), 10_000, 'B to apply the seed')
+  t.strictSame(Object.keys((await ranked(b)).metadata.scores), EXPECTED_ORDER)
+
+  await a.store.write(alice, { key: 'video-plan', priority: 4, content: { task: 'Lesson 3 quiz video: percentages explained' } })
+  await a.store.remove(alice, 'quiz-finding')
+  await a.store.setPriority(alice, 'notice', 2)
+  await a.store.write(alice, { key: 'late', priority: 7, content: { quiz: 'ten percentages questions for lesson 3' } })
+  await eventually(() => b.store.seq('default') === a.store.seq('default'), 10_000, 'B to apply the changes')
+  const onA = await ranked(a)
+  const onB = await ranked(b)
+  t.equal(onB.seq, onA.seq)
+  t.strictSame(Object.keys(onB.metadata.scores), Object.keys(onA.metadata.scores), 'same order on both instances')
+  // The two queries run a few milliseconds apart and recency moves with the clock, so the sixth
+  // decimal may differ; anything more would be a different index.
+  for (const [key, score] of Object.entries(onA.metadata.scores)) {
+    t.ok(Math.abs(onB.metadata.scores[key] - score) < 1e-5, `${key}: ${score} on A, ${onB.metadata.scores[key]} on B`)
+  }
+  t.strictSame(Object.keys(onA.metadata.scores).slice(0, 2).sort(), ['late', 'quiz-plan'])
+  t.notOk('quiz-finding' in onB.metadata.scores, 'the deleted entry is gone from the replica\'s index')
+})

@@ -7,6 +7,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
 import { VERSION } from '../src/version.js'
 import { withoutUnusedSchemas } from '../src/rest/openapi-document.js'
+import { withDeclaredTags, withOperationConventions } from '../src/rest/openapi-conventions.js'
 
 export const DOCS_PREFIX = '/docs'
 
@@ -22,10 +23,16 @@ export default fp(async (app) => {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'Context server REST admin API', version: VERSION, description: DESCRIPTION },
-      // No servers: the document describes the API wherever it is served, and stays the same
-      // on every machine (openapi.yaml is compared with it).
-      servers: [],
+      info: {
+        title: 'Context server REST admin API',
+        version: VERSION,
+        description: DESCRIPTION,
+        license: { name: 'MIT', identifier: 'MIT' }
+      },
+      // One relative server: the API is wherever the document is served (Swagger UI calls the
+      // host it came from), and the document stays the same on every machine (openapi.yaml is
+      // compared with it).
+      servers: [{ url: '/', description: 'The server that serves this document' }],
       tags: [
         { name: 'context', description: "Read and change the caller's tenant store" },
         { name: 'admin', description: 'Tenant status (admin role)' },
@@ -41,8 +48,12 @@ export default fp(async (app) => {
       },
       security: [{ bearerAuth: [] }]
     },
-    transform: jsonSchemaTransform,
-    transformObject: (document) => withoutUnusedSchemas(jsonSchemaTransformObject(document))
+    // Conventions first (operationId, tags, the common error responses), then zod to JSON Schema.
+    transform: (input) => jsonSchemaTransform({
+      ...input,
+      schema: withOperationConventions({ method: input.route.method, url: input.url, schema: input.schema, config: input.route.config }) as typeof input.schema
+    }),
+    transformObject: (document) => withDeclaredTags(withoutUnusedSchemas(jsonSchemaTransformObject(document)))
   })
 
   await app.register(fastifySwaggerUi, {

@@ -75,6 +75,7 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get('/context', {
     schema: {
+      operationId: 'queryContext',
       tags: ['context'],
       summary: 'Read the store, or query it',
       description: 'Without parameters: every entry of the tenant. With parameters: the query_context filters ' +
@@ -97,6 +98,7 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get('/context/:key', {
     schema: {
+      operationId: 'getEntry',
       tags: ['context'],
       summary: 'Read one entry',
       description: 'The entry with this key (URL-encode it), or 404.',
@@ -113,6 +115,7 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.post('/context', {
     schema: {
+      operationId: 'createEntry',
       tags: ['context'],
       summary: 'Create an entry',
       description: 'The body of update_context: `context` (any JSON object) and optionally `source`, `priority` ' +
@@ -132,6 +135,7 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.put('/context/:key', {
     schema: {
+      operationId: 'putEntry',
       tags: ['context'],
       summary: 'Create or replace the entry with this key',
       description: 'As POST /context, with the key in the path. 201 when the key was created, 200 when replaced.',
@@ -149,6 +153,7 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.patch('/context/:key', {
     schema: {
+      operationId: 'setEntryPriority',
       tags: ['context'],
       summary: "Change an entry's priority",
       description: 'Counts as a write of the entry: its version goes up and it becomes the most recent.',
@@ -166,6 +171,7 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete('/context/:key', {
     schema: {
+      operationId: 'deleteEntry',
       tags: ['context'],
       summary: 'Delete one entry',
       description: 'Writers delete their own entries, admins any entry of the tenant.',
@@ -180,6 +186,7 @@ const contextRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.delete('/context', {
     schema: {
+      operationId: 'clearContext',
       tags: ['context'],
       summary: 'Clear entries',
       description: "The clear_context options. None: the caller's own entries. `source` (prefix) and `keys` narrow " +

@@ -1,17 +1,30 @@
 // Probes for load balancers and orchestrators: /health (alive) and /ready (should get traffic).
-import type { FastifyPluginAsync } from 'fastify'
+import { z } from 'zod'
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { VERSION } from '../src/version.js'
+import { healthSchema, jsonResponse, readinessSchema } from '../src/rest/response-schemas.js'
 
 const MB = 1024 * 1024
 
-const healthRoutes: FastifyPluginAsync = async (app) => {
+// Probes take no parameters; an unknown one is a 400 (as on every other route) rather than being
+// silently ignored, so a mistyped probe URL shows up at once.
+const noParameters = z.object({}).strict()
+
+const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/health', {
     config: { rateLimit: false },
-    schema: { tags: ['health'], summary: 'Liveness: the process answers', security: [] }
+    schema: {
+      operationId: 'getHealth',
+      tags: ['health'],
+      summary: 'Liveness: the process answers',
+      security: [],
+      querystring: noParameters,
+      response: { 200: jsonResponse('The process answers', healthSchema) }
+    }
   }, async () => {
     const memory = process.memoryUsage()
     return {
-      status: 'healthy',
+      status: 'healthy' as const,
       timestamp: new Date().toISOString(),
       version: VERSION,
       connections: app.sessions.size,
@@ -26,12 +39,22 @@ const healthRoutes: FastifyPluginAsync = async (app) => {
 
   app.get('/ready', {
     config: { rateLimit: false },
-    schema: { tags: ['health'], summary: 'Readiness: serving and the store backend answers', security: [] }
+    schema: {
+      operationId: 'getReadiness',
+      tags: ['health'],
+      summary: 'Readiness: serving and the store backend answers',
+      security: [],
+      querystring: noParameters,
+      response: {
+        200: jsonResponse('Ready for traffic', readinessSchema),
+        503: jsonResponse('Starting, draining, or the store backend does not answer', readinessSchema)
+      }
+    }
   }, async (_request, reply) => {
-    if (app.lifecycle.draining) return reply.code(503).send({ status: 'draining' })
+    if (app.lifecycle.draining) return reply.code(503).send({ status: 'draining' as const })
     const storeReady = await app.store.isReady().catch(() => false)
-    if (!storeReady) return reply.code(503).send({ status: 'unavailable', store: app.store.backend })
-    return { status: 'ready', store: app.store.backend }
+    if (!storeReady) return reply.code(503).send({ status: 'unavailable' as const, store: app.store.backend })
+    return { status: 'ready' as const, store: app.store.backend }
   })
 }
 

@@ -5,7 +5,6 @@ import { z } from 'zod'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { bearerToken } from '../plugins/auth.js'
 import { ContextError } from '../src/errors.js'
-import { errorResponses } from '../src/rest/response-schemas.js'
 
 /** Compares in constant time, so response timing does not reveal how much of a guess was right. */
 function sameSecret (given: string, expected: string): boolean {
@@ -19,6 +18,7 @@ const metricsRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get('/metrics', {
     schema: {
+      operationId: 'getMetrics',
       tags: ['metrics'],
       summary: 'Prometheus metrics of this instance',
       description: 'Prometheus text format: WebSocket connections, messages by type, errors by code and surface, ' +
@@ -28,8 +28,8 @@ const metricsRoutes: FastifyPluginAsyncZod = async (app) => {
       // Anonymous ({}) or the metrics token: which one applies depends on the deployment.
       security: [{}, { metricsToken: [] }],
       response: {
-        200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } },
-        ...errorResponses()
+        // 401 (a wrong or missing metrics token) and 429 come from the document conventions.
+        200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: z.string() } } }
       }
     }
   }, async (request, reply) => {

@@ -9,6 +9,7 @@ const statusRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get('/status', {
     preHandler: app.authenticate,
     schema: {
+      operationId: 'getStatus',
       tags: ['admin'],
       summary: "The caller's tenant: store totals and connected clients",
       description: 'The same body as the WebSocket get_status reply. Needs the admin role; shows only the caller\'s tenant.',

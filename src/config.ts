@@ -67,6 +67,10 @@ const environmentSchema = z.object({
   MCP_TRUST_PROXY: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).default('false')
     .transform((value) => value === 'true' || value === '1'),
   MCP_PUBLIC_URL: optionalHttpUrl,
+  MCP_METRICS_MAX_TENANTS: integer(1, 100000).default(100),
+  MCP_LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { error: 'must be auto, json or pretty' }).default('auto'),
+  // Set by CI systems; with MCP_LOG_FORMAT=auto it means JSON logs even on a terminal.
+  CI: z.string().optional().transform((value) => value !== undefined && value !== '' && value !== 'false' && value !== '0'),
   MCP_SESSION_IDLE_TIMEOUT: integer(1).default(600),
   MCP_STREAM_MAX_BUFFERED_BYTES: integer(1024).default(4 * 1024 * 1024),
   MCP_IDEMPOTENCY_TTL: integer(1, 7 * 86400).default(600),
@@ -140,6 +144,9 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     httpRateLimit: env.MCP_HTTP_RATE_LIMIT,
     trustProxy: env.MCP_TRUST_PROXY,
     publicUrl: env.MCP_PUBLIC_URL,
+    metricsMaxTenants: env.MCP_METRICS_MAX_TENANTS,
+    logFormat: env.MCP_LOG_FORMAT,
+    ci: env.CI,
     mcpSessionIdleTimeoutMs: env.MCP_SESSION_IDLE_TIMEOUT * 1000,
     mcpStreamMaxBufferedBytes: env.MCP_STREAM_MAX_BUFFERED_BYTES,
     idempotencyTtlMs: env.MCP_IDEMPOTENCY_TTL * 1000,

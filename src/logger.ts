@@ -2,6 +2,7 @@
 // masked in every logged URL (by its decoded name) and credentials headers are redacted.
 import type { FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
+import { PRETTY_TRANSPORT, prettyLogs } from './log-format.js'
 
 // Query parameters that carry a credential. The WebSocket route reads `token`; `access_token` is
 // the common OAuth spelling, masked too in case a client sends it.
@@ -34,11 +35,16 @@ export function redactUrl (url: string): string {
   return url.slice(0, queryStart + 1) + query.join('&')
 }
 
-/** Logger options from config; `stream` redirects output (tests read what would be logged). */
-export function loggerOptions (config: Config, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
+/**
+ * Logger options from config; `stream` redirects output (tests read what would be logged, always
+ * JSON). Readable lines only when src/log-format.ts says so for this terminal.
+ */
+export function loggerOptions (config: Config, stream?: NodeJS.WritableStream, isTTY = process.stdout.isTTY === true): FastifyServerOptions['logger'] {
+  const pretty = stream === undefined && prettyLogs({ format: config.logFormat, production: config.production, isTTY, ci: config.ci })
   return {
     level: config.logLevel,
     ...(stream !== undefined ? { stream } : {}),
+    ...(pretty ? { transport: PRETTY_TRANSPORT } : {}),
     redact: {
       paths: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token', 'headers.authorization', 'token'],
       censor: '[redacted]'

@@ -11,7 +11,9 @@ const unboundedSchema = z.boolean().optional()
   .describe('Lift the result cap (about 20,000 tokens) and the default budget: the result may exceed a host\'s tool-result limit')
 
 /** query_context: the WebSocket query filters plus the opt-out from the result cap. */
-export const queryToolInputSchema = contextQuerySchema.extend({
+// No cursor: the tool always fills a token budget (max_tokens, default 8000), which picks matches,
+// so a page walk cannot resume after it; its manifest names what was left out instead.
+export const queryToolInputSchema = contextQuerySchema.omit({ cursor: true }).extend({
   max_tokens: contextQuerySchema.shape.max_tokens
     .describe('Return the best-ranked matches whose content fits this many tokens (default 8000)'),
   unbounded: unboundedSchema

@@ -2,6 +2,7 @@
 // query strings, MCP tools) so one input is validated the same way everywhere.
 import { z } from 'zod'
 import { MAX_RELEVANT_TO_CHARS } from '../relevance/relevance-index.js'
+import { decodeCursor } from '../store/query-paging.js'
 
 // Keys name entries in URLs (REST paths, Location, MCP resource URIs) and generated keys are made
 // from the source, so both must be well-formed Unicode: a lone surrogate has no UTF-8 form and no
@@ -42,7 +43,9 @@ export const contextQuerySchema = z.object({
   max_tokens: z.number().int().min(0).optional().describe('Return the best-ranked matches that fit this many tokens'),
   limit: z.number().int().min(1).max(100000).optional(),
   relevant_to: z.string().min(1).max(MAX_RELEVANT_TO_CHARS).optional()
-    .describe('A task in free text: rank the matches by relevance to it, then fill max_tokens in that order (docs/context-optimizer.md)')
+    .describe('A task in free text: rank the matches by relevance to it, then fill max_tokens in that order (docs/context-optimizer.md)'),
+  cursor: z.string().max(96).refine((cursor) => decodeCursor(cursor) !== undefined, { error: 'is not a cursor this server returned' })
+    .optional().describe('Continue a walk: the metadata.next_cursor of the previous page (with limit; not with max_tokens or relevant_to)')
 }).strict()
 
 export const clearOptionsSchema = z.object({

@@ -47,7 +47,8 @@ export const contextQueryStringSchema = z.object({
   since: query.since,
   text: query.text,
   max_tokens: fromQuery(numberFromQuery, query.max_tokens).describe('Return the best-ranked matches that fit this many tokens'),
-  limit: fromQuery(numberFromQuery, query.limit).describe('Return at most this many entries'),
+  limit: fromQuery(numberFromQuery, query.limit).describe('Return at most this many entries: the page size of a walk (metadata.next_cursor)'),
+  cursor: query.cursor,
   relevant_to: query.relevant_to
 }).strict()
 

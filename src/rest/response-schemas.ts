@@ -34,6 +34,7 @@ export const contextListSchema = z.object({
     returned: z.number().int().describe('Entries in data'),
     returned_tokens: z.number().int().describe('Tokens of the entries in data'),
     truncated: z.boolean().describe('Whether max_tokens or limit left matches out'),
+    next_cursor: z.string().optional().describe('While matches remain after a page of `limit` (without max_tokens): pass it as `cursor` for the next page'),
     scores: z.record(z.string(), z.number()).optional()
       .describe('With relevant_to only: the score of each returned entry, best first (0: no term in common with the task)')
   }),
@@ -108,6 +109,24 @@ export const statusSchema = z.looseObject({
   })
 }).meta({ id: 'Status', description: "The caller's tenant: its store and its connected clients" })
 
+export const healthSchema = z.looseObject({
+  status: z.literal('healthy'),
+  timestamp: z.string(),
+  version: z.string(),
+  connections: z.number().int().describe('Client sessions connected to this instance'),
+  memory_usage: z.object({
+    rss_mb: z.number(),
+    heap_used_mb: z.number(),
+    heap_total_mb: z.number(),
+    external_mb: z.number()
+  })
+}).meta({ id: 'Health' })
+
+export const readinessSchema = z.looseObject({
+  status: z.enum(['ready', 'draining', 'unavailable']),
+  store: z.enum(['memory', 'redis']).optional().describe('The store backend')
+}).meta({ id: 'Readiness' })
+
 /** A documented JSON response: the schema plus the sentence Swagger UI shows for its status. */
 export function jsonResponse<T extends z.ZodType> (description: string, schema: T) {
   return { description, content: { 'application/json': { schema } } }
@@ -124,13 +143,21 @@ const ERROR_DESCRIPTIONS = {
   429: 'Too many requests (rate_limited); Retry-After says when to retry'
 } as const
 
-/** The documented error responses of a route; 401 and 429 apply to every authenticated route. */
-export function errorResponses (...statuses: Array<keyof typeof ERROR_DESCRIPTIONS>) {
-  const out: Partial<Record<keyof typeof ERROR_DESCRIPTIONS, ReturnType<typeof jsonResponse<typeof errorSchema>>>> = {}
+export type ErrorStatus = keyof typeof ERROR_DESCRIPTIONS
+
+/** One documented error response: its sentence and the one error schema. */
+export function errorResponse (status: ErrorStatus) {
+  return jsonResponse(ERROR_DESCRIPTIONS[status], errorSchema)
+}
+
+/**
+ * The route-specific error responses of a route. 400, 401 and 429 are added to every route they
+ * apply to by src/rest/openapi-conventions.ts, so a route lists only what its own logic refuses.
+ */
+export function errorResponses (...statuses: ErrorStatus[]) {
+  const out: Partial<Record<ErrorStatus, ReturnType<typeof errorResponse>>> = {}
   // Integer-like keys: the object lists them in ascending order whatever the order here.
-  for (const status of [...statuses, 401, 429] as const) {
-    out[status] = jsonResponse(ERROR_DESCRIPTIONS[status], errorSchema)
-  }
+  for (const status of statuses) out[status] = errorResponse(status)
   return out
 }
 

@@ -16,6 +16,7 @@ import { ExpiryQueue } from './expiry-queue.js'
 import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
 import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex, type IndexNode } from './ranked-index.js'
+import { pagingOf, restOfWalk, withNextCursor } from './query-paging.js'
 import type {
   Actor, ChangeEvent, ChangeReason, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult,
   QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult, ChangeActor
@@ -249,11 +250,13 @@ export class TenantStore {
   }
 
   /**
-   * A query in four steps, each its own function: filter (the query's filters, in rank order),
-   * order (by relevance to `relevant_to`, when given), then the `max_tokens` budget and `limit`.
+   * A query in steps, each its own function: filter (the query's filters, in rank order), paging
+   * (where this page of a walk starts; src/store/query-paging.ts), order (by relevance to
+   * `relevant_to`, when given), the `max_tokens` budget and `limit`, then paging's next_cursor.
    */
   query (query: ContextQuery, now = Date.now()): QueryResult {
-    const matches = this.filter(query)
+    const paging = pagingOf(query, this.currentSeq)
+    const matches = restOfWalk(this.filter(query), paging)
     const ranking = query.relevant_to !== undefined
       ? orderByRelevance(matches, this.relevance.matches(query.relevant_to), now)
       : undefined
@@ -266,7 +269,7 @@ export class TenantStore {
       result.metadata.scores = result.entries.map((stored) => [stored.key, ranking.scoreOf(stored)])
       result.scoreOf = scoreOf
     }
-    return result
+    return withNextCursor(result, paging)
   }
 
   /**

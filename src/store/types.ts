@@ -125,6 +125,8 @@ export interface ContextQuery {
   limit?: number
   /** A task in free text: rank the matches by relevance to it (contract §10). */
   relevant_to?: string
+  /** Continues a walk in rank order where the previous page ended (src/store/query-paging.ts). */
+  cursor?: string
 }
 
 export interface QueryResult {
@@ -145,6 +147,8 @@ export interface QueryResult {
      * because keys are user input and an object would reorder integer-like ones).
      */
     scores?: Array<[string, number]>
+    /** While matches remain after a page of `limit`: the cursor of the next page. */
+    next_cursor?: string
   }
   /** With relevant_to only: the score of any matched entry, returned or omitted (0: no shared term). */
   scoreOf?: (key: string) => number

@@ -439,6 +439,7 @@ export class Connection implements Subscriber {
     this.closing = true
     clearTimeout(this.authTimer)
     this.hub.broadcaster.leave(this)
+    this.hub.metrics.wsCloses.inc({ code: String(code) })
     this.socket.close(code, reason)
   }
 

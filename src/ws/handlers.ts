@@ -88,10 +88,10 @@ const handlers: { [T in MessageType]: Handler<T> } = {
 
   query_context: (message, session, deps) => {
     const result = deps.store.query(session.tenant, message.query)
-    const { matched, returned, returned_tokens: returnedTokens, truncated, scores } = result.metadata
+    const { omitted: _omitted, scores, ...metadata } = result.metadata
     return reply(`{"type":"query_response"${idField(message.id)}` +
       `,"data":${entriesObject(result.entries)}` +
-      `,"metadata":${metadataJson({ matched, returned, returned_tokens: returnedTokens, truncated }, scores)}}`)
+      `,"metadata":${metadataJson(metadata, scores)}}`)
   },
 
   clear_context: async (message, session, deps) => {

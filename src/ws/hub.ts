@@ -20,6 +20,7 @@ export interface WsMetrics extends BroadcastMetrics {
   readonly errors: { inc: (labels: { code: string, surface: string }) => void }
   readonly authAttempts: { inc: (labels: { result: string, surface: string }) => void }
   readonly messageSeconds: { labels: (type: string) => { observe: (seconds: number) => void } }
+  readonly wsCloses: { inc: (labels: { code: string }) => void }
 }
 
 export interface WsLog {

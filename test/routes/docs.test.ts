@@ -6,8 +6,17 @@ import { openApiYaml } from '../../src/rest/openapi-document.js'
 import { OPENAPI_PATH, generateOpenApiYaml } from '../../scripts/generate-openapi.js'
 import { restApp } from './rest-client.js'
 
-interface Operation { tags?: string[], summary?: string, description?: string, security?: unknown[] }
+interface Operation {
+  operationId?: string,
+  tags?: string[],
+  summary?: string,
+  description?: string,
+  security?: unknown[]
+  responses?: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>
+}
 type Document = {
+  info: { license?: unknown }
+  servers?: unknown[]
   paths: Record<string, Record<string, Operation>>
   components: { securitySchemes: Record<string, Record<string, string>>, schemas: Record<string, unknown> }
   security: unknown[]
@@ -61,4 +70,47 @@ test('every operation is tagged and described; bearer JWT everywhere but the ope
   t.equal(document.paths['/context'].get.security, undefined, '/context takes the document-wide bearer JWT')
   t.notOk(Object.keys(document.paths).some((path) => path.startsWith('/docs')), 'Swagger UI itself is not an operation')
   t.same(Object.keys(document.components.schemas).filter((name) => name.endsWith('Input')), [], 'only the schemas the routes use')
+})
+
+test('every operation has a unique operationId and 4xx responses with the one error schema', async (t) => {
+  const { app } = await restApp(t)
+  const document = (await app.inject({ method: 'GET', url: '/docs/json' })).json() as Document
+  t.same(document.info.license, { name: 'MIT', identifier: 'MIT' })
+  t.same(document.servers, [{ url: '/', description: 'The server that serves this document' }])
+  const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, operation]) => ({ id: `${method.toUpperCase()} ${path}`, operation })))
+  const operationIds = operations.map(({ operation }) => operation.operationId)
+  t.same([...new Set(operationIds)].length, operations.length, 'operationIds are unique')
+  const idOf = Object.fromEntries(operations.map(({ id, operation }) => [id, operation.operationId]))
+  const expected = {
+    'GET /health': 'getHealth',
+    'GET /ready': 'getReadiness',
+    'GET /status': 'getStatus',
+    'GET /metrics': 'getMetrics',
+    'GET /context': 'queryContext',
+    'POST /context': 'createEntry',
+    'DELETE /context': 'clearContext',
+    'GET /context/{key}': 'getEntry',
+    'PUT /context/{key}': 'putEntry',
+    'PATCH /context/{key}': 'setEntryPriority',
+    'DELETE /context/{key}': 'deleteEntry'
+  }
+  t.same(Object.fromEntries(Object.keys(expected).map((id) => [id, idOf[id]])), expected, 'the operationIds clients are generated with stay the same')
+  for (const { id, operation } of operations) {
+    t.match(operation.operationId, /^[a-z][A-Za-z0-9]+$/, `${id} has a camelCase operationId`)
+    const errors = Object.entries(operation.responses ?? {}).filter(([status]) => status.startsWith('4'))
+    t.ok(errors.length > 0, `${id} documents a 4xx response`)
+    for (const [status, response] of errors) {
+      t.equal(response.content?.['application/json']?.schema?.$ref, '#/components/schemas/Error', `${id} ${status} uses the error schema`)
+    }
+  }
+})
+
+test('the probes refuse unknown parameters with 400, as they document', async (t) => {
+  const { app } = await restApp(t)
+  for (const url of ['/health?verbose=1', '/ready?x=1']) {
+    const res = await app.inject({ method: 'GET', url })
+    t.equal(res.statusCode, 400, url)
+    t.equal(res.json().code, 'validation_error')
+  }
 })

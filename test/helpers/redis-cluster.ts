@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
+import { redisAnswers } from './redis.js'
 
 export interface ClusterNode {
   readonly port: number
@@ -50,18 +51,7 @@ async function freeNodePorts (count: number): Promise<number[]> {
   throw new Error('no free range of loopback ports for a Redis Cluster')
 }
 
-async function answers (port: number): Promise<boolean> {
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 500 })
-  client.on('error', () => {})
-  try {
-    await client.connect()
-    return (await client.ping()) === 'PONG'
-  } catch {
-    return false
-  } finally {
-    client.disconnect()
-  }
-}
+const answers = async (port: number): Promise<boolean> => await redisAnswers(`redis://127.0.0.1:${port}`)
 
 async function clusterInfo (port: number): Promise<string> {
   const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 500 })

@@ -9,6 +9,7 @@
 // an entry to remove it; Orama's removal took milliseconds), against a budget of +30%, and neither
 // can key postings by a small integer. The words are the library's part: the `stemmer` package
 // (terms.ts). The scoring is checked against the BM25+ definition in the tests.
+import { contentJsonOf } from '../store/content-json.js'
 import type { StoredEntry } from '../store/types.js'
 import { contentText } from './entry-text.js'
 import { distinctTerms, processTerm, tokenize } from './terms.js'
@@ -36,14 +37,25 @@ export interface TermMatch {
   readonly writtenAt: number
 }
 
+/** The entries sharing a term with a task: parallel arrays, in no particular order. */
+export interface ScoredIds {
+  /** Index ids (RelevanceIndex.storedOf, writtenAtOf). */
+  readonly ids: Int32Array
+  /** BM25+ of each, > 0. */
+  readonly bm25: Float64Array
+}
+
 export class RelevanceIndex {
   /** term -> (entry id -> term frequency). Integer keys hash far cheaper than the entry keys. */
   private readonly postings = new Map<string, Map<number, number>>()
   private readonly entries = new Map<string, IndexedEntry>()
-  // Per id: the entry's key, its length in terms (the document length of BM25) and write time.
-  private readonly keys: string[] = []
+  // Per id: the entry as indexed, its length in terms (the document length of BM25) and write time.
+  private readonly stored: Array<StoredEntry | undefined> = []
   private readonly lengths: number[] = []
   private readonly writtenAt: number[] = []
+  // Per id, copied from the entry so that a query reads small packed arrays, not 10,000s of objects.
+  private readonly priorities: number[] = []
+  private readonly tokens: number[] = []
   /** Ids of removed entries, reused so the arrays stay as long as the most entries ever held. */
   private readonly freeIds: number[] = []
   private totalLength = 0
@@ -57,8 +69,14 @@ export class RelevanceIndex {
 
   /** Indexes an entry, replacing whatever its key held. */
   add (stored: StoredEntry): void {
-    if (this.entries.has(stored.key)) this.remove(stored.key)
-    const id = this.freeIds.pop() ?? this.keys.length
+    const indexed = this.entries.get(stored.key)
+    if (indexed !== undefined && sameText(this.stored[indexed.id] as StoredEntry, stored)) {
+      // A priority change or a rewrite with the same content: the terms are those indexed already.
+      this.describe(indexed.id, stored)
+      return
+    }
+    if (indexed !== undefined) this.remove(stored.key)
+    const id = this.freeIds.pop() ?? this.stored.length
     const frequencies = termFrequencies(stored)
     let length = 0
     for (const [term, tf] of frequencies) {
@@ -67,11 +85,17 @@ export class RelevanceIndex {
       if (posting === undefined) this.postings.set(term, posting = new Map())
       posting.set(id, tf)
     }
-    this.keys[id] = stored.key
     this.lengths[id] = length
-    this.writtenAt[id] = Date.parse(stored.entry.timestamp)
+    this.describe(id, stored)
     this.entries.set(stored.key, { id, terms: [...frequencies.keys()] })
     this.totalLength += length
+  }
+
+  private describe (id: number, stored: StoredEntry): void {
+    this.stored[id] = stored
+    this.writtenAt[id] = Date.parse(stored.entry.timestamp)
+    this.priorities[id] = stored.entry.priority
+    this.tokens[id] = stored.entry.tokens
   }
 
   /** Unindexes the entry under `key`, if any. */
@@ -86,19 +110,36 @@ export class RelevanceIndex {
     }
     this.entries.delete(key)
     this.totalLength -= this.lengths[id]
-    this.keys[id] = ''
+    this.stored[id] = undefined
     this.freeIds.push(id)
   }
 
+  /** One more than the highest id in use: the length of an array indexed by id. */
+  get capacity (): number { return this.stored.length }
+
+  /** The id of the entry indexed under `key`, if any. */
+  idOf (key: string): number | undefined { return this.entries.get(key)?.id }
+
+  /** The entry indexed under `id` (an id from `score`, valid until the index next changes). */
+  storedOf (id: number): StoredEntry { return this.stored[id] as StoredEntry }
+
+  /** The write time (ms) of the entry under `id`, parsed once when it was indexed. */
+  writtenAtOf (id: number): number { return this.writtenAt[id] }
+
+  /** The priority of the entry under `id`. */
+  priorityOf (id: number): number { return this.priorities[id] }
+
+  /** The tokens of the entry under `id`. */
+  tokensOf (id: number): number { return this.tokens[id] }
+
   /**
-   * Every entry sharing at least one term with `task`, with its BM25+ score and write time.
-   * Entries absent from the map share none. Cost: the postings of the task's terms.
+   * Every entry sharing at least one term with `task` and its BM25+ score, as two arrays.
+   * Cost: the postings of the task's terms; nothing here is proportional to the store.
    */
-  matches (task: string): Map<string, TermMatch> {
-    const found = new Map<string, TermMatch>()
+  score (task: string): ScoredIds {
     const count = this.entries.size
-    if (count === 0) return found
-    if (this.scratch.length < this.keys.length) this.scratch = new Float64Array(this.keys.length * 2)
+    if (count === 0) return { ids: new Int32Array(0), bm25: new Float64Array(0) }
+    if (this.scratch.length < this.stored.length) this.scratch = new Float64Array(this.stored.length * 2)
     const scores = this.scratch
     const touched: number[] = []
     const averageLength = this.totalLength / count
@@ -112,21 +153,44 @@ export class RelevanceIndex {
         scores[id] += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * this.lengths[id] / averageLength)) + delta)
       }
     }
-    for (const id of touched) {
-      found.set(this.keys[id], { bm25: scores[id], writtenAt: this.writtenAt[id] })
-      scores[id] = 0
+    const ids = Int32Array.from(touched)
+    const bm25 = new Float64Array(ids.length)
+    for (let i = 0; i < ids.length; i++) {
+      bm25[i] = scores[ids[i]]
+      scores[ids[i]] = 0
     }
+    return { ids, bm25 }
+  }
+
+  /**
+   * Every entry sharing at least one term with `task`, with its BM25+ score and write time.
+   * Entries absent from the map share none. Cost: the postings of the task's terms.
+   */
+  matches (task: string): Map<string, TermMatch> {
+    const found = new Map<string, TermMatch>()
+    const { ids, bm25 } = this.score(task)
+    for (let i = 0; i < ids.length; i++) found.set(this.storedOf(ids[i]).key, { bm25: bm25[i], writtenAt: this.writtenAt[ids[i]] })
     return found
   }
 
   /** Every posting as sorted `term key tf` lines and the length of each entry, for the consistency tests. */
   dump (): { postings: string[], lengths: Record<string, number>, totalLength: number } {
     const postings: string[] = []
-    for (const [term, posting] of this.postings) for (const [id, tf] of posting) postings.push(`${term} ${this.keys[id]} ${tf}`)
+    for (const [term, posting] of this.postings) for (const [id, tf] of posting) postings.push(`${term} ${this.storedOf(id).key} ${tf}`)
     const lengths: Record<string, number> = {}
     for (const [key, { id }] of [...this.entries].sort(([a], [b]) => a < b ? -1 : 1)) lengths[key] = this.lengths[id]
     return { postings: postings.sort(), lengths, totalLength: this.totalLength }
   }
+}
+
+/**
+ * Whether two versions of an entry have the same searchable text: the same source, and the same
+ * content object (a priority change keeps it) or equal content JSON (a rewrite of the same value).
+ */
+function sameText (a: StoredEntry, b: StoredEntry): boolean {
+  if (a.entry.source !== b.entry.source) return false
+  if (a.entry.content === b.entry.content) return true
+  return contentJsonOf(a) === contentJsonOf(b)
 }
 
 /** The searchable text of an entry: its content's words, then its source. */

@@ -61,6 +61,10 @@ export class RelevanceIndex {
   private totalLength = 0
   /** Scratch for one query's scores by id, reused: a query allocates nothing per posting. */
   private scratch = new Float64Array(0)
+  /** The ids the last `score` touched and their scores, reused likewise. */
+  private touched = new Int32Array(0)
+  private touchedBm25 = new Float64Array(0)
+  private touchedCount = 0
 
   get size (): number { return this.entries.size }
 
@@ -133,34 +137,47 @@ export class RelevanceIndex {
   tokensOf (id: number): number { return this.tokens[id] }
 
   /**
-   * Every entry sharing at least one term with `task` and its BM25+ score, as two arrays.
-   * Cost: the postings of the task's terms; nothing here is proportional to the store.
+   * Every entry sharing at least one term with `task` and its BM25+ score, as two arrays. Cost: the
+   * postings of the task's terms; nothing here is proportional to the store, and nothing is
+   * allocated: the arrays are views of the index's own buffers, valid until the next call, as is
+   * `bm25Of` (a query asks which entries matched without a set of its own).
    */
   score (task: string): ScoredIds {
-    const count = this.entries.size
-    if (count === 0) return { ids: new Int32Array(0), bm25: new Float64Array(0) }
-    if (this.scratch.length < this.stored.length) this.scratch = new Float64Array(this.stored.length * 2)
     const scores = this.scratch
-    const touched: number[] = []
+    for (let i = 0; i < this.touchedCount; i++) scores[this.touched[i]] = 0
+    this.touchedCount = 0
+    const count = this.entries.size
+    if (count === 0) return { ids: this.touched.subarray(0, 0), bm25: this.touchedBm25.subarray(0, 0) }
+    if (scores.length < this.stored.length) {
+      const capacity = this.stored.length * 2
+      this.scratch = new Float64Array(capacity)
+      this.touched = new Int32Array(capacity)
+      this.touchedBm25 = new Float64Array(capacity)
+      return this.score(task)
+    }
+    const touched = this.touched
+    const lengths = this.lengths
+    let touchedCount = 0
     const averageLength = this.totalLength / count
     const { k1, b, delta } = BM25
     for (const term of queryTerms(task)) {
       const posting = this.postings.get(term)
       if (posting === undefined) continue
       const idf = Math.log(1 + (count - posting.size + 0.5) / (posting.size + 0.5))
-      for (const [id, tf] of posting) {
-        if (scores[id] === 0) touched.push(id)
-        scores[id] += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * this.lengths[id] / averageLength)) + delta)
-      }
+      // forEach, not for-of: no iterator result per posting.
+      posting.forEach((tf, id) => {
+        if (scores[id] === 0) touched[touchedCount++] = id
+        scores[id] += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[id] / averageLength)) + delta)
+      })
     }
-    const ids = Int32Array.from(touched)
-    const bm25 = new Float64Array(ids.length)
-    for (let i = 0; i < ids.length; i++) {
-      bm25[i] = scores[ids[i]]
-      scores[ids[i]] = 0
-    }
-    return { ids, bm25 }
+    this.touchedCount = touchedCount
+    const bm25 = this.touchedBm25
+    for (let i = 0; i < touchedCount; i++) bm25[i] = scores[touched[i]]
+    return { ids: touched.subarray(0, touchedCount), bm25: bm25.subarray(0, touchedCount) }
   }
+
+  /** The BM25+ of the entry under `id` in the last `score` (0: it shares no term with that task). */
+  bm25Of (id: number): number { return this.scratch[id] }
 
   /**
    * Every entry sharing at least one term with `task`, with its BM25+ score and write time.

@@ -12,6 +12,7 @@
 import { contentJsonOf } from '../store/content-json.js'
 import type { StoredEntry } from '../store/types.js'
 import { contentText } from './entry-text.js'
+import { Posting } from './posting.js'
 import { distinctTerms, processTerm, tokenize } from './terms.js'
 
 /** The longest `relevant_to` accepted (characters): a task description, not a document. */
@@ -26,8 +27,8 @@ export const BM25 = { k1: 1.2, b: 0.75, delta: 0.5 } as const
 interface IndexedEntry {
   /** A small integer for this entry while it is indexed: postings and scores are keyed by it. */
   readonly id: number
-  /** The entry's distinct terms, so removal touches exactly its postings and never re-reads it. */
-  readonly terms: readonly string[]
+  /** The postings of the entry's distinct terms, so removal never re-reads it nor looks a term up. */
+  readonly postings: readonly Posting[]
 }
 
 export interface TermMatch {
@@ -46,8 +47,8 @@ export interface ScoredIds {
 }
 
 export class RelevanceIndex {
-  /** term -> (entry id -> term frequency). Integer keys hash far cheaper than the entry keys. */
-  private readonly postings = new Map<string, Map<number, number>>()
+  /** term -> the entries holding it (posting.ts: append-only, stale postings skipped by generation). */
+  private readonly postings = new Map<string, Posting>()
   private readonly entries = new Map<string, IndexedEntry>()
   // Per id: the entry as indexed, its length in terms (the document length of BM25) and write time.
   private readonly stored: Array<StoredEntry | undefined> = []
@@ -56,6 +57,8 @@ export class RelevanceIndex {
   // Per id, copied from the entry so that a query reads small packed arrays, not 10,000s of objects.
   private readonly priorities: number[] = []
   private readonly tokens: number[] = []
+  /** Per id: bumped when its entry leaves, so the postings it had are stale from then on. */
+  private readonly generations: number[] = []
   /** Ids of removed entries, reused so the arrays stay as long as the most entries ever held. */
   private readonly freeIds: number[] = []
   private totalLength = 0
@@ -81,17 +84,21 @@ export class RelevanceIndex {
     }
     if (indexed !== undefined) this.remove(stored.key)
     const id = this.freeIds.pop() ?? this.stored.length
+    this.generations[id] ??= 0
+    const generation = this.generations[id]
     const frequencies = termFrequencies(stored)
+    const postings: Posting[] = []
     let length = 0
     for (const [term, tf] of frequencies) {
       length += tf
       let posting = this.postings.get(term)
-      if (posting === undefined) this.postings.set(term, posting = new Map())
-      posting.set(id, tf)
+      if (posting === undefined) this.postings.set(term, posting = new Posting(term))
+      posting.add(id, tf, generation)
+      postings.push(posting)
     }
     this.lengths[id] = length
     this.describe(id, stored)
-    this.entries.set(stored.key, { id, terms: [...frequencies.keys()] })
+    this.entries.set(stored.key, { id, postings })
     this.totalLength += length
   }
 
@@ -107,10 +114,10 @@ export class RelevanceIndex {
     const indexed = this.entries.get(key)
     if (indexed === undefined) return
     const { id } = indexed
-    for (const term of indexed.terms) {
-      const posting = this.postings.get(term) as Map<number, number>
-      posting.delete(id)
-      if (posting.size === 0) this.postings.delete(term)
+    this.generations[id]++
+    for (const posting of indexed.postings) {
+      posting.removed(this.generations)
+      if (posting.live === 0) this.postings.delete(posting.term)
     }
     this.entries.delete(key)
     this.totalLength -= this.lengths[id]
@@ -163,9 +170,9 @@ export class RelevanceIndex {
     for (const term of queryTerms(task)) {
       const posting = this.postings.get(term)
       if (posting === undefined) continue
-      const idf = Math.log(1 + (count - posting.size + 0.5) / (posting.size + 0.5))
-      // forEach, not for-of: no iterator result per posting.
-      posting.forEach((tf, id) => {
+      const df = posting.live
+      const idf = Math.log(1 + (count - df + 0.5) / (df + 0.5))
+      posting.forEachLive(this.generations, (id, tf) => {
         if (scores[id] === 0) touched[touchedCount++] = id
         scores[id] += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[id] / averageLength)) + delta)
       })
@@ -193,7 +200,7 @@ export class RelevanceIndex {
   /** Every posting as sorted `term key tf` lines and the length of each entry, for the consistency tests. */
   dump (): { postings: string[], lengths: Record<string, number>, totalLength: number } {
     const postings: string[] = []
-    for (const [term, posting] of this.postings) for (const [id, tf] of posting) postings.push(`${term} ${this.storedOf(id).key} ${tf}`)
+    for (const [term, posting] of this.postings) posting.forEachLive(this.generations, (id, tf) => postings.push(`${term} ${this.storedOf(id).key} ${tf}`))
     const lengths: Record<string, number> = {}
     for (const [key, { id }] of [...this.entries].sort(([a], [b]) => a < b ? -1 : 1)) lengths[key] = this.lengths[id]
     return { postings: postings.sort(), lengths, totalLength: this.totalLength }

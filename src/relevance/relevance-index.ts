@@ -9,7 +9,6 @@
 // an entry to remove it; Orama's removal took milliseconds), against a budget of +30%, and neither
 // can key postings by a small integer. The words are the library's part: the `stemmer` package
 // (terms.ts). The scoring is checked against the BM25+ definition in the tests.
-import { contentJsonOf } from '../store/content-json.js'
 import type { StoredEntry } from '../store/types.js'
 import { contentText } from './entry-text.js'
 import { Posting } from './posting.js'
@@ -40,7 +39,7 @@ export interface TermMatch {
 
 /** The entries sharing a term with a task: parallel arrays, in no particular order. */
 export interface ScoredIds {
-  /** Index ids (RelevanceIndex.storedOf, writtenAtOf). */
+  /** Index ids (RelevanceIndex.keyOf, writtenAtOf). */
   readonly ids: Int32Array
   /** BM25+ of each, > 0. */
   readonly bm25: Float64Array
@@ -50,8 +49,10 @@ export class RelevanceIndex {
   /** term -> the entries holding it (posting.ts: append-only, stale postings skipped by generation). */
   private readonly postings = new Map<string, Posting>()
   private readonly entries = new Map<string, IndexedEntry>()
-  // Per id: the entry as indexed, its length in terms (the document length of BM25) and write time.
-  private readonly stored: Array<StoredEntry | undefined> = []
+  // Per id: the entry's key and seq (not the entry: a replaced one must not stay alive until the
+  // next query catches up), its length in terms (the document length of BM25) and write time.
+  private readonly keys: string[] = []
+  private readonly seqs: number[] = []
   private readonly lengths: number[] = []
   private readonly writtenAt: number[] = []
   // Per id, copied from the entry so that a query reads small packed arrays, not 10,000s of objects.
@@ -76,14 +77,8 @@ export class RelevanceIndex {
 
   /** Indexes an entry, replacing whatever its key held. */
   add (stored: StoredEntry): void {
-    const indexed = this.entries.get(stored.key)
-    if (indexed !== undefined && sameText(this.stored[indexed.id] as StoredEntry, stored)) {
-      // A priority change or a rewrite with the same content: the terms are those indexed already.
-      this.describe(indexed.id, stored)
-      return
-    }
-    if (indexed !== undefined) this.remove(stored.key)
-    const id = this.freeIds.pop() ?? this.stored.length
+    if (this.entries.has(stored.key)) this.remove(stored.key)
+    const id = this.freeIds.pop() ?? this.keys.length
     this.generations[id] ??= 0
     const generation = this.generations[id]
     const frequencies = termFrequencies(stored)
@@ -103,7 +98,8 @@ export class RelevanceIndex {
   }
 
   private describe (id: number, stored: StoredEntry): void {
-    this.stored[id] = stored
+    this.keys[id] = stored.key
+    this.seqs[id] = stored.seq
     this.writtenAt[id] = Date.parse(stored.entry.timestamp)
     this.priorities[id] = stored.entry.priority
     this.tokens[id] = stored.entry.tokens
@@ -121,18 +117,21 @@ export class RelevanceIndex {
     }
     this.entries.delete(key)
     this.totalLength -= this.lengths[id]
-    this.stored[id] = undefined
+    this.keys[id] = ''
     this.freeIds.push(id)
   }
 
   /** One more than the highest id in use: the length of an array indexed by id. */
-  get capacity (): number { return this.stored.length }
+  get capacity (): number { return this.keys.length }
 
   /** The id of the entry indexed under `key`, if any. */
   idOf (key: string): number | undefined { return this.entries.get(key)?.id }
 
-  /** The entry indexed under `id` (an id from `score`, valid until the index next changes). */
-  storedOf (id: number): StoredEntry { return this.stored[id] as StoredEntry }
+  /** The key of the entry indexed under `id` (an id from `score`, valid until the index next changes). */
+  keyOf (id: number): string { return this.keys[id] }
+
+  /** The seq of the entry under `id` (its place in rank order among equal priorities). */
+  seqOf (id: number): number { return this.seqs[id] }
 
   /** The write time (ms) of the entry under `id`, parsed once when it was indexed. */
   writtenAtOf (id: number): number { return this.writtenAt[id] }
@@ -155,8 +154,8 @@ export class RelevanceIndex {
     this.touchedCount = 0
     const count = this.entries.size
     if (count === 0) return { ids: this.touched.subarray(0, 0), bm25: this.touchedBm25.subarray(0, 0) }
-    if (scores.length < this.stored.length) {
-      const capacity = this.stored.length * 2
+    if (scores.length < this.keys.length) {
+      const capacity = this.keys.length * 2
       this.scratch = new Float64Array(capacity)
       this.touched = new Int32Array(capacity)
       this.touchedBm25 = new Float64Array(capacity)
@@ -193,28 +192,18 @@ export class RelevanceIndex {
   matches (task: string): Map<string, TermMatch> {
     const found = new Map<string, TermMatch>()
     const { ids, bm25 } = this.score(task)
-    for (let i = 0; i < ids.length; i++) found.set(this.storedOf(ids[i]).key, { bm25: bm25[i], writtenAt: this.writtenAt[ids[i]] })
+    for (let i = 0; i < ids.length; i++) found.set(this.keys[ids[i]], { bm25: bm25[i], writtenAt: this.writtenAt[ids[i]] })
     return found
   }
 
   /** Every posting as sorted `term key tf` lines and the length of each entry, for the consistency tests. */
   dump (): { postings: string[], lengths: Record<string, number>, totalLength: number } {
     const postings: string[] = []
-    for (const [term, posting] of this.postings) posting.forEachLive(this.generations, (id, tf) => postings.push(`${term} ${this.storedOf(id).key} ${tf}`))
+    for (const [term, posting] of this.postings) posting.forEachLive(this.generations, (id, tf) => postings.push(`${term} ${this.keys[id]} ${tf}`))
     const lengths: Record<string, number> = {}
     for (const [key, { id }] of [...this.entries].sort(([a], [b]) => a < b ? -1 : 1)) lengths[key] = this.lengths[id]
     return { postings: postings.sort(), lengths, totalLength: this.totalLength }
   }
-}
-
-/**
- * Whether two versions of an entry have the same searchable text: the same source, and the same
- * content object (a priority change keeps it) or equal content JSON (a rewrite of the same value).
- */
-function sameText (a: StoredEntry, b: StoredEntry): boolean {
-  if (a.entry.source !== b.entry.source) return false
-  if (a.entry.content === b.entry.content) return true
-  return contentJsonOf(a) === contentJsonOf(b)
 }
 
 /** The searchable text of an entry: its content's words, then its source. */

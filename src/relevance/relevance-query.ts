@@ -30,6 +30,8 @@ export interface RelevanceSource {
   readonly passes: ((stored: StoredEntry) => boolean) | undefined
   /** Every entry, best-ranked first (priority descending, then most recent write). */
   inRankOrder: () => Iterable<StoredEntry>
+  /** The entry under a key. */
+  get: (key: string) => StoredEntry | undefined
   /** Entries held. */
   readonly size: number
   /** The same entries by size. */
@@ -85,7 +87,7 @@ function rankMatches (source: RelevanceSource, task: string, now: number, buffer
   let best = 0
   for (let i = 0; i < n; i++) {
     score[i] = 0
-    if (passes !== undefined && !passes(index.storedOf(ids[i]))) continue
+    if (passes !== undefined && !passes(entryOf(source, ids[i]))) continue
     candidates[count++] = i
     if (bm25[i] > best) best = bm25[i]
   }
@@ -97,7 +99,7 @@ function rankMatches (source: RelevanceSource, task: string, now: number, buffer
     if (score[a] !== score[b]) return score[a] > score[b]
     const pa = index.priorityOf(ids[a])
     const pb = index.priorityOf(ids[b])
-    return pa !== pb ? pa > pb : index.storedOf(ids[a]).seq > index.storedOf(ids[b]).seq
+    return pa !== pb ? pa > pb : index.seqOf(ids[a]) > index.seqOf(ids[b])
   }
   return { ids, bm25, candidates, count, score, best, before }
 }
@@ -125,7 +127,7 @@ export function relevanceQuery (source: RelevanceSource, query: ContextQuery & {
     const i = heap.pop() as number
     const tokens = index.tokensOf(ids[i])
     if (tokens <= left) {
-      const stored = index.storedOf(ids[i])
+      const stored = entryOf(source, ids[i])
       entries.push(stored)
       scores.push([stored.key, score[i]])
       left -= tokens
@@ -160,6 +162,11 @@ export function relevanceQuery (source: RelevanceSource, query: ContextQuery & {
   return { entries, metadata, scoreOf: later.scoreOf }
 }
 
+/** The entry under an index id (the index is caught up, so the store holds it). */
+function entryOf (source: RelevanceSource, id: number): StoredEntry {
+  return source.get(source.index.keyOf(id)) as StoredEntry
+}
+
 /** Whether an entry is a candidate sharing no term with the task of the last `index.score`. */
 function isOther (source: RelevanceSource, entry: StoredEntry): boolean {
   return source.index.bm25Of(source.index.idOf(entry.key) as number) === 0 && (source.passes === undefined || source.passes(entry))
@@ -185,7 +192,7 @@ function afterTheQuery (source: RelevanceSource, task: string, now: number, retu
       const { index } = source
       const order = Array.from(candidates.subarray(0, count)).sort((a, b) => before(a, b) ? -1 : before(b, a) ? 1 : 0)
       const omitted: string[] = []
-      for (const i of order) if (!returned.has(index.storedOf(ids[i]))) omitted.push(index.storedOf(ids[i]).key)
+      for (const i of order) if (!returned.has(entryOf(source, ids[i]))) omitted.push(index.keyOf(ids[i]))
       index.score(task) // bm25Of (isOther) answers for this task again
       for (const entry of source.inRankOrder()) if (!returned.has(entry) && isOther(source, entry)) omitted.push(entry.key)
       return omitted
@@ -194,7 +201,7 @@ function afterTheQuery (source: RelevanceSource, task: string, now: number, retu
     scoreOf: (key: string): number => {
       const { ids, bm25, score, best } = again()
       const { index } = source
-      byKey ??= new Map(Array.from(ids, (id, i) => [index.storedOf(id).key, i]))
+      byKey ??= new Map(Array.from(ids, (id, i) => [index.keyOf(id), i]))
       const i = byKey.get(key)
       if (i === undefined) return 0
       return score[i] > 0 ? score[i] : matchScore(bm25[i], best, index.priorityOf(ids[i]), now - index.writtenAtOf(ids[i]))

@@ -17,7 +17,6 @@ import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
 import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex, type IndexNode } from './ranked-index.js'
 import { pagingOf, restOfWalk, withNextCursor } from './query-paging.js'
-import { CONTENT_PREFIX, contentJsonOf } from './content-json.js'
 import { EntriesBySize } from './entries-by-size.js'
 import type {
   Actor, ChangeEvent, ChangeReason, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult,
@@ -273,6 +272,7 @@ export class TenantStore {
       index: this.relevance.current(),
       passes: hasFilters(query) ? this.passesFilters(query) : undefined,
       inRankOrder: () => this.index.inRankOrder(),
+      get: (key) => this.get(key),
       size: this.nodes.size,
       bySize: this.bySize,
       seq: () => this.currentSeq
@@ -420,8 +420,6 @@ function formatKey (source: string, micros: number): string {
   return `${source}_${seconds}.${String(micros % 1e6).padStart(6, '0')}`
 }
 
-export { contentJsonOf }
-
 /** A write's content serialized and counted once, with the checks that need no stored state passed. */
 export interface PreparedWrite { contentJson: string, tokens: number }
 
@@ -495,6 +493,8 @@ interface EntryFields {
   expiresAt?: number
 }
 
+const CONTENT_PREFIX = ',"content":'
+
 /**
  * Builds a stored entry and its JSON once. The JSON is assembled around the already-serialized
  * content (serialized once for token counting), in the same field order as JSON.stringify(entry).
@@ -519,6 +519,13 @@ export function buildStoredEntry (key: string, seq: number, contentJson: string,
   // keeps one string alive instead of a tree of pieces (fewer objects for every GC to visit).
   json.charCodeAt(json.length >> 1)
   return { key, entry, seq, expiresAt: fields.expiresAt, json }
+}
+
+/** The content's JSON, cut out of the entry's JSON (no re-serialization). */
+export function contentJsonOf (stored: StoredEntry): string {
+  const start = stored.json.indexOf(CONTENT_PREFIX) + CONTENT_PREFIX.length
+  const end = stored.json.lastIndexOf(',"tokens":')
+  return stored.json.slice(start, end)
 }
 
 // Every query option by what it does. TypeScript requires a new option to be listed here, so the

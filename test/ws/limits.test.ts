@@ -209,7 +209,8 @@ test('shutdown: in-flight writes are acknowledged, then every client is closed 1
   const refused = writer.frames.filter((f) => f.type === 'error')
   t.comment(`${acked.length} acknowledged, ${refused.length} refused during shutdown`)
   t.ok(acked.length > 0)
-  t.ok(refused.every((f) => f.code === 'internal' && /shutting down/.test(f.message)), 'writes after shutdown began are refused, not lost silently')
+  t.ok(refused.every((f) => f.code === 'internal' && /shutting down/.test(f.message as string) && (f.details as { reason?: string })?.reason === 'unavailable'),
+    'writes after shutdown began are refused (retryable: details.reason unavailable), not lost silently')
   t.equal(app.store.seq('default'), acked.length, 'every applied write was acknowledged before the close')
   for (const key of acked) t.ok(app.store.get('default', key), `${key} is stored`)
 })

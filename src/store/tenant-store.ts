@@ -258,7 +258,7 @@ export class TenantStore {
    * `relevant_to`, when given), the `max_tokens` budget and `limit`, then paging's next_cursor.
    */
   query (query: ContextQuery, now = Date.now()): QueryResult {
-    const paging = pagingOf(query, this.currentSeq)
+    const paging = pagingOf(query, this.currentSeq, this.currentEpoch)
     if (query.relevant_to !== undefined) return this.relevantTo({ ...query, relevant_to: query.relevant_to }, now)
     return withNextCursor(fillBudget(restOfWalk(this.filter(query), paging), query), paging)
   }

@@ -156,6 +156,16 @@ declare module 'fastify' {
   interface FastifyInstance { metrics: ReturnType<typeof createMetrics> }
 }
 
+/** A metric's child per label value, made on first use and kept (for bounded label sets only). */
+function boundChildren<C> (make: (value: string) => C): (value: string) => C {
+  const children = new Map<string, C>()
+  return (value) => {
+    let child = children.get(value)
+    if (child === undefined) children.set(value, (child = make(value)))
+    return child
+  }
+}
+
 export default fp(async (app) => {
   const metrics = createMetrics({
     store: app.store,
@@ -164,9 +174,13 @@ export default fp(async (app) => {
     draining: () => app.lifecycle.draining
   })
   app.decorate('metrics', metrics)
+  // Children bound once per reason (a handful): a label look-up per change is measurable at
+  // ingest rates (issue 16).
+  const changesBy = boundChildren((reason) => metrics.changes.labels(reason))
+  const removalsBy = boundChildren((reason) => metrics.evictions.labels(reason))
   const unsubscribe = app.store.onChange((change) => {
-    metrics.changes.inc({ reason: change.reason })
-    for (const removal of change.removed) metrics.evictions.inc({ reason: removal.reason })
+    changesBy(change.reason).inc()
+    for (const removal of change.removed) removalsBy(removal.reason).inc()
   })
   app.addHook('onClose', async () => { unsubscribe() })
   // Labelled by route template (/context/:key), never the raw URL, so keys and probes for unknown

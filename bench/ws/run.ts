@@ -55,7 +55,7 @@ const SUBSCRIBERS = 200
 const WRITERS = 8
 const CONNECTIONS = 2000
 const EVICT_ENTRIES = 20_000
-const CONTENT_SIZES = [400, 40_000] as const
+const CONTENT_SIZES = (process.env.BENCH_CONTENT_SIZES ?? '400,40000').split(',').map(Number)
 // In flight per writer in the content scenario: 8 x 2 large writes stay within the tokenizer
 // pool's queue (MCP_TOKENIZER_QUEUE), which would refuse more as `rate_limited`.
 const CONTENT_WINDOW = 2

@@ -4,18 +4,18 @@
 // goes to zod, which stays the authority and words every error. So it may only ever be stricter
 // than zod, never looser (test/protocol/write-precheck.test.ts holds the two together).
 import type { MessageOf } from './messages.js'
+import { isWellFormed } from './well-formed.js'
 
 type WriteMessage = MessageOf<'update_context'> | MessageOf<'context_update'>
 
 const MAX_TTL_SECONDS = 365 * 24 * 3600
-const LONE_SURROGATE = /\p{Cs}/u
 
 const isString = (value: unknown, min: number, max: number): value is string =>
   typeof value === 'string' && value.length >= min && value.length <= max
 
 /** A string the shared key and source schemas accept: length in range, well-formed Unicode. */
 const isName = (value: unknown, max: number): value is string =>
-  isString(value, 1, max) && !LONE_SURROGATE.test(value)
+  isString(value, 1, max) && isWellFormed(value)
 
 const isInt = (value: unknown, min: number, max: number): value is number =>
   typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max

@@ -7,6 +7,7 @@
 // piece, so counting is O(n log n) in the text's length whatever its content.
 import { bytePairCount, bytePairTokens, QUEUE_MERGE_MIN_BYTES } from './bpe-merge.js'
 import type { RankTable } from './rank-table.js'
+import { NOT_SHORT, shortPieceCount, shortTokenTableOf, type ShortTokenTable } from './short-pieces.js'
 
 /** Knobs for tests; production code uses the defaults. */
 export interface CountOptions {
@@ -27,41 +28,54 @@ const pieceCaches = new WeakMap<RankTable, Map<string, number>>()
 export function countTokens (table: RankTable, text: string, options: CountOptions = {}): number {
   const queueFrom = options.queueFrom ?? QUEUE_MERGE_MIN_BYTES
   const cache = options.cache === false ? undefined : pieceCacheOf(table)
-  const ascii = isAscii(text)
-  // exec on a copy of the pattern: cheaper per piece than matchAll's iterator, and the shared
-  // pattern keeps no lastIndex between calls.
-  const pattern = new RegExp(table.pattern)
+  const short = shortTokenTableOf(table)
+  // The split walks the text with a sticky copy of the pattern and `test`, which builds no match
+  // array and no piece string (cheaper per piece than exec by a third): each piece starts where
+  // the last one ended. The patterns match every character, but should some text not match, the
+  // global copy finds the next piece and the text skipped is left out, as matchAll leaves it.
+  const sticky = new RegExp(table.pattern.source, 'uy')
   let count = 0
-  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
-    const piece = ascii ? match[0] : toByteString(match[0])
-    if (table.ranks.has(piece)) {
-      count++
+  let start = 0
+  while (start < text.length) {
+    sticky.lastIndex = start
+    let end: number
+    if (sticky.test(text)) {
+      end = sticky.lastIndex
+    } else {
+      const search = new RegExp(table.pattern)
+      search.lastIndex = start
+      const match = search.exec(text)
+      if (match === null) break
+      start = match.index
+      end = search.lastIndex
+    }
+    // The pattern has no empty match; this guard only keeps the loop finite.
+    if (end <= start) {
+      start++
       continue
     }
-    // Not a token as a whole, so two bytes stay two tokens, and three make two if either pair
-    // is a token (merging it leaves a pair that is the whole piece, not a token), else three.
-    // Dense text (base64, hex) is mostly such pieces.
-    if (piece.length === 2) {
-      count += 2
-      continue
-    }
-    if (piece.length === 3) {
-      count += table.ranks.has(piece.slice(0, 2)) || table.ranks.has(piece.slice(1)) ? 2 : 3
-      continue
-    }
-    if (cache === undefined || piece.length >= queueFrom) {
-      count += bytePairCount(piece, table, queueFrom)
-      continue
-    }
-    let merged = cache.get(piece)
-    if (merged === undefined) {
-      merged = bytePairCount(piece, table, queueFrom)
-      if (cache.size >= PIECE_CACHE_SIZE) cache.clear()
-      cache.set(piece, merged)
-    }
-    count += merged
+    count += pieceCount(table, short, cache, queueFrom, text, start, end)
+    start = end
   }
   return count
+}
+
+/** The tokens of the piece text[start, end). */
+function pieceCount (table: RankTable, short: ShortTokenTable, cache: Map<string, number> | undefined, queueFrom: number, text: string, start: number, end: number): number {
+  // Pieces of up to four bytes (most of dense text such as base64) are counted from the text's
+  // characters, without a piece string (short-pieces.ts).
+  const shortCount = shortPieceCount(short, text, start, end)
+  if (shortCount !== NOT_SHORT) return shortCount
+  const piece = toByteString(text.slice(start, end))
+  if (table.ranks.has(piece)) return 1
+  if (cache === undefined || piece.length >= queueFrom) return bytePairCount(piece, table, queueFrom)
+  let merged = cache.get(piece)
+  if (merged === undefined) {
+    merged = bytePairCount(piece, table, queueFrom)
+    if (cache.size >= PIECE_CACHE_SIZE) cache.clear()
+    cache.set(piece, merged)
+  }
+  return merged
 }
 
 /** The token ids of `text` (for tests against the oracle, which compares ids, not only counts). */
@@ -84,10 +98,6 @@ function pieceCacheOf (table: RankTable): Map<string, number> {
     pieceCaches.set(table, cache)
   }
   return cache
-}
-
-function isAscii (text: string): boolean {
-  return Buffer.byteLength(text, 'utf8') === text.length
 }
 
 /** UTF-8 bytes as a byte string; ASCII text is already one (a lone surrogate becomes U+FFFD, as with TextEncoder). */

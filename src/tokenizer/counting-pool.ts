@@ -31,6 +31,7 @@ const busy = () => new ContextError('rate_limited',
 
 // The worker is a sibling module: .ts when running from source (tsx, tests), .js once built.
 const WORKER = new URL(import.meta.url.endsWith('.ts') ? './count-worker.ts' : './count-worker.js', import.meta.url).href
+const FRAME_WORKER = new URL(import.meta.url.endsWith('.ts') ? '../ws/frame-worker.ts' : '../ws/frame-worker.js', import.meta.url).href
 
 export class TokenCountingPool {
   private readonly pool: Piscina<CountTask | FrameTask, number | FramePreparation> | undefined
@@ -87,12 +88,13 @@ export class TokenCountingPool {
    */
   framesReady = false
   private warming = false
+  private warmUp: Promise<void> | undefined
 
   private warmFrames (): void {
     if (this.warming || this.pool === undefined) return
     this.warming = true
     // Outside inFlight: piscina's own queue has one place more for it (see the constructor).
-    this.pool.run({ bytes: Buffer.from('{"type":"ping"}'), maxDepth: 1, encoding: this.options.encoding }, { name: 'frame' })
+    this.warmUp = this.pool.run({ bytes: Buffer.from('{"type":"ping"}'), maxDepth: 1, encoding: this.options.encoding }, { filename: FRAME_WORKER })
       .then(() => { this.framesReady = true }, () => { this.warming = false })
   }
 
@@ -107,7 +109,7 @@ export class TokenCountingPool {
     // of a larger buffer, which a clone would copy whole.
     const copy = new Uint8Array(bytes)
     const task: FrameTask = { bytes: copy, maxDepth, encoding: this.options.encoding }
-    return (this.pool.run(task, { name: 'frame', transferList: [copy.buffer] }) as Promise<FramePreparation>).finally(() => { this.inFlight-- })
+    return (this.pool.run(task, { filename: FRAME_WORKER, transferList: [copy.buffer] }) as Promise<FramePreparation>).finally(() => { this.inFlight-- })
   }
 
   private get full (): boolean {
@@ -116,6 +118,9 @@ export class TokenCountingPool {
 
   /** Stops the threads; counts still running are abandoned (their writes fail). */
   async close (): Promise<void> {
+    // A warm-up still running is let finish (it is tiny): its answer after destroy() would be a
+    // task piscina no longer knows.
+    await this.warmUp
     await this.pool?.destroy()
   }
 }

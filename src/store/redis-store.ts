@@ -12,7 +12,7 @@ import { ContextError, forbidden, notFound } from '../errors.js'
 import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import type { ChangeListener, ContextStore } from './context-store.js'
 import {
-  DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyKeyReusedError, fingerprintOf, replayedResult,
+  DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyKeyReusedError, fingerprintOf, observeIdempotency, replayedResult,
   type IdempotencyOptions, type IdempotentOperation
 } from './idempotency.js'
 import { assertCanWrite, canWrite, isAdmin } from './permissions.js'
@@ -153,7 +153,7 @@ export class RedisContextStore implements ContextStore {
     const audit = this.auditArg(actor, request, { op: 'write', input })
     const replica = this.replica(actor.tenant)
     const ready = Promise.all([prepared, this.register(replica)]).then(([counted]) => counted)
-    return await this.order.run(actor.tenant, ready, (counted) => this.sendWrite(actor, input, replica, counted, audit))
+    return await this.observed(actor, request, this.order.run(actor.tenant, ready, (counted) => this.sendWrite(actor, input, replica, counted, audit)))
   }
 
   async writeDeferred (actor: Actor, pending: Promise<DeferredWrite>): Promise<WriteResult> {
@@ -161,20 +161,26 @@ export class RedisContextStore implements ContextStore {
     const ready = Promise.all([pending, this.register(replica)]).then(([write]) => write)
     return await this.order.run(actor.tenant, ready, async (write) => {
       const prepared = checkDeferredWrite(actor, write, this.options)
-      return await this.sendWrite(actor, write.input, replica, prepared, this.auditArg(actor, write.request, { op: 'write', input: write.input }))
+      // Observed here: the request (its idempotency key) is only known now.
+      return await this.observed(actor, write.request,
+        this.sendWrite(actor, write.input, replica, prepared, this.auditArg(actor, write.request, { op: 'write', input: write.input })))
     })
   }
 
   async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
-    return await this.order.run(actor.tenant, undefined, () => this.sendSetPriority(actor, key, priority, request))
+    return await this.observed(actor, request, this.order.run(actor.tenant, undefined, () => this.sendSetPriority(actor, key, priority, request)))
   }
 
   async remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
-    return await this.order.run(actor.tenant, undefined, () => this.sendRemove(actor, key, request))
+    return await this.observed(actor, request, this.order.run(actor.tenant, undefined, () => this.sendRemove(actor, key, request)))
   }
 
   async clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
-    return await this.order.run(actor.tenant, undefined, () => this.sendClear(actor, options, request))
+    return await this.observed(actor, request, this.order.run(actor.tenant, undefined, () => this.sendClear(actor, options, request)))
+  }
+
+  private async observed<R extends { replayed?: true }> (actor: Actor, request: RequestOptions | undefined, operation: Promise<R>): Promise<R> {
+    return await observeIdempotency(this.options.onIdempotency, actor, request, operation)
   }
 
   private async sendWrite (

@@ -23,6 +23,9 @@ export interface CountingPoolOptions {
   idleTimeoutMs?: number
 }
 
+/** Told of each count: where it ran and how long it took, in seconds (the metrics record it). */
+export type CountObserver = (where: 'worker' | 'inline', seconds: number) => void
+
 /** What a refused count asks the client to wait before retrying. */
 const RETRY_AFTER_MS = 250
 
@@ -36,6 +39,7 @@ const FRAME_WORKER = new URL(import.meta.url.endsWith('.ts') ? '../ws/frame-work
 export class TokenCountingPool {
   private readonly pool: Piscina<CountTask | FrameTask, number | FramePreparation> | undefined
   private inFlight = 0
+  private observer: CountObserver | undefined
 
   constructor (private readonly options: CountingPoolOptions) {
     if (options.threads > 0) {
@@ -52,6 +56,20 @@ export class TokenCountingPool {
     }
   }
 
+  /** Sets the one observer of counts (the metrics plugin). */
+  observe (observer: CountObserver | undefined): void {
+    this.observer = observer
+  }
+
+  /** Counts waiting for a thread (beyond one running on each), and the threads running now. */
+  get queueDepth (): number {
+    return this.pool?.queueSize ?? 0
+  }
+
+  get workers (): number {
+    return this.pool?.threads.length ?? 0
+  }
+
   /** Whether large texts go to worker threads. */
   get threaded (): boolean {
     return this.pool !== undefined
@@ -62,13 +80,26 @@ export class TokenCountingPool {
    * Rejects with `rate_limited` (nothing else happens) when the queue is full.
    */
   count (text: string): number | Promise<number> {
-    if (this.pool === undefined || text.length < this.options.inlineBelow) return countTokens(rankTable(this.options.encoding), text)
+    if (this.pool === undefined || text.length < this.options.inlineBelow) return this.countInline(text)
     if (this.full) return Promise.reject(busy())
     this.inFlight++
+    const started = this.observer !== undefined ? performance.now() : 0
     return (this.pool.run({ text, encoding: this.options.encoding }) as Promise<number>).then((count) => {
       this.warmFrames()
       return count
-    }).finally(() => { this.inFlight-- })
+    }).finally(() => {
+      this.inFlight--
+      this.observer?.('worker', (performance.now() - started) / 1000)
+    })
+  }
+
+  private countInline (text: string): number {
+    const observer = this.observer
+    if (observer === undefined) return countTokens(rankTable(this.options.encoding), text)
+    const started = performance.now()
+    const count = countTokens(rankTable(this.options.encoding), text)
+    observer('inline', (performance.now() - started) / 1000)
+    return count
   }
 
   /**
@@ -100,16 +131,21 @@ export class TokenCountingPool {
 
   /**
    * Prepares a large frame on a thread (src/ws/frame-preparation.ts): parse, validation, depth
-   * check, the content's JSON and its count, all off the event loop. Call after takes().
+   * check, the content's JSON and its count, all off the event loop. Call after takes(). The
+   * observer hears of it as a count on a worker (it is one, with the parse around it).
    */
   prepareFrame (bytes: Uint8Array, maxDepth: number): Promise<FramePreparation> {
     if (this.pool === undefined || this.full) return Promise.reject(busy())
     this.inFlight++
+    const started = this.observer !== undefined ? performance.now() : 0
     // A copy of the frame's bytes, moved to the thread rather than cloned: ws may hand over a view
     // of a larger buffer, which a clone would copy whole.
     const copy = new Uint8Array(bytes)
     const task: FrameTask = { bytes: copy, maxDepth, encoding: this.options.encoding }
-    return (this.pool.run(task, { filename: FRAME_WORKER, transferList: [copy.buffer] }) as Promise<FramePreparation>).finally(() => { this.inFlight-- })
+    return (this.pool.run(task, { filename: FRAME_WORKER, transferList: [copy.buffer] }) as Promise<FramePreparation>).finally(() => {
+      this.inFlight--
+      this.observer?.('worker', (performance.now() - started) / 1000)
+    })
   }
 
   private get full (): boolean {

@@ -196,7 +196,8 @@ export class Connection implements Subscriber {
   /** A validated, admitted message: handled, answered, its effect applied. */
   private handle (message: ClientMessage, session: ClientSession): void {
     if (this.hub.draining) {
-      this.replyError(message.id, 'internal', 'The server is shutting down; reconnect and send again')
+      // `unavailable` travels as `internal` with details.reason (src/errors.ts): clients retry it elsewhere.
+      this.replyError(message.id, 'internal', 'The server is shutting down; reconnect and send again', { reason: 'unavailable' })
       return
     }
     const started = performance.now()

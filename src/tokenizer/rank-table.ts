@@ -3,6 +3,7 @@
 import cl100kBase from 'js-tiktoken/ranks/cl100k_base'
 import o200kBase from 'js-tiktoken/ranks/o200k_base'
 import type { TOKEN_ENCODINGS } from '../config.js'
+import { shortTokenTableOf } from './short-pieces.js'
 
 export type TokenEncoding = typeof TOKEN_ENCODINGS[number]
 
@@ -37,6 +38,9 @@ export function rankTable (name: TokenEncoding): RankTable {
     for (const [bytes, rank] of ranks) tokens[rank] = bytes
     table = { name, ranks, tokens, pattern: new RegExp(RAW[name].pat_str, 'ug') }
     loaded.set(name, table)
+    // Built with the table, where its load is already paid (server start, a thread's start), not
+    // inside the first count.
+    shortTokenTableOf(table)
   }
   return table
 }

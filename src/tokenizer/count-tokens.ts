@@ -33,7 +33,7 @@ export function countTokens (table: RankTable, text: string, options: CountOptio
   // array and no piece string (cheaper per piece than exec by a third): each piece starts where
   // the last one ended. The patterns match every character, but should some text not match, the
   // global copy finds the next piece and the text skipped is left out, as matchAll leaves it.
-  const sticky = new RegExp(table.pattern.source, 'uy')
+  const sticky = new RegExp(table.stickyPattern)
   let count = 0
   let start = 0
   while (start < text.length) {

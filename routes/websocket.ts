@@ -18,7 +18,8 @@ const websocketRoutes: FastifyPluginAsync = async (app) => {
     verifyToken: app.verifyToken,
     metrics: app.metrics,
     log,
-    audit: app.audit
+    audit: app.audit,
+    largeFrames: app.tokenizer
   })
   // A revocation closes the tenant's matching connections at once, here and (through the
   // revocation backend) on every other instance.

@@ -1,5 +1,6 @@
 // The store every surface uses: async operations (a backend may be remote), synchronous reads
 // from the local working set, and one stream of change events in seq order per tenant.
+import type { DeferredWrite } from './tenant-store.js'
 import type {
   Actor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, PriorityResult, QueryResult,
   RemoveResult, RequestOptions, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult
@@ -14,6 +15,13 @@ export interface ContextStore {
   // Writes take the request's options last: with an idempotency key, a repeated request gets
   // its first result again (`replayed: true`) and changes nothing (src/store/idempotency.ts).
   write (actor: Actor, input: WriteInput, request?: RequestOptions): Promise<WriteResult>
+  /**
+   * A write whose input is not known yet (a large frame being parsed and counted on a worker
+   * thread): it takes its place in the tenant's order now, and is applied in that place once
+   * `pending` gives it. When `pending` rejects, nothing is applied, the tenant's next operations
+   * go on, and this rejects with the same error.
+   */
+  writeDeferred (actor: Actor, pending: Promise<DeferredWrite>): Promise<WriteResult>
   setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult>
   remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult>
   clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult>

@@ -7,7 +7,7 @@ import {
 } from './idempotency.js'
 import { TenantOrder } from './tenant-order.js'
 import { TenantRegistry } from './tenant-registry.js'
-import { prepareWrite, type TenantStore, type TenantStoreOptions } from './tenant-store.js'
+import { checkDeferredWrite, prepareWrite, type DeferredWrite, type TenantStore, type TenantStoreOptions } from './tenant-store.js'
 import type { Actor, ChangeEvent, ClearOptions, ContextQuery, RequestOptions, WriteInput } from './types.js'
 
 /**
@@ -77,6 +77,15 @@ export class MemoryContextStore implements ContextStore {
   async write (actor: Actor, input: WriteInput, request?: RequestOptions) {
     return await this.observed(actor, request, this.order.run(actor.tenant, prepareWrite(actor, input, this.options), async (prepared) =>
       await this.once(actor, request, { op: 'write', input }, (store) => store.write(actor, input, Date.now(), prepared))))
+  }
+
+  async writeDeferred (actor: Actor, pending: Promise<DeferredWrite>) {
+    return await this.order.run(actor.tenant, pending, async (write) => {
+      const prepared = checkDeferredWrite(actor, write, this.options)
+      // Observed here: the request (its idempotency key) is only known now.
+      return await this.observed(actor, write.request, this.once(actor, write.request, { op: 'write', input: write.input },
+        (store) => store.write(actor, write.input, Date.now(), prepared)))
+    })
   }
 
   async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions) {

@@ -26,7 +26,7 @@ import { newEpoch } from './epoch.js'
 import { SCRIPTS, SCRIPT_KEY_COUNT, type ScriptName } from './redis-scripts.js'
 import { TenantOrder } from './tenant-order.js'
 import { TenantRegistry } from './tenant-registry.js'
-import { assertPriority, prepareWrite, type PreparedWrite, type TenantStoreOptions } from './tenant-store.js'
+import { assertPriority, checkDeferredWrite, prepareWrite, type DeferredWrite, type PreparedWrite, type TenantStoreOptions } from './tenant-store.js'
 import type {
   Actor, ChangeActor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult, RemoveResult, RequestOptions,
   WriteInput, WriteResult
@@ -154,6 +154,17 @@ export class RedisContextStore implements ContextStore {
     const replica = this.replica(actor.tenant)
     const ready = Promise.all([prepared, this.register(replica)]).then(([counted]) => counted)
     return await this.observed(actor, request, this.order.run(actor.tenant, ready, (counted) => this.sendWrite(actor, input, replica, counted, audit)))
+  }
+
+  async writeDeferred (actor: Actor, pending: Promise<DeferredWrite>): Promise<WriteResult> {
+    const replica = this.replica(actor.tenant)
+    const ready = Promise.all([pending, this.register(replica)]).then(([write]) => write)
+    return await this.order.run(actor.tenant, ready, async (write) => {
+      const prepared = checkDeferredWrite(actor, write, this.options)
+      // Observed here: the request (its idempotency key) is only known now.
+      return await this.observed(actor, write.request,
+        this.sendWrite(actor, write.input, replica, prepared, this.auditArg(actor, write.request, { op: 'write', input: write.input })))
+    })
   }
 
   async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {

@@ -20,7 +20,7 @@ import { pagingOf, restOfWalk, withNextCursor } from './query-paging.js'
 import { EntriesBySize } from './entries-by-size.js'
 import type {
   Actor, ChangeEvent, ChangeReason, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult,
-  QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult, ChangeActor
+  QueryResult, RemovalReason, RemoveResult, RequestOptions, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult, ChangeActor
 } from './types.js'
 
 export interface TenantStoreOptions {
@@ -444,18 +444,41 @@ export function prepareWrite (actor: Actor, input: WriteInput, options: TenantSt
   return typeof tokens === 'number' ? withTokens(contentJson, tokens, options) : tokens.then((counted) => withTokens(contentJson, counted, options))
 }
 
+/**
+ * A write whose content was checked, serialized and counted elsewhere (a worker thread, for a
+ * large frame: src/ws/frame-preparation.ts), with the same code: the checks that remain, then
+ * the same PreparedWrite. `tooDeep` is the depth check's finding, undefined when it passed.
+ */
+export interface DeferredWrite {
+  readonly input: WriteInput
+  readonly request?: RequestOptions
+  readonly contentJson?: string
+  readonly tokens?: number
+  readonly tooDeep?: string
+}
+
+export function checkDeferredWrite (actor: Actor, write: DeferredWrite, options: TenantStoreOptions): PreparedWrite {
+  assertCanWrite(actor)
+  if (write.input.priority !== undefined) assertPriority(write.input.priority)
+  if (write.tooDeep !== undefined) throw tooDeepError(write.tooDeep, options.maxDepth ?? 32)
+  if (write.contentJson === undefined || write.tokens === undefined) throw new ContextError('validation_error', 'content must be JSON')
+  return withTokens(write.contentJson, write.tokens, options)
+}
+
 function serializeWriteInput (actor: Actor, input: WriteInput, options: TenantStoreOptions): string {
   assertCanWrite(actor)
   if (input.priority !== undefined) assertPriority(input.priority)
   const maxDepth = options.maxDepth ?? 32
   const tooDeep = findTooDeep(input.content, maxDepth)
-  if (tooDeep !== undefined) {
-    throw new ContextError('validation_error', `content is nested deeper than ${maxDepth} levels`,
-      [{ path: tooDeep === '' ? 'content' : `content.${tooDeep}`, message: `nested deeper than ${maxDepth} levels` }])
-  }
+  if (tooDeep !== undefined) throw tooDeepError(tooDeep, maxDepth)
   const contentJson = JSON.stringify(input.content)
   if (contentJson === undefined) throw new ContextError('validation_error', 'content must be JSON')
   return contentJson
+}
+
+function tooDeepError (tooDeep: string, maxDepth: number): ContextError {
+  return new ContextError('validation_error', `content is nested deeper than ${maxDepth} levels`,
+    [{ path: tooDeep === '' ? 'content' : `content.${tooDeep}`, message: `nested deeper than ${maxDepth} levels` }])
 }
 
 function withTokens (contentJson: string, tokens: number, options: TenantStoreOptions): PreparedWrite {

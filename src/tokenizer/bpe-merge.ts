@@ -115,15 +115,6 @@ function queueMerge (piece: string, pairs: PairRanks, out?: number[]): number {
   let pendingCount = 0
   const isPending = new Uint8Array(n)
   let lowestPending = NONE
-  const changed = (position: number): void => {
-    const rank = pairRank[position]
-    if (rank === NONE) return
-    if (isPending[position] === 0) {
-      isPending[position] = 1
-      pending[pendingCount++] = position
-    }
-    if (rank < lowestPending) lowestPending = rank
-  }
   let count = n
   try {
     for (;;) {
@@ -149,12 +140,23 @@ function queueMerge (piece: string, pairs: PairRanks, out?: number[]): number {
       id[i] = rank
       pairRank[absorbed] = -1
       count--
-      pairRank[i] = after < n ? pairs.rank(rank, id[after]) : NONE
-      changed(i)
+      // The two pairs that changed (i's own, and the one ending at i) go pending. Written out
+      // twice rather than as a closure: a closure would keep the pending state in a context
+      // object, and this is the innermost loop of a long piece's merge.
+      const own = after < n ? pairs.rank(rank, id[after]) : NONE
+      pairRank[i] = own
+      if (own !== NONE) {
+        if (isPending[i] === 0) { isPending[i] = 1; pending[pendingCount++] = i }
+        if (own < lowestPending) lowestPending = own
+      }
       const before = prev[i]
       if (before >= 0) {
-        pairRank[before] = pairs.rank(id[before], rank)
-        changed(before)
+        const left = pairs.rank(id[before], rank)
+        pairRank[before] = left
+        if (left !== NONE) {
+          if (isPending[before] === 0) { isPending[before] = 1; pending[pendingCount++] = before }
+          if (left < lowestPending) lowestPending = left
+        }
       }
     }
   } finally {

@@ -5,6 +5,7 @@ import { Piscina } from 'piscina'
 import { ContextError } from '../errors.js'
 import { countTokens } from './count-tokens.js'
 import type { CountTask } from './count-worker.js'
+import type { FramePreparation, FrameTask } from '../ws/frame-preparation.js'
 import { rankTable, type TokenEncoding } from './rank-table.js'
 
 export interface CountingPoolOptions {
@@ -28,23 +29,28 @@ export type CountObserver = (where: 'worker' | 'inline', seconds: number) => voi
 /** What a refused count asks the client to wait before retrying. */
 const RETRY_AFTER_MS = 250
 
+const busy = () => new ContextError('rate_limited',
+  'The server is busy counting the tokens of other large writes; retry shortly', { retry_after_ms: RETRY_AFTER_MS })
+
 // The worker is a sibling module: .ts when running from source (tsx, tests), .js once built.
 const WORKER = new URL(import.meta.url.endsWith('.ts') ? './count-worker.ts' : './count-worker.js', import.meta.url).href
+const FRAME_WORKER = new URL(import.meta.url.endsWith('.ts') ? '../ws/frame-worker.ts' : '../ws/frame-worker.js', import.meta.url).href
 
 export class TokenCountingPool {
-  private readonly pool: Piscina<CountTask, number> | undefined
+  private readonly pool: Piscina<CountTask | FrameTask, number | FramePreparation> | undefined
   private inFlight = 0
   private observer: CountObserver | undefined
 
   constructor (private readonly options: CountingPoolOptions) {
     if (options.threads > 0) {
-      this.pool = new Piscina<CountTask, number>({
+      this.pool = new Piscina<CountTask | FrameTask, number | FramePreparation>({
         filename: WORKER,
         // Threads start with the first large text, so a server (or a test) that never sees one
         // never pays for them (each loads the encoding's table: ~0.2 s, ~25 MB).
         minThreads: 0,
         maxThreads: options.threads,
-        maxQueue: options.maxQueue,
+        // One place more than counts and frames may take: the frame code's warm-up (warmFrames).
+        maxQueue: options.maxQueue + 1,
         idleTimeout: options.idleTimeoutMs ?? 300_000
       })
     }
@@ -75,13 +81,13 @@ export class TokenCountingPool {
    */
   count (text: string): number | Promise<number> {
     if (this.pool === undefined || text.length < this.options.inlineBelow) return this.countInline(text)
-    if (this.inFlight >= this.options.threads + this.options.maxQueue) {
-      return Promise.reject(new ContextError('rate_limited',
-        'The server is busy counting the tokens of other large writes; retry shortly', { retry_after_ms: RETRY_AFTER_MS }))
-    }
+    if (this.full) return Promise.reject(busy())
     this.inFlight++
     const started = this.observer !== undefined ? performance.now() : 0
-    return this.pool.run({ text, encoding: this.options.encoding }).finally(() => {
+    return (this.pool.run({ text, encoding: this.options.encoding }) as Promise<number>).then((count) => {
+      this.warmFrames()
+      return count
+    }).finally(() => {
       this.inFlight--
       this.observer?.('worker', (performance.now() - started) / 1000)
     })
@@ -96,8 +102,61 @@ export class TokenCountingPool {
     return count
   }
 
+  /**
+   * Whether a frame of this many bytes is prepared on a thread (prepareFrame): threads are on, it
+   * is as large as the contents counted there, and the queue has room (else the frame takes the
+   * ordinary path, where a write gets the queue's `rate_limited` refusal with its id).
+   */
+  takes (byteLength: number): boolean {
+    return this.pool !== undefined && byteLength >= this.options.inlineBelow && !this.full && this.framesReady
+  }
+
+  /**
+   * Whether a thread has run a frame task. Until then large frames take the ordinary path (parsed
+   * here, counted on a thread); the first count to finish starts a frame task that loads the frame
+   * code, so the first large writes never wait for a thread to start up and load it (fast in
+   * production, seconds under a test runner's TypeScript loader).
+   */
+  framesReady = false
+  private warming = false
+  private warmUp: Promise<void> | undefined
+
+  private warmFrames (): void {
+    if (this.warming || this.pool === undefined) return
+    this.warming = true
+    // Outside inFlight: piscina's own queue has one place more for it (see the constructor).
+    this.warmUp = this.pool.run({ bytes: Buffer.from('{"type":"ping"}'), maxDepth: 1, encoding: this.options.encoding }, { filename: FRAME_WORKER })
+      .then(() => { this.framesReady = true }, () => { this.warming = false })
+  }
+
+  /**
+   * Prepares a large frame on a thread (src/ws/frame-preparation.ts): parse, validation, depth
+   * check, the content's JSON and its count, all off the event loop. Call after takes(). The
+   * observer hears of it as a count on a worker (it is one, with the parse around it).
+   */
+  prepareFrame (bytes: Uint8Array, maxDepth: number): Promise<FramePreparation> {
+    if (this.pool === undefined || this.full) return Promise.reject(busy())
+    this.inFlight++
+    const started = this.observer !== undefined ? performance.now() : 0
+    // A copy of the frame's bytes, moved to the thread rather than cloned: ws may hand over a view
+    // of a larger buffer, which a clone would copy whole.
+    const copy = new Uint8Array(bytes)
+    const task: FrameTask = { bytes: copy, maxDepth, encoding: this.options.encoding }
+    return (this.pool.run(task, { filename: FRAME_WORKER, transferList: [copy.buffer] }) as Promise<FramePreparation>).finally(() => {
+      this.inFlight--
+      this.observer?.('worker', (performance.now() - started) / 1000)
+    })
+  }
+
+  private get full (): boolean {
+    return this.inFlight >= this.options.threads + this.options.maxQueue
+  }
+
   /** Stops the threads; counts still running are abandoned (their writes fail). */
   async close (): Promise<void> {
+    // A warm-up still running is let finish (it is tiny): its answer after destroy() would be a
+    // task piscina no longer knows.
+    await this.warmUp
     await this.pool?.destroy()
   }
 }

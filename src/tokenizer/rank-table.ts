@@ -3,6 +3,7 @@
 import cl100kBase from 'js-tiktoken/ranks/cl100k_base'
 import o200kBase from 'js-tiktoken/ranks/o200k_base'
 import type { TOKEN_ENCODINGS } from '../config.js'
+import { shortTokenTableOf } from './short-pieces.js'
 
 export type TokenEncoding = typeof TOKEN_ENCODINGS[number]
 
@@ -18,6 +19,11 @@ export interface RankTable {
   readonly tokens: readonly string[]
   /** The encoding's pre-tokenization pattern, global and unicode as js-tiktoken compiles it. */
   readonly pattern: RegExp
+  /**
+   * The same pattern, sticky (`uy`): the split's (count-tokens.ts). Compiled with the table, so the
+   * first count does not pay for compiling it; a copy made from it reuses the compiled code.
+   */
+  readonly stickyPattern: RegExp
 }
 
 interface RawRanks { pat_str: string, bpe_ranks: string }
@@ -35,8 +41,14 @@ export function rankTable (name: TokenEncoding): RankTable {
     const ranks = parseRanks(RAW[name].bpe_ranks)
     const tokens: string[] = []
     for (const [bytes, rank] of ranks) tokens[rank] = bytes
-    table = { name, ranks, tokens, pattern: new RegExp(RAW[name].pat_str, 'ug') }
+    table = { name, ranks, tokens, pattern: new RegExp(RAW[name].pat_str, 'ug'), stickyPattern: new RegExp(RAW[name].pat_str, 'uy') }
+    // Compiled now (V8 compiles a pattern on its first use); lastIndex back to 0 after.
+    table.stickyPattern.test('a')
+    table.stickyPattern.lastIndex = 0
     loaded.set(name, table)
+    // Built with the table, where its load is already paid (server start, a thread's start), not
+    // inside the first count.
+    shortTokenTableOf(table)
   }
   return table
 }

@@ -14,8 +14,9 @@ import { serverInfo } from '../server-info.js'
 import type { Group, Subscriber } from './broadcaster.js'
 import { ClientSession } from './client-session.js'
 import { parseFrame } from './frame-parser.js'
-import { handleMessage, type Effect, type Outcome } from './handlers.js'
+import { failed, handleMessage, writeAcked, type Effect, type Outcome, type WriteMessage } from './handlers.js'
 import type { WsHub } from './hub.js'
+import { deferredWriteOf, FrameNotWritten, type LargeFramePreparer } from './large-frame.js'
 import { RateLimiter, type RateDecision } from './rate-limiter.js'
 import { errorFrame, replyFrame } from './serialization.js'
 import { subscriptionOf } from './subscription.js'
@@ -133,6 +134,11 @@ export class Connection implements Subscriber {
         return
       }
       const bytes = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[])
+      // A large frame from a client that is in goes to a worker thread as it is (large-frame.ts).
+      if (this.session !== undefined && !this.hub.draining && this.hub.largeFrames?.takes(bytes.length) === true) {
+        this.onLargeFrame(this.session, bytes)
+        return
+      }
       const text = bytes.toString('utf8')
       if (this.session === undefined) this.onFirstFrame(text)
       else this.onMessage(this.session, text, bytes.length)
@@ -149,22 +155,30 @@ export class Connection implements Subscriber {
     else this.refuse('Authentication token required', 'missing')
   }
 
-  private onMessage (session: ClientSession, text: string, byteLength: number): void {
-    const now = Date.now()
+  /**
+   * Whether a message may be served: a live token (checked at each message, not only by the
+   * hub's once-a-second sweep) and room in the message rate. `text` reads the frame, for the id
+   * a refusal echoes.
+   */
+  private admitted (session: ClientSession, now: number, text: () => string): boolean {
     session.lastActivityMs = now
-    // Checked at each message, not only by the hub's once-a-second sweep: nothing is served on
-    // an expired token.
     if (now >= session.identity.expiresAt) {
       this.close(CLOSE.unauthorized, 'Token expired')
-      return
+      return false
     }
     const { config } = this.hub
     this.limiter ??= new RateLimiter(config.wsRateLimit, config.wsRateBurst, now)
     const rate = this.limiter.take(now)
     if (!rate.allowed) {
-      this.limited(rate, idOf(parseFrame(text)), 'Too many messages; slow down')
-      return
+      this.limited(rate, idOf(parseFrame(text())), 'Too many messages; slow down')
+      return false
     }
+    return true
+  }
+
+  private onMessage (session: ClientSession, text: string, byteLength: number): void {
+    const now = Date.now()
+    if (!this.admitted(session, now, () => text)) return
     const parsed = parseFrame(text)
     if (!parsed.ok) {
       this.replyError(parsed.id, parsed.code, parsed.message, parsed.details)
@@ -174,13 +188,17 @@ export class Connection implements Subscriber {
     if (message.type === 'update_context' || message.type === 'context_update') {
       // The byte rate (CONTRACT §9) charges the write frame as received: its content plus an
       // envelope of a few dozen bytes.
-      this.byteLimiter ??= new RateLimiter(config.wsByteRate, config.wsByteRate * 2, now)
-      const bytes = this.byteLimiter.take(now, byteLength)
+      const bytes = this.byteRate(now).take(now, byteLength)
       if (!bytes.allowed) {
         this.limited(bytes, message.id, 'Too much content written; slow down')
         return
       }
     }
+    this.handle(message, session)
+  }
+
+  /** A validated, admitted message: handled, answered, its effect applied. */
+  private handle (message: ClientMessage, session: ClientSession): void {
     if (this.hub.draining) {
       // `unavailable` travels as `internal` with details.reason (src/errors.ts): clients retry it elsewhere.
       this.replyError(message.id, 'internal', 'The server is shutting down; reconnect and send again', { reason: 'unavailable' })
@@ -203,6 +221,58 @@ export class Connection implements Subscriber {
     } else {
       this.finish(message, outcome, started)
     }
+  }
+
+  /** The byte rate's bucket (CONTRACT §9), made at the first write: an idle connection holds none. */
+  private byteRate (now: number): RateLimiter {
+    const { config } = this.hub
+    this.byteLimiter ??= new RateLimiter(config.wsByteRate, config.wsByteRate * 2, now)
+    return this.byteLimiter
+  }
+
+  /**
+   * A large frame (large-frame.ts): admitted and charged against the byte rate now, in arrival
+   * order, and given its place in the tenant's write order now; parsed, validated, serialized and
+   * counted on a thread; applied in its place. Anything but a valid write is handled as usual
+   * once the thread has parsed it.
+   */
+  private onLargeFrame (session: ClientSession, bytes: Buffer): void {
+    const now = Date.now()
+    if (!this.admitted(session, now, () => bytes.toString('utf8'))) return
+    const byteLimiter = this.byteRate(now)
+    // Charged as a write before the type is known (frames this large are writes but for odd
+    // cases): refunded if it is not one; a client already a whole bucket over is closed now.
+    const byteDecision = byteLimiter.take(now, bytes.length)
+    if (!byteDecision.allowed && byteDecision.exhausted) {
+      this.limited(byteDecision, undefined, 'Too much content written; slow down')
+      return
+    }
+    const hub = this.hub
+    const started = performance.now()
+    let message: WriteMessage | undefined
+    const pending = (hub.largeFrames as LargeFramePreparer).prepareFrame(bytes, hub.config.maxDepth).then((prepared) => {
+      const write = deferredWriteOf(prepared, byteDecision)
+      message = write.message
+      return write
+    })
+    hub.messageStarted()
+    hub.store.writeDeferred(session.actor, pending).then((result) => {
+      this.finish(message as WriteMessage, writeAcked(message as WriteMessage, result), started)
+    }, (error: unknown) => {
+      if (!(error instanceof FrameNotWritten)) {
+        // The store refused the write (or a thread failed before the frame was read).
+        if (message !== undefined) this.finish(message, failed(message, error), started)
+        else this.replyError(undefined, 'internal', 'Internal error')
+        return
+      }
+      const { outcome } = error
+      if (outcome.kind !== 'over_byte_rate' && byteDecision.allowed) byteLimiter.refund(bytes.length)
+      if (outcome.kind === 'invalid') this.replyError(outcome.error.id, outcome.error.code, outcome.error.message, outcome.error.details)
+      else if (outcome.kind === 'over_byte_rate') this.limited(outcome.decision, outcome.message.id, 'Too much content written; slow down')
+      else if (!this.closing) this.handle(outcome.message, session)
+    }).catch((error: unknown) => {
+      this.hub.log.error({ err: error, clientId: this.id }, 'websocket reply failed')
+    }).finally(() => { hub.messageFinished() })
   }
 
   /** A refused message: `rate_limited`, or close 4029 for a client that keeps on after being told. */

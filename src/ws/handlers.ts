@@ -11,7 +11,7 @@ import { statusBody } from '../status.js'
 import type { ContextStore } from '../store/context-store.js'
 import { assertAdmin } from '../store/permissions.js'
 import { replayedMark, withIdempotencyKey } from '../store/idempotency.js'
-import type { WriteInput } from '../store/types.js'
+import type { WriteInput, WriteResult } from '../store/types.js'
 import type { ClientSession } from './client-session.js'
 import { ackFrame, contextFrame, entriesObject, errorFrame, idField, replyFrame } from './serialization.js'
 import { subscriptionOf, type Subscription } from './subscription.js'
@@ -46,7 +46,9 @@ const reply = (frame: string): Outcome => ({ replies: [frame] })
 const replyError = (id: MessageId | undefined, code: ErrorCode, message: string, details?: unknown, extra?: Record<string, unknown>): Outcome =>
   ({ replies: [errorFrame(id, code, message, details, extra)], error: code })
 
-function writeInput (message: MessageOf<'update_context'> | MessageOf<'context_update'>): WriteInput {
+export type WriteMessage = MessageOf<'update_context'> | MessageOf<'context_update'>
+
+export function writeInput (message: WriteMessage): WriteInput {
   return {
     content: message.type === 'update_context' ? message.context : message.data,
     source: message.source,
@@ -59,9 +61,13 @@ function writeInput (message: MessageOf<'update_context'> | MessageOf<'context_u
 
 // The write path is the hot one (agents stream updates): a plain .then rather than an async
 // function saves a promise per message, and the ack is assembled directly (ackFrame).
-function write (message: MessageOf<'update_context'> | MessageOf<'context_update'>, session: ClientSession, deps: HandlerDeps): Promise<Outcome> {
-  return deps.store.write(session.actor, writeInput(message), withIdempotencyKey(message.idempotency_key))
-    .then((result) => reply(ackFrame(message.id, result)))
+function write (message: WriteMessage, session: ClientSession, deps: HandlerDeps): Promise<Outcome> {
+  return deps.store.write(session.actor, writeInput(message), withIdempotencyKey(message.idempotency_key)).then((result) => writeAcked(message, result))
+}
+
+/** The `update_ack` of a write applied (also for a large frame's write, src/ws/large-frame.ts). */
+export function writeAcked (message: WriteMessage, result: WriteResult): Outcome {
+  return reply(ackFrame(message.id, result))
 }
 
 const sameRoles = (a: readonly string[], b: readonly string[]): boolean =>
@@ -138,7 +144,8 @@ function refused (id: MessageId | undefined, message: string): Outcome {
   return { ...replyError(id, 'forbidden', message), effect: { kind: 'close', code: 4001, reason: 'Invalid authentication token' } }
 }
 
-function failed (message: ClientMessage, error: unknown): Outcome {
+/** The error reply of a failed operation: a ContextError as its wire code, anything else `internal`. */
+export function failed (message: ClientMessage, error: unknown): Outcome {
   if (error instanceof ContextError) {
     // Codes the contract does not list (a backend `unavailable`) travel as a listed one, with the
     // precise code in details.reason: a client can tell that retrying later may help.

@@ -12,6 +12,7 @@ import type { ContextStore } from '../store/context-store.js'
 import { Broadcaster, type BroadcastMetrics } from './broadcaster.js'
 import { CLOSE, Connection, type ConnectRequest } from './connection.js'
 import type { HandlerDeps } from './handlers.js'
+import type { LargeFramePreparer } from './large-frame.js'
 
 /** The metrics the surface records (prom-client's Counter/Gauge/Histogram fit these shapes). */
 export interface WsMetrics extends BroadcastMetrics {
@@ -38,6 +39,8 @@ export interface WsHubOptions {
   readonly log: WsLog
   /** Records refused authentications in the audit log (contract §8). */
   readonly audit?: { refused: (refusal: RefusedAuthentication) => void }
+  /** Prepares large frames on worker threads (src/ws/large-frame.ts); without it every frame is handled inline. */
+  readonly largeFrames?: LargeFramePreparer
 }
 
 // Token expiry and idle time are checked this often; both are configured in whole seconds.
@@ -52,6 +55,7 @@ export class WsHub {
   readonly audit: { refused: (refusal: RefusedAuthentication) => void }
   readonly deps: HandlerDeps
   readonly broadcaster: Broadcaster
+  readonly largeFrames: LargeFramePreparer | undefined
   /** True once shutdown began: no new connections, new messages are refused. */
   draining = false
   private readonly connections = new Set<Connection>()
@@ -70,6 +74,7 @@ export class WsHub {
     this.metrics = options.metrics
     this.log = options.log
     this.audit = options.audit ?? { refused: () => {} }
+    this.largeFrames = options.largeFrames
     this.deps = {
       store: options.store,
       config: options.config,

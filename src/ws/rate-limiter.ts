@@ -53,4 +53,9 @@ export class RateLimiter {
       exhausted: this.refused > this.capacity
     }
   }
+
+  /** Gives back a cost taken for something that turned out not to be charged (a large frame that is not a write). */
+  refund (cost: number): void {
+    this.tokens = Math.min(this.capacity, this.tokens + cost)
+  }
 }

@@ -1,0 +1,38 @@
+// Everything the server does with a write frame before the store needs its turn: decode, parse
+// (prototype-safe), validate (zod), the depth check, the content's JSON and its token count. Pure
+// and synchronous, so a worker thread can run it on a large frame (src/ws/large-frame.ts) with
+// exactly the code and the rules the event loop uses for small ones.
+import { parseFrame, type ParsedFrame } from './frame-parser.js'
+import { findTooDeep } from '../store/json-depth.js'
+import type { TokenEncoding } from '../tokenizer/rank-table.js'
+
+export interface FrameTask {
+  /** The frame as received (UTF-8; ws has checked it is valid). */
+  bytes: Uint8Array
+  maxDepth: number
+  encoding: TokenEncoding
+}
+
+/** A write's content as the store wants it: serialized once and counted, or too deep (the path). */
+export type PreparedContent =
+  | { readonly contentJson: string, readonly tokens: number, readonly tooDeep?: undefined }
+  | { readonly tooDeep: string, readonly contentJson?: undefined, readonly tokens?: undefined }
+
+export interface FramePreparation {
+  readonly parsed: ParsedFrame
+  /** For a valid write (update_context, context_update) only. */
+  readonly content?: PreparedContent
+}
+
+export function prepareFrame (task: FrameTask, count: (text: string) => number): FramePreparation {
+  const text = Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength).toString('utf8')
+  const parsed = parseFrame(text)
+  if (!parsed.ok) return { parsed }
+  const message = parsed.message
+  if (message.type !== 'update_context' && message.type !== 'context_update') return { parsed }
+  const content = message.type === 'update_context' ? message.context : message.data
+  const tooDeep = findTooDeep(content, task.maxDepth)
+  if (tooDeep !== undefined) return { parsed, content: { tooDeep } }
+  const contentJson = JSON.stringify(content)
+  return { parsed, content: { contentJson, tokens: count(contentJson) } }
+}

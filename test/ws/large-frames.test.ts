@@ -1,0 +1,70 @@
+// Large frames are parsed, validated, serialized and counted on a worker thread
+// (src/ws/large-frame.ts): every contract check still holds on that path (zod validation,
+// prototype-safe parsing, the depth limit, invalid JSON), counts equal the inline counter, a large
+// frame that is not a write is still served, and a write keeps its place in its tenant's order.
+import { test, type Test } from 'tap'
+import { tokenCounter } from '../../src/token-counter.js'
+import { signTestToken } from '../helpers/tokens.js'
+import { connectAuthenticated, startServer } from '../helpers/ws-client.js'
+
+const as = (sub: string, tenant: string) => signTestToken({ sub, roles: ['writer'], tenant })
+const count = tokenCounter('o200k_base')
+
+// Frames of 4 KB or more take the thread path once a thread has loaded the frame code.
+const SERVER = { MCP_TOKENIZER_THREADS: '1', MCP_TOKENIZER_INLINE_BELOW: '4096', MCP_MAX_TOKENS: '1000000', MCP_WS_RATE_LIMIT: '100000' }
+const LARGE = 'The quick brown fox jumps over the lazy dog. '.repeat(200) // 9 KB
+
+async function serverWithWarmThreads (t: Test) {
+  const server = await startServer(t, SERVER)
+  const client = await connectAuthenticated(server.url, as('warm', 'warm'), { mode: 'none' })
+  // The first large write is counted on a thread the ordinary way; then the thread loads the frame code.
+  await client.request({ type: 'update_context', key: 'warm', context: { note: LARGE } })
+  const deadline = Date.now() + 60_000
+  while (!server.app.tokenizer.framesReady) {
+    if (Date.now() > deadline) throw new Error('the counting thread never loaded the frame code')
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  client.close()
+  return server
+}
+
+test('large frames on the thread path: checks, counts, other messages and order', async (t) => {
+  const { app, url } = await serverWithWarmThreads(t)
+  const writer = await connectAuthenticated(url, as('alice', 'big'), { mode: 'none' })
+
+  const content = { note: LARGE, unicode: 'ünïcödé 中文 🎉 '.repeat(50) }
+  const ack = await writer.request({ type: 'update_context', key: 'a', context: content })
+  t.match(ack, { type: 'update_ack', status: 'success', key: 'a', tokens: count(JSON.stringify(content)), seq: 1 })
+  t.same(app.store.get('big', 'a')?.entry.content, content, 'the content stored is the one sent')
+
+  const proto = await writer.request({ type: 'update_context', key: 'p', context: JSON.parse(`{"note":${JSON.stringify(LARGE)},"__proto__":{"polluted":true}}`) })
+  t.match(proto, { type: 'error', code: 'validation_error' }, '__proto__ refused')
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'Object.prototype untouched')
+
+  let deep: unknown = { end: true }
+  for (let i = 0; i < 40; i++) deep = { d: deep }
+  const tooDeep = await writer.request({ type: 'update_context', key: 'd', context: { note: LARGE, deep } })
+  t.match(tooDeep, { type: 'error', code: 'validation_error', details: [{ path: /^content\.deep\.d\.d/ }] }, 'the depth limit holds')
+
+  const invalid = await writer.request({ type: 'update_context', key: 'v', priority: 11, context: { note: LARGE } })
+  t.match(invalid, { type: 'error', code: 'validation_error' }, 'zod validation holds')
+
+  writer.send(`{"type":"update_context","id":"broken","context":{"note":${JSON.stringify(LARGE)}`)
+  t.match(await writer.next((frame) => frame.type === 'error' && frame.code === 'invalid_json'), { code: 'invalid_json' }, 'invalid JSON refused')
+
+  writer.send(`{"type":"ping","id":"padded"}${' '.repeat(8000)}`)
+  t.match(await writer.next((frame) => frame.id === 'padded'), { type: 'pong' }, 'a large frame that is not a write is served')
+
+  // Order: a large write, then a small one from another connection of the tenant, sent before
+  // the large one is answered: the small one is applied after it.
+  const other = await connectAuthenticated(url, as('carol', 'big'), { mode: 'none' })
+  writer.send({ type: 'update_context', id: 'large', key: 'large', context: { note: LARGE.repeat(20) } })
+  await writer.request({ type: 'ping' }) // the server has the large frame
+  const small = await other.request({ type: 'update_context', key: 'small', context: { n: 1 } })
+  const large = await writer.next((frame) => frame.id === 'large')
+  t.match(large, { type: 'update_ack', seq: 2 })
+  t.match(small, { type: 'update_ack', seq: 3 }, 'the small write waited for the large one')
+  t.same(app.store.snapshot('big').entries.map((e) => e.key).sort(), ['a', 'large', 'small'], 'nothing refused was stored')
+  writer.close()
+  other.close()
+})

@@ -4,6 +4,7 @@
 // exactly the code and the rules the event loop uses for small ones.
 import { parseFrame, type ParsedFrame } from './frame-parser.js'
 import { findTooDeep } from '../store/json-depth.js'
+import type { WriteMessage } from './handlers.js'
 import type { TokenEncoding } from '../tokenizer/rank-table.js'
 
 export interface FrameTask {
@@ -32,7 +33,14 @@ export function prepareFrame (task: FrameTask, count: (text: string) => number):
   if (message.type !== 'update_context' && message.type !== 'context_update') return { parsed }
   const content = message.type === 'update_context' ? message.context : message.data
   const tooDeep = findTooDeep(content, task.maxDepth)
-  if (tooDeep !== undefined) return { parsed, content: { tooDeep } }
+  // The write is refused, so its content is not needed; it must not travel back either: a
+  // structured clone of thousands of levels fails in the thread, and the frame would get no reply.
+  if (tooDeep !== undefined) return { parsed: { ...parsed, message: withoutContent(message) }, content: { tooDeep } }
   const contentJson = JSON.stringify(content)
   return { parsed, content: { contentJson, tokens: count(contentJson) } }
+}
+
+/** The write message with an empty content, for a refusal that only needs its other fields. */
+function withoutContent (message: WriteMessage): WriteMessage {
+  return message.type === 'update_context' ? { ...message, context: {} } : { ...message, data: {} }
 }

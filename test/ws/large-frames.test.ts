@@ -45,6 +45,12 @@ test('large frames on the thread path: checks, counts, other messages and order'
   for (let i = 0; i < 40; i++) deep = { d: deep }
   const tooDeep = await writer.request({ type: 'update_context', key: 'd', context: { note: LARGE, deep } })
   t.match(tooDeep, { type: 'error', code: 'validation_error', details: [{ path: /^content\.deep\.d\.d/ }] }, 'the depth limit holds')
+  // Thousands of levels: the parsed content must not cross back from the thread (a structured
+  // clone that deep fails), so the refusal still comes, with the frame's id.
+  const abyss = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000)
+  writer.socket.send(`{"type":"update_context","id":"abyss","key":"abyss","context":${abyss}}`)
+  t.match(await writer.next((f) => f.id === 'abyss'), { type: 'error', code: 'validation_error', details: [{ path: /^content\.a\.a/ }] },
+    'a frame nested thousands deep is refused with its id')
 
   const invalid = await writer.request({ type: 'update_context', key: 'v', priority: 11, context: { note: LARGE } })
   t.match(invalid, { type: 'error', code: 'validation_error' }, 'zod validation holds')

@@ -11,7 +11,7 @@
 // `--parts a,b,c` picks what to run. Run with node --expose-gc (the npm script does).
 import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
-import type { Test } from 'tap'
+import tap, { type Test } from 'tap'
 import { buildApp } from '../src/app.js'
 import { tenantKeys, tenantSetKey } from '../src/store/redis-keys.js'
 import { testConfig } from '../test/helpers/config.js'
@@ -34,6 +34,9 @@ const PARTS = new Set(values.parts.split(','))
 const WRITES = Number(values.writes)
 const TENANTS = Number(values.tenants)
 const ENTRIES = Number(values.entries)
+
+// The Redis helpers import tap, whose root would end the run after its default 30 s.
+tap.setTimeout(0)
 
 // The test helpers clean up through tap's teardown; here, at the end of the run.
 const cleanups: Array<() => unknown> = []

@@ -13,7 +13,7 @@ import { ContextError, forbidden, notFound } from '../errors.js'
 import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import type { ChangeListener, ContextStore } from './context-store.js'
 import {
-  DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyKeyReusedError, fingerprintOf, replayedResult,
+  DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyKeyReusedError, fingerprintOf, observeIdempotency, replayedResult,
   type IdempotencyOptions, type IdempotentOperation
 } from './idempotency.js'
 import { assertCanWrite, canWrite, isAdmin } from './permissions.js'
@@ -160,19 +160,19 @@ export class RedisContextStore implements ContextStore {
   async write (actor: Actor, input: WriteInput, request?: RequestOptions): Promise<WriteResult> {
     const prepared = prepareWrite(actor, input, this.options)
     const audit = this.auditArg(actor, request, { op: 'write', input })
-    return await this.inTurn(actor.tenant, prepared, (replica, counted) => this.sendWrite(actor, input, replica, counted, audit))
+    return await this.observed(actor, request, this.inTurn(actor.tenant, prepared, (replica, counted) => this.sendWrite(actor, input, replica, counted, audit)))
   }
 
   async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
-    return await this.inTurn(actor.tenant, undefined, (replica) => this.sendSetPriority(actor, key, priority, replica, request))
+    return await this.observed(actor, request, this.inTurn(actor.tenant, undefined, (replica) => this.sendSetPriority(actor, key, priority, replica, request)))
   }
 
   async remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
-    return await this.inTurn(actor.tenant, undefined, (replica) => this.sendRemove(actor, key, replica, request))
+    return await this.observed(actor, request, this.inTurn(actor.tenant, undefined, (replica) => this.sendRemove(actor, key, replica, request)))
   }
 
   async clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
-    return await this.inTurn(actor.tenant, undefined, (replica) => this.sendClear(actor, options, replica, request))
+    return await this.observed(actor, request, this.inTurn(actor.tenant, undefined, (replica) => this.sendClear(actor, options, replica, request)))
   }
 
   /**
@@ -196,6 +196,10 @@ export class RedisContextStore implements ContextStore {
       if (leased instanceof Promise) leased.then((lease) => { lease.release() }, () => {})
       else leased.release()
     }
+  }
+
+  private async observed<R extends { replayed?: true }> (actor: Actor, request: RequestOptions | undefined, operation: Promise<R>): Promise<R> {
+    return await observeIdempotency(this.options.onIdempotency, actor, request, operation)
   }
 
   private async sendWrite (

@@ -143,6 +143,32 @@ function createMetrics ({ store, maxTenants, maxTokens, draining, tokenizer, rev
       registers,
       collect () { this.set(store.tenants().length) }
     }),
+    // Replicas on demand (src/store/replica-leases.ts): with Redis an instance holds only the
+    // tenants in use on it. With the memory backend every tenant is loaded and none is dropped.
+    new Gauge({
+      name: 'mcp_replicas_loaded',
+      help: 'Tenant replicas loaded on this instance (with Redis: tenants used here within MCP_REPLICA_IDLE_SECONDS)',
+      registers,
+      collect () { this.set(store.replicaStats().loaded) }
+    }),
+    new Gauge({
+      name: 'mcp_replicas_in_use',
+      help: 'Loaded tenants with a connection, session, stream or request open on this instance',
+      registers,
+      collect () { this.set(store.replicaStats().inUse) }
+    }),
+    new Counter({
+      name: 'mcp_replica_loads_total',
+      help: 'Tenant replicas loaded from Redis on first use since start',
+      registers,
+      collect () { this.reset(); this.inc(store.replicaStats().loads) }
+    }),
+    new Counter({
+      name: 'mcp_replica_unloads_total',
+      help: 'Tenant replicas dropped after MCP_REPLICA_IDLE_SECONDS without use since start',
+      registers,
+      collect () { this.reset(); this.inc(store.replicaStats().unloads) }
+    }),
     new Gauge({
       name: 'mcp_context_max_tokens',
       help: 'The token budget of each tenant (MCP_MAX_TOKENS)',

@@ -39,10 +39,11 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
       prefix: config.redisPrefix,
       waitReplicas: config.redisWaitReplicas,
       waitTimeoutMs: config.redisWaitTimeoutMs,
+      replicaIdleMs: config.replicaIdleMs,
       log
     })
-    log.info({ tenants: store.tenants().length, prefix: config.redisPrefix, cluster: 'cluster' in config.redisTarget, waitReplicas: config.redisWaitReplicas },
-      'store: redis, shared with every instance on the same prefix')
+    log.info({ prefix: config.redisPrefix, cluster: 'cluster' in config.redisTarget, waitReplicas: config.redisWaitReplicas, replicaIdleSeconds: config.replicaIdleMs / 1000 },
+      'store: redis, shared with every instance on the same prefix; tenants load on first use')
     return store
   }
   if (config.dataDir === undefined) {

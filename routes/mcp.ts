@@ -33,10 +33,12 @@ const mcpRoutes: FastifyPluginAsync = async (app) => {
     onProtocolError: (error) => app.log.debug({ err: error }, 'MCP protocol error')
   })
   const unsubscribe = app.store.onChange((change) => endpoint.publish(change))
+  const stopForgetting = app.store.onUnload((tenant) => { endpoint.forget(tenant) })
   const stopEnforcing = app.revocations.onEnforce((tenant, revokes) => endpoint.endRevoked(tenant, revokes))
   // Open streams are live sockets: end them before the server waits for connections to drain.
   app.addHook('preClose', async () => {
     unsubscribe()
+    stopForgetting()
     stopEnforcing()
     await endpoint.close()
   })

@@ -15,6 +15,7 @@ import revocationsPlugin from '../plugins/revocations.js'
 import auditPlugin from '../plugins/audit.js'
 import metricsPlugin from '../plugins/metrics.js'
 import sessionsPlugin from '../plugins/sessions.js'
+import tenantUsePlugin from '../plugins/tenant-use.js'
 import healthRoutes from '../routes/health.js'
 import rateLimitPlugin from '../plugins/rate-limit.js'
 import swaggerPlugin from '../plugins/swagger.js'
@@ -80,6 +81,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(authPlugin)
   await app.register(metricsPlugin)
   await app.register(sessionsPlugin)
+  await app.register(tenantUsePlugin)
   await app.register(errorHandlerPlugin)
   await app.register(jsonBodyPlugin)
 

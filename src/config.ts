@@ -84,7 +84,9 @@ const environmentSchema = z.object({
   // Redis Cluster in place of REDIS_URL (src/store/redis-connection.ts); checked in loadConfig.
   MCP_REDIS_CLUSTER_NODES: optionalText,
   MCP_REDIS_WAIT_REPLICAS: integer(0, 16).default(0),
-  MCP_REDIS_WAIT_TIMEOUT: integer(1, 60000).default(1000)
+  MCP_REDIS_WAIT_TIMEOUT: integer(1, 60000).default(1000),
+  // Redis: how long a tenant's replica stays loaded after its last use (src/store/replica-leases.ts).
+  MCP_REPLICA_IDLE_SECONDS: integer(1, 86400).default(300)
 })
 
 export type Environment = Record<string, string | undefined>
@@ -158,7 +160,8 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     /** REDIS_URL, or the cluster of MCP_REDIS_CLUSTER_NODES when that is set. */
     redisTarget,
     redisWaitReplicas: env.MCP_REDIS_WAIT_REPLICAS,
-    redisWaitTimeoutMs: env.MCP_REDIS_WAIT_TIMEOUT
+    redisWaitTimeoutMs: env.MCP_REDIS_WAIT_TIMEOUT,
+    replicaIdleMs: env.MCP_REPLICA_IDLE_SECONDS * 1000
   }
 }
 

@@ -10,12 +10,15 @@ import { randomUUID } from 'node:crypto'
 import { McpServer, WebStandardStreamableHTTPServerTransport, isInitializeRequest, type AuthInfo } from '@modelcontextprotocol/server'
 import type { Identity } from '../auth/identity.js'
 import type { SessionInfo, SessionRegistry } from '../sessions/session-registry.js'
+import type { TenantLease } from '../store/replica-leases.js'
 import { OPENING_COMMENT, endAtExpiry, isEventStream, onAbort, type HttpExchange, type OpenStreams } from './stream-lifetime.js'
 import { withFlowControl } from './stream-flow.js'
 
 export interface LegacySessionOptions {
   /** A new server instance for a session, recording the session's resource subscriptions. */
   createServer: (subscriptions: Set<string>) => McpServer
+  /** Holds the tenant loaded on this instance while a session of it is open (ContextStore.use). */
+  useTenant: (tenant: string) => Promise<TenantLease>
   /** The instance's registry of connected clients; sessions are added as `mcp-<session id>`. */
   registry: SessionRegistry<SessionInfo>
   /** Refuse a new session when the registry holds this many clients (MCP_MAX_CONNECTIONS). */
@@ -47,6 +50,8 @@ interface LegacySession {
   openExchanges: number
   /** The token that opened the session: a revocation of it ends the session. */
   readonly opener: Identity
+  /** Its tenant, held loaded until the session ends (notifications between requests need it current). */
+  readonly lease: TenantLease
   closed: boolean
 }
 
@@ -133,6 +138,17 @@ export class LegacySessions {
       return rpcError(429, 'Too many connections for this user')
     }
     if (!registry.hasRoom(this.options.maxSessions)) return rpcError(429, 'Too many connections on this server')
+    const lease = await this.options.useTenant(identity.tenant)
+    try {
+      return await this.start(request, identity, authInfo, body, lease)
+    } catch (error) {
+      lease.release()
+      throw error
+    }
+  }
+
+  private async start (request: Request, identity: Identity, authInfo: AuthInfo, body: unknown, lease: TenantLease): Promise<Response> {
+    const { registry } = this.options
     const subscriptions = new Set<string>()
     const server = this.options.createServer(subscriptions)
     const transport = new WebStandardStreamableHTTPServerTransport({
@@ -148,6 +164,7 @@ export class LegacySessions {
     const id = transport.sessionId
     if (id === undefined) {
       // The initialize was refused: no session came of it.
+      lease.release()
       await server.close()
       return response
     }
@@ -163,7 +180,7 @@ export class LegacySessions {
       end: () => { this.drop(session).catch((error) => this.report(error)) },
       reclaimable: () => session.openExchanges === 0
     }
-    const session: LegacySession = { id, info, server, transport, subscriptions, openExchanges: 0, opener: identity, closed: false }
+    const session: LegacySession = { id, info, server, transport, subscriptions, openExchanges: 0, opener: identity, lease, closed: false }
     this.sessions.set(id, session)
     let tenantSessions = this.byTenant.get(identity.tenant)
     if (tenantSessions === undefined) this.byTenant.set(identity.tenant, tenantSessions = new Set())
@@ -189,6 +206,7 @@ export class LegacySessions {
     tenantSessions?.delete(session)
     if (tenantSessions?.size === 0) this.byTenant.delete(session.info.tenant)
     this.options.registry.remove(session.info.clientId)
+    session.lease.release()
     // Closing the server closes its transport, which ends the session's open streams.
     await session.server.close()
   }

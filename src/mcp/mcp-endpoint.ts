@@ -17,7 +17,7 @@ import { ListenStreams, listenRequestOf } from './listen-streams.js'
 import { withFlowControl } from './stream-flow.js'
 import { OpenStreams, endAtExpiry, isEventStream, onAbort, type HttpExchange } from './stream-lifetime.js'
 
-export interface McpEndpointOptions extends ContextServerDeps, Omit<LegacySessionOptions, 'createServer' | 'onError'> {
+export interface McpEndpointOptions extends ContextServerDeps, Omit<LegacySessionOptions, 'createServer' | 'onError' | 'useTenant'> {
   /** Problems the SDK reports (refused requests, broken streams); none of them is fatal. */
   onProtocolError?: (error: Error) => void
 }
@@ -42,6 +42,7 @@ export class McpEndpoint {
       ...options,
       streams: this.streams,
       createServer: (subscriptions) => createContextMcpServer(options, { subscriptions }),
+      useTenant: async (tenant) => await options.store.use(tenant),
       onError: options.onProtocolError
     })
     this.listenStreams = new ListenStreams({
@@ -109,6 +110,17 @@ export class McpEndpoint {
     if (handler === undefined) return
     for (const uri of updatedUris) handler.notify.resourceUpdated(uri)
     if (listChanged) handler.notify.resourcesChanged()
+  }
+
+  /**
+   * Lets go of a tenant the store dropped (no request, stream or session of it is open here): its
+   * current-protocol handler would otherwise be kept for every tenant ever served.
+   */
+  forget (tenant: string): void {
+    const handler = this.modern.get(tenant)
+    if (handler === undefined) return
+    this.modern.delete(tenant)
+    handler.close().catch((error: unknown) => this.options.onProtocolError?.(error instanceof Error ? error : new Error(String(error))))
   }
 
   /** Ends every session and stream (server shutdown). */

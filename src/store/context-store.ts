@@ -5,11 +5,28 @@ import type {
   Actor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, PriorityResult, QueryResult,
   RemoveResult, RequestOptions, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult
 } from './types.js'
+import type { ReplicaStats, TenantLease } from './replica-leases.js'
 
 export type ChangeListener = (change: ChangeEvent) => void
 
+// Tenants on demand (src/store/replica-leases.ts): a backend may hold only the tenants in use on
+// this instance. Every surface acquires the tenant (`use`) before it reads it and holds the lease
+// while it serves it; the synchronous reads below are only for acquired tenants. Operations
+// (write, setPriority, remove, clear) acquire their tenant themselves for their duration.
 export interface ContextStore {
   readonly backend: 'memory' | 'redis'
+  /**
+   * Loads the tenant here if it is not (sharing a load already in flight) and holds it loaded and
+   * current until the lease is released; after MCP_REPLICA_IDLE_SECONDS without a lease it may be
+   * dropped. Rejects with ContextError('unavailable') when it cannot be loaded (Redis away).
+   */
+  use (tenant: string): Promise<TenantLease>
+  /** A lease at once when the tenant is loaded here, else undefined (then `use`). */
+  useLoaded (tenant: string): TenantLease | undefined
+  /** Hears each tenant this instance drops, so per-tenant caches elsewhere can go with it. */
+  onUnload (listener: (tenant: string) => void): () => void
+  /** Tenants loaded and in use on this instance, and loads and drops since start (for /metrics). */
+  replicaStats (): ReplicaStats
   /** A shared backend's id for this instance, as stamped on the actor of the changes it decides. */
   readonly instanceId?: string
   // Writes take the request's options last: with an idempotency key, a repeated request gets
@@ -25,6 +42,7 @@ export interface ContextStore {
   setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult>
   remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult>
   clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult>
+  // Reads of a tenant that is not loaded throw ContextError('internal'): a surface forgot `use`.
   get (tenant: string, key: string): StoredEntry | undefined
   snapshot (tenant: string): Snapshot
   query (tenant: string, query: ContextQuery): QueryResult
@@ -40,7 +58,7 @@ export interface ContextStore {
   changesSince (tenant: string, seq: number): ChangeEvent[] | undefined
   /** Up to `limit` retained changes after `seq`, oldest first, from the oldest one retained (GET /changes). */
   retainedChanges (tenant: string, seq: number, limit: number): ChangeEvent[]
-  /** Tenants with a store on this instance (for metrics and status). */
+  /** Tenants loaded on this instance (with Redis: the replicas it keeps now), for metrics. */
   tenants (): string[]
   /** Called once per change, in seq order per tenant, after the change is durable. */
   onChange (listener: ChangeListener): () => void

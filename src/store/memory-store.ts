@@ -5,6 +5,7 @@ import {
   DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyTable, fingerprintOf, heldReply, keptReply, observeIdempotency, replayOf,
   type IdempotencyOptions, type IdempotencyWrite, type IdempotentOperation
 } from './idempotency.js'
+import { noLease, type ReplicaStats, type TenantLease } from './replica-leases.js'
 import { TenantOrder } from './tenant-order.js'
 import { TenantRegistry } from './tenant-registry.js'
 import { checkDeferredWrite, prepareWrite, type DeferredWrite, type TenantStore, type TenantStoreOptions } from './tenant-store.js'
@@ -112,6 +113,15 @@ export class MemoryContextStore implements ContextStore {
   changesSince (tenant: string, seq: number) { return this.tenant(tenant).changesSince(seq) }
   retainedChanges (tenant: string, seq: number, limit: number) { return this.tenant(tenant).retainedChanges(seq, limit) }
   tenants () { return this.registry.names() }
+
+  // Every tenant lives here for good (this instance is the store): a lease holds nothing.
+  async use (tenant: string): Promise<TenantLease> { return noLease(tenant) }
+  useLoaded (tenant: string): TenantLease { return noLease(tenant) }
+  onUnload (): () => void { return () => {} }
+  replicaStats (): ReplicaStats {
+    const loaded = this.registry.names().length
+    return { loaded, inUse: loaded, loads: 0, unloads: 0 }
+  }
 
   onChange (listener: ChangeListener) {
     this.listeners.add(listener)

@@ -45,8 +45,5 @@ export function tenantKeys (prefix: string, tenant: string): TenantKeys {
   }
 }
 
-/** The set of every tenant name that has been written under `prefix`. */
+/** The set of every tenant name that has been written under `prefix` (for operators: instances load tenants on use). */
 export const tenantSetKey = (prefix: string) => `${prefix}:tenants`
-
-/** Pub/sub channel announcing a tenant's first write, so other instances start reading its stream. */
-export const newTenantChannel = (prefix: string) => `${prefix}:tenants:new`

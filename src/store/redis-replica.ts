@@ -1,7 +1,9 @@
 // One tenant's local replica of the Redis store, kept in step with it. Changes arrive from two
 // places (the script's own reply, for read-your-writes, and the tenant's stream, for everyone
 // else's writes), in any order and possibly twice; each is applied exactly once, in seq order,
-// through TenantStore.apply, and handed to listeners in that order.
+// through TenantStore.apply, and handed to listeners in that order. A replica exists only while
+// its tenant is loaded on this instance (replica-leases.ts); once dropped it ignores whatever
+// arrives late, so a read still in flight cannot bring the tenant back.
 import { SYSTEM_ACTOR } from './change-actor.js'
 import type { TenantRegistry } from './tenant-registry.js'
 import type { TenantKeys } from './redis-keys.js'
@@ -21,6 +23,12 @@ export class TenantReplica {
   private readonly pending = new Map<number, ChangeEvent>()
   private waiters: Waiter[] = []
   private holding = false
+  /** The store reads see; replaced by each reload. Registered in the registry from the first one. */
+  private current: TenantStore
+  /** Whether a first load has been installed (before it, nobody has seen this replica's store). */
+  private installed = false
+  /** Dropped: the tenant is no longer followed here. */
+  private dropped = false
   /** Earliest expiry this instance knows of (a hint: the expire script has the truth). */
   nextExpiry: number | undefined
   /** Whether this instance has seen the tenant in Redis's tenant set. */
@@ -31,16 +39,22 @@ export class TenantReplica {
     readonly keys: TenantKeys,
     private readonly registry: TenantRegistry,
     private readonly hooks: ReplicaHooks
-  ) {}
+  ) {
+    this.current = registry.create(tenant)
+  }
 
-  get store (): TenantStore { return this.registry.of(this.tenant) }
-  get seq (): number { return this.store.seq }
+  get store (): TenantStore { return this.current }
+  get seq (): number { return this.current.seq }
   /** True while a reload is in flight (changes are held until it lands). */
   get reloading (): boolean { return this.holding }
+  /** Whether its first load has landed: reads may use it. */
+  get loaded (): boolean { return this.installed && !this.dropped }
+  /** Whether the tenant was dropped here: async work for this replica stops. */
+  get gone (): boolean { return this.dropped }
 
   /** Takes a change from either source; applies it and every change it unblocks, in order. */
   deliver (change: ChangeEvent): void {
-    if (change.seq <= this.seq) return
+    if (this.dropped || change.seq <= this.seq) return
     this.pending.set(change.seq, change)
     this.drain()
   }
@@ -72,13 +86,23 @@ export class TenantReplica {
     this.holding = true
   }
 
+  /** A reload failed: stop holding changes (a first load installs nothing: it is retried whole). */
+  abandonReload (): void {
+    this.holding = false
+    this.drain()
+  }
+
   /**
    * Installs a store reloaded from Redis in place of the current one and tells listeners what
    * changed between the two as one change (it is not put in the resume history: clients that
    * resume from before it get a resync snapshot). Then applies held changes that follow it.
    */
   replace (fresh: TenantStore, now = Date.now()): void {
-    const old = this.registry.peek(this.tenant)
+    if (this.dropped) return
+    // The first load announces nothing: no listener has seen this tenant here before it.
+    const old = this.installed ? this.current : undefined
+    this.current = fresh
+    this.installed = true
     this.registry.replace(fresh)
     this.holding = false
     this.nextExpiry = undefined
@@ -89,6 +113,14 @@ export class TenantReplica {
     this.drain()
   }
 
+  /** Stops following: frees the store, answers waiters, ignores whatever arrives later. */
+  drop (): void {
+    this.dropped = true
+    this.pending.clear()
+    if (this.registry.peek(this.tenant) === this.current) this.registry.remove(this.tenant)
+    this.releaseAll()
+  }
+
   /** Resolves every waiter (shutdown). */
   releaseAll (): void {
     for (const waiter of this.waiters) waiter.resolve()
@@ -96,7 +128,7 @@ export class TenantReplica {
   }
 
   private drain (): void {
-    if (this.holding) return
+    if (this.holding || this.dropped || !this.installed) return
     const store = this.store
     for (let next = this.pending.get(store.seq + 1); next !== undefined; next = this.pending.get(store.seq + 1)) {
       this.pending.delete(next.seq)

@@ -1,8 +1,9 @@
 // The shared backend (MCP_STORE=redis): entries, eviction order and each tenant's seq live in
 // Redis and change only through the atomic scripts of redis-scripts.ts; every change is also a
-// record in the tenant's Redis stream. Each instance keeps a local replica of every tenant
-// (TenantStore, fed by TenantStore.apply) for synchronous reads and fans changes out to its own
-// listeners in seq order. Instances learn of each other's changes from the tenant's sharded
+// record in the tenant's Redis stream. Each instance keeps a local replica (TenantStore, fed by
+// TenantStore.apply) of the tenants in use on it, loaded on first use and dropped after
+// MCP_REPLICA_IDLE_SECONDS without one (replica-leases.ts), for synchronous reads, and fans
+// their changes out to its own listeners in seq order. Instances learn of each other's changes from the tenant's sharded
 // pub/sub channel (each script SPUBLISHes its seq there) and read them with XRANGE from the
 // tenant's stream, so no command ever spans two tenants' slots (Redis Cluster), one that briefly
 // lost Redis catches up from where it stopped, and resume history is the same everywhere.
@@ -18,9 +19,10 @@ import {
 import { assertCanWrite, canWrite, isAdmin } from './permissions.js'
 import { decodeChange, storedEntry } from './change-record.js'
 import { decodeRecord, seqOfId } from './redis-change.js'
-import { newTenantChannel, tenantKeys, tenantSetKey } from './redis-keys.js'
+import { tenantKeys, tenantSetKey } from './redis-keys.js'
 import { describeTarget, openRedis, type RedisClient, type RedisTarget } from './redis-connection.js'
 import { TenantReplica } from './redis-replica.js'
+import { ReplicaLeases, type ReplicaStats, type TenantLease } from './replica-leases.js'
 import { DEFAULT_HISTORY_BYTES } from './change-history.js'
 import { newEpoch } from './epoch.js'
 import { SCRIPTS, SCRIPT_KEY_COUNT, type ScriptName } from './redis-scripts.js'
@@ -48,8 +50,10 @@ export interface RedisStoreOptions extends TenantStoreOptions, IdempotencyOption
   prefix: string
   /** How often due TTLs are expired (they are also expired when a read finds one due). */
   expirySweepMs?: number
-  /** How often the tenant set is re-read, in case a new-tenant notification was missed. */
+  /** How often loaded tenants' histories are checked against Redis, in case a wake was missed. */
   tenantRescanMs?: number
+  /** How long a tenant stays loaded after its last use (MCP_REPLICA_IDLE_SECONDS, in ms). */
+  replicaIdleMs?: number
   /** How long to wait for Redis at start before giving up. */
   connectTimeoutMs?: number
   onError?: (error: unknown) => void
@@ -82,9 +86,10 @@ export class RedisContextStore implements ContextStore {
   readonly redis: RedisClient
   /** Hears that a followed tenant changed: SSUBSCRIBE to each one's channel (its own slot). */
   private readonly wakes: RedisClient
-  /** Hears about new tenants. */
-  private readonly subscriber: RedisClient
   private readonly target: RedisTarget
+  /** Which tenants are loaded here, and until when. */
+  private readonly leases: ReplicaLeases
+  private readonly unloadListeners = new Set<(tenant: string) => void>()
   private readonly registry: TenantRegistry
   private readonly replicas = new Map<string, TenantReplica>()
   private readonly byChannel = new Map<string, TenantReplica>()
@@ -106,6 +111,11 @@ export class RedisContextStore implements ContextStore {
     this.registry = new TenantRegistry({ ...options, expiresEntries: false })
     this.streamLength = Math.max(options.historySize, MIN_STREAM_LENGTH)
     this.onError = options.onError ?? (() => {})
+    this.leases = new ReplicaLeases({
+      idleMs: options.replicaIdleMs ?? 300_000,
+      load: async (tenant) => { await this.load(tenant) },
+      unload: (tenant) => { this.unload(tenant) }
+    })
     const base: RedisOptions = {
       lazyConnect: true,
       connectionName: `context-server:${options.prefix}`,
@@ -117,8 +127,7 @@ export class RedisContextStore implements ContextStore {
     this.target = options.target ?? { url: options.url ?? 'redis://127.0.0.1:6379' }
     this.redis = openRedis(this.target, { ...failFast, commandTimeout: 10_000 }, { offlineQueue: false })
     this.wakes = openRedis(this.target, { ...base, maxRetriesPerRequest: null }, { sharded: true })
-    this.subscriber = openRedis(this.target, { ...base, maxRetriesPerRequest: null })
-    for (const client of [this.redis, this.wakes, this.subscriber]) {
+    for (const client of [this.redis, this.wakes]) {
       // Connection errors surface as readiness and as failed operations (and the last one in the
       // message of a failed start); without a listener ioredis would print every retry's error.
       client.on('error', (error: Error) => { this.lastConnectionError = error })
@@ -127,8 +136,8 @@ export class RedisContextStore implements ContextStore {
   }
 
   /**
-   * Connects, loads every tenant's state (and recent history) from Redis and starts following
-   * the change streams. Rejects when Redis does not answer within the connect timeout.
+   * Connects; tenants are loaded when first used. Rejects when Redis does not answer within the
+   * connect timeout.
    */
   static async connect (options: RedisStoreOptions): Promise<RedisContextStore> {
     const store = new RedisContextStore(options)
@@ -151,9 +160,7 @@ export class RedisContextStore implements ContextStore {
   async write (actor: Actor, input: WriteInput, request?: RequestOptions): Promise<WriteResult> {
     const prepared = prepareWrite(actor, input, this.options)
     const audit = this.auditArg(actor, request, { op: 'write', input })
-    const replica = this.replica(actor.tenant)
-    const ready = Promise.all([prepared, this.register(replica)]).then(([counted]) => counted)
-    return await this.observed(actor, request, this.order.run(actor.tenant, ready, (counted) => this.sendWrite(actor, input, replica, counted, audit)))
+    return await this.observed(actor, request, this.inTurn(actor.tenant, prepared, (replica, counted) => this.sendWrite(actor, input, replica, counted, audit)))
   }
 
   async writeDeferred (actor: Actor, pending: Promise<DeferredWrite>): Promise<WriteResult> {
@@ -168,15 +175,38 @@ export class RedisContextStore implements ContextStore {
   }
 
   async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
-    return await this.observed(actor, request, this.order.run(actor.tenant, undefined, () => this.sendSetPriority(actor, key, priority, request)))
+    return await this.observed(actor, request, this.inTurn(actor.tenant, undefined, (replica) => this.sendSetPriority(actor, key, priority, replica, request)))
   }
 
   async remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
-    return await this.observed(actor, request, this.order.run(actor.tenant, undefined, () => this.sendRemove(actor, key, request)))
+    return await this.observed(actor, request, this.inTurn(actor.tenant, undefined, (replica) => this.sendRemove(actor, key, replica, request)))
   }
 
   async clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
-    return await this.observed(actor, request, this.order.run(actor.tenant, undefined, () => this.sendClear(actor, options, request)))
+    return await this.observed(actor, request, this.inTurn(actor.tenant, undefined, (replica) => this.sendClear(actor, options, replica, request)))
+  }
+
+  /**
+   * Runs an operation in its tenant's turn (tenant-order.ts) with the tenant loaded and held until
+   * the operation is done: loaded already, the operation starts within this call as before; else
+   * its turn is kept while the tenant loads. The tenant is in Redis's tenant set before it starts.
+   */
+  private async inTurn<P, T> (tenant: string, input: P | Promise<P>, start: (replica: TenantReplica, value: P) => Promise<T>): Promise<T> {
+    const held = this.leases.useLoaded(tenant)
+    const leased: TenantLease | Promise<TenantLease> = held ?? this.leases.use(tenant)
+    const registered = held !== undefined && this.replicas.get(tenant)?.registered === true
+    const ready = !(leased instanceof Promise) && !(input instanceof Promise) && registered
+      ? input
+      : Promise.all([leased, input]).then(async ([, value]) => {
+        await this.register(this.loadedReplica(tenant))
+        return value
+      })
+    try {
+      return await this.order.run(tenant, ready, (value) => start(this.loadedReplica(tenant), value))
+    } finally {
+      if (leased instanceof Promise) leased.then((lease) => { lease.release() }, () => {})
+      else leased.release()
+    }
   }
 
   private async observed<R extends { replayed?: true }> (actor: Actor, request: RequestOptions | undefined, operation: Promise<R>): Promise<R> {
@@ -215,9 +245,8 @@ export class RedisContextStore implements ContextStore {
     }
   }
 
-  private async sendSetPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
+  private async sendSetPriority (actor: Actor, key: string, priority: number, replica: TenantReplica, request?: RequestOptions): Promise<PriorityResult> {
     assertPriority(priority)
-    const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxSetPriority', replica, [
       key, priority, actor.userId, isAdmin(actor) ? '1' : '0', canWrite(actor) ? '1' : '0',
       new Date().toISOString()
@@ -227,8 +256,7 @@ export class RedisContextStore implements ContextStore {
     return { key, priority, version: change.upserted[0].entry.version, seq: change.seq }
   }
 
-  private async sendRemove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
-    const replica = this.replica(actor.tenant)
+  private async sendRemove (actor: Actor, key: string, replica: TenantReplica, request?: RequestOptions): Promise<RemoveResult> {
     const reply = await this.run('ctxRemove', replica, [
       key, actor.userId, isAdmin(actor) ? '1' : '0', canWrite(actor) ? '1' : '0',
       new Date().toISOString()
@@ -239,12 +267,11 @@ export class RedisContextStore implements ContextStore {
   }
 
   /** Same rules as TenantStore.clear, decided inside the script against Redis's entries. */
-  private async sendClear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
+  private async sendClear (actor: Actor, options: ClearOptions, replica: TenantReplica, request?: RequestOptions): Promise<ClearResult> {
     assertCanWrite(actor)
     const admin = isAdmin(actor)
     if (options.all === true && !admin) throw new ContextError('forbidden', 'Clearing the whole tenant needs the admin role')
     const anyOwner = admin && (options.all === true || options.source !== undefined || options.keys !== undefined)
-    const replica = this.replica(actor.tenant)
     const reply = await this.run('ctxClear', replica, [
       actor.userId, anyOwner ? '1' : '0', options.source ?? '', options.keys !== undefined ? JSON.stringify(options.keys) : '',
       new Date().toISOString()
@@ -275,6 +302,17 @@ export class RedisContextStore implements ContextStore {
   retainedChanges (tenant: string, seq: number, limit: number) { return this.view(tenant).retainedChanges(seq, limit) }
   tenants () { return this.registry.names() }
 
+  // ---- Tenants on demand (replica-leases.ts). ----
+
+  async use (tenant: string): Promise<TenantLease> { return await this.leases.use(tenant) }
+  useLoaded (tenant: string): TenantLease | undefined { return this.leases.useLoaded(tenant) }
+  replicaStats (): ReplicaStats { return this.leases.stats() }
+
+  onUnload (listener: (tenant: string) => void) {
+    this.unloadListeners.add(listener)
+    return () => { this.unloadListeners.delete(listener) }
+  }
+
   onChange (listener: ChangeListener) {
     this.listeners.add(listener)
     return () => { this.listeners.delete(listener) }
@@ -294,10 +332,10 @@ export class RedisContextStore implements ContextStore {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.leases.close()
     for (const timer of this.timers) clearInterval(timer)
     for (const replica of this.replicas.values()) replica.releaseAll()
     this.wakes.disconnect()
-    this.subscriber.disconnect()
     if (this.redis.status === 'ready') await this.redis.quit().catch(() => {})
     this.redis.disconnect()
   }
@@ -311,19 +349,11 @@ export class RedisContextStore implements ContextStore {
       timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs)
     })
     try {
-      await Promise.race([Promise.all([this.redis.connect(), this.wakes.connect(), this.subscriber.connect()]), timeout])
+      await Promise.race([Promise.all([this.redis.connect(), this.wakes.connect()]), timeout])
     } finally {
       clearTimeout(timer)
     }
     this.wakes.on('smessage', (channel: string, message: string) => { this.onWake(channel, message) })
-    const tenants = await this.redis.smembers(tenantSetKey(this.options.prefix))
-    for (const tenant of tenants) {
-      const replica = this.replica(tenant)
-      replica.registered = true
-      await this.reload(replica)
-    }
-    await this.subscriber.subscribe(newTenantChannel(this.options.prefix))
-    this.subscriber.on('message', (_channel: string, tenant: string) => { this.replica(tenant).registered = true })
     // After a reconnect, look for a Redis that came back without the data this replica has
     // (restarted without persistence): follow it from its own seq rather than ignore it; and
     // read what was written while the wake channels were not heard.
@@ -334,23 +364,50 @@ export class RedisContextStore implements ContextStore {
     this.every(this.options.tenantRescanMs ?? 10_000, () => { this.rescanTenants().catch(() => {}) })
   }
 
-  /** The tenant's replica, created (and its stream followed) on first mention. */
-  private replica (tenant: string): TenantReplica {
-    let replica = this.replicas.get(tenant)
-    if (replica === undefined) {
-      replica = new TenantReplica(tenant, tenantKeys(this.options.prefix, tenant), this.registry, {
-        emit: (change) => this.emit(change),
-        onGap: (r) => this.scheduleFill(r)
-      })
-      this.replicas.set(tenant, replica)
-      this.byChannel.set(replica.keys.wake, replica)
-      this.registry.of(tenant)
-      this.follow(replica)
+  /**
+   * Loads a tenant (ReplicaLeases calls this once per first use): follows its wake channel, reads
+   * its state and recent history in one script, and expires its due TTLs before anyone reads it
+   * (nobody may have expired them while no instance held the tenant). Rejects `unavailable` when
+   * Redis does not answer; the replica is then forgotten and the next use tries again.
+   */
+  private async load (tenant: string): Promise<void> {
+    const replica = new TenantReplica(tenant, tenantKeys(this.options.prefix, tenant), this.registry, {
+      emit: (change) => this.emit(change),
+      onGap: (r) => this.scheduleFill(r)
+    })
+    this.replicas.set(tenant, replica)
+    this.byChannel.set(replica.keys.wake, replica)
+    this.follow(replica)
+    try {
+      await this.call(async () => { await this.reload(replica) })
+      if (replica.nextExpiry !== undefined && replica.nextExpiry <= Date.now()) await this.expire(replica)
+    } catch (error) {
+      this.unload(tenant)
+      throw error
     }
-    return replica
   }
 
-  /** Subscribes to the tenant's wake channel, then reads what its stream holds past the replica. */
+  /** Drops a tenant's replica: stops following it and frees its store (ReplicaLeases, idle). */
+  private unload (tenant: string): void {
+    const replica = this.replicas.get(tenant)
+    if (replica === undefined) return
+    replica.drop()
+    this.replicas.delete(tenant)
+    this.byChannel.delete(replica.keys.wake)
+    this.catchingUp.delete(replica)
+    this.fillScheduled.delete(replica)
+    this.expiring.delete(replica)
+    // Not awaited: a wake that still arrives finds no replica and is ignored.
+    if (!this.closed) this.wakes.sunsubscribe(replica.keys.wake).catch(() => {})
+    for (const listener of this.unloadListeners) {
+      try { listener(tenant) } catch (error) { this.onError(error) }
+    }
+  }
+
+  /**
+   * Subscribes to the tenant's wake channel, then reads what its stream holds past the replica
+   * (the reload may have read the tenant before the subscription took effect).
+   */
   private follow (replica: TenantReplica): void {
     this.wakes.ssubscribe(replica.keys.wake)
       .then(() => { this.catchUp(replica) })
@@ -358,10 +415,20 @@ export class RedisContextStore implements ContextStore {
       .catch(() => {})
   }
 
+  /** The replica of a tenant held by a lease (operations hold one for their duration). */
+  private loadedReplica (tenant: string): TenantReplica {
+    const replica = this.replicas.get(tenant)
+    if (replica === undefined || !replica.loaded) {
+      // A surface read a tenant it did not acquire (ContextStore.use): a bug, said loudly.
+      throw new ContextError('internal', `Tenant "${tenant}" is not loaded on this instance (read without ContextStore.use)`)
+    }
+    return replica
+  }
+
   /** The tenant's local store for a read; starts an expiry when one is due. */
   private view (tenant: string) {
-    const replica = this.replica(tenant)
-    if (replica.nextExpiry !== undefined && replica.nextExpiry <= Date.now()) this.expire(replica)
+    const replica = this.loadedReplica(tenant)
+    if (this.expiryDue(replica, Date.now())) this.expire(replica).catch(this.onError)
     return replica.store
   }
 
@@ -369,16 +436,14 @@ export class RedisContextStore implements ContextStore {
   private async register (replica: TenantReplica): Promise<void> {
     if (replica.registered) return
     const prefix = this.options.prefix
-    const added = await this.call(() => this.redis.sadd(tenantSetKey(prefix), replica.tenant))
-    if (added === 1) await this.call(() => this.redis.publish(newTenantChannel(prefix), replica.tenant))
+    await this.call(() => this.redis.sadd(tenantSetKey(prefix), replica.tenant))
     replica.registered = true
   }
 
-  /** Finds tenants and history restarts whose notifications this instance missed (a cut from Redis). */
+  /** Finds changes and history restarts of loaded tenants whose wakes this instance missed. */
   private async rescanTenants (): Promise<void> {
-    for (const tenant of await this.redis.smembers(tenantSetKey(this.options.prefix))) this.replica(tenant).registered = true
     // One command per tenant (each tenant's keys are in its own slot); ioredis pipelines them.
-    for (const replica of [...this.replicas.values()].filter((r) => !r.reloading)) {
+    for (const replica of [...this.replicas.values()].filter((r) => r.loaded && !r.reloading)) {
       await this.checkHistory(replica)
     }
   }
@@ -407,7 +472,7 @@ export class RedisContextStore implements ContextStore {
       running.again = true
       return
     }
-    if (this.closed || replica.reloading) return
+    if (this.closed || replica.reloading || replica.gone) return
     const state = { again: false }
     this.catchingUp.set(replica, state)
     this.readStream(replica)
@@ -420,7 +485,7 @@ export class RedisContextStore implements ContextStore {
 
   private async readStream (replica: TenantReplica): Promise<void> {
     for (;;) {
-      if (this.closed || replica.reloading) return
+      if (this.closed || replica.reloading || replica.gone) return
       const records = await this.redis.xrange(replica.keys.stream, `${replica.seq + 1}-0`, '+', 'COUNT', READ_COUNT)
       if (records.length === 0) return
       // Every seq has a record, so a first record past seq + 1 means the ones between were
@@ -463,7 +528,7 @@ export class RedisContextStore implements ContextStore {
   /** Fetches the records missing before the replica's held changes; reloads when they are gone. */
   private async fillGap (replica: TenantReplica): Promise<void> {
     const gap = replica.gap()
-    if (gap === undefined || replica.reloading) return
+    if (gap === undefined || replica.reloading || replica.gone) return
     let records: Array<[string, string[]]>
     try {
       records = await this.redis.xrange(replica.keys.stream, `${gap.from}-0`, `${gap.to}-0`)
@@ -479,7 +544,7 @@ export class RedisContextStore implements ContextStore {
 
   /** Replaces the replica with the tenant's state and recent history, read in one atomic script. */
   private async reload (replica: TenantReplica): Promise<void> {
-    if (replica.reloading) return
+    if (replica.reloading || replica.gone) return
     replica.hold()
     try {
       const before = { epoch: replica.store.epoch, seq: replica.seq }
@@ -508,7 +573,7 @@ export class RedisContextStore implements ContextStore {
         await this.call(() => this.redis.call('SPUBLISH', replica.keys.wake, EPOCH_WAKE)).catch(() => {})
       }
     } catch (error) {
-      replica.replace(replica.store) // give up this attempt; the next gap or reconnect retries
+      replica.abandonReload() // give up this attempt; the next gap or reconnect retries
       throw error
     }
     // Changes written between the load and now (or while it was held) are read from the stream.
@@ -516,7 +581,7 @@ export class RedisContextStore implements ContextStore {
   }
 
   private async reconcile (): Promise<void> {
-    for (const replica of this.replicas.values()) await this.checkHistory(replica)
+    for (const replica of [...this.replicas.values()].filter((r) => r.loaded)) await this.checkHistory(replica)
   }
 
   /**
@@ -529,6 +594,7 @@ export class RedisContextStore implements ContextStore {
 
   /** Reloads the replica when Redis's `[seq, epoch]` of the tenant is not the history it follows. */
   private async followHistory (replica: TenantReplica, [seq, epoch]: Array<string | null>): Promise<void> {
+    if (!replica.loaded) return // dropped meanwhile, or its first load (which reads all) in flight
     // Nothing on either side (a tenant only read so far): nothing to reload.
     if (epoch === null && seq === null && replica.seq === 0) return
     const behind = Number(seq ?? 0) < replica.seq
@@ -550,26 +616,32 @@ export class RedisContextStore implements ContextStore {
   private sweepExpired (): void {
     const now = Date.now()
     for (const replica of this.replicas.values()) {
-      if (replica.nextExpiry !== undefined && replica.nextExpiry <= now) this.expire(replica)
+      if (replica.loaded && this.expiryDue(replica, now)) this.expire(replica).catch(this.onError)
     }
   }
 
-  private readonly expiring = new Set<TenantReplica>()
+  /** Whether a background expiry should run now (not while Redis is away: it would only fail). */
+  private expiryDue (replica: TenantReplica, now: number): boolean {
+    return replica.nextExpiry !== undefined && replica.nextExpiry <= now && this.redis.status === 'ready'
+  }
 
-  /** Runs the expire script for one tenant (at most one at a time per tenant). */
-  private expire (replica: TenantReplica): void {
-    if (this.expiring.has(replica) || this.redis.status !== 'ready') return
-    this.expiring.add(replica)
+  private readonly expiring = new Map<TenantReplica, Promise<void>>()
+
+  /** Runs the expire script for one tenant (at most one at a time per tenant); settles once applied. */
+  private async expire (replica: TenantReplica): Promise<void> {
+    const running = this.expiring.get(replica)
+    if (running !== undefined) return await running
     const now = Date.now()
-    this.run('ctxExpire', replica, [new Date(now).toISOString()], now)
+    const done = this.run('ctxExpire', replica, [new Date(now).toISOString()], now)
       .then(async (reply) => {
         // The script reports the next expiry Redis knows of (the replica's hint may be stale).
         const nextDue = reply[0] === 2 ? reply[2] : (reply as string[])[3]
         replica.nextExpiry = nextDue !== undefined && nextDue !== '' ? Number(nextDue) : undefined
         if (reply[0] === 1) await this.accept(replica, reply, '')
       })
-      .catch(this.onError)
       .finally(() => this.expiring.delete(replica))
+    this.expiring.set(replica, done)
+    return await done
   }
 
   // ---- Helpers. ----

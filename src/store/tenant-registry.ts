@@ -26,6 +26,11 @@ export class TenantRegistry {
     this.stores.set(store.tenant, store)
   }
 
+  /** Forgets the tenant's store (a replica dropped: its memory goes with it). */
+  remove (tenant: string): void {
+    this.stores.delete(tenant)
+  }
+
   peek (tenant: string): TenantStore | undefined {
     return this.stores.get(tenant)
   }

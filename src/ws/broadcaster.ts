@@ -102,17 +102,29 @@ export class Broadcaster {
   private readonly lagBytes: number
   private readonly resyncBytes: number
   private readonly stopListening: () => void
+  private readonly stopForgetting: () => void
 
   constructor (private readonly options: BroadcasterOptions) {
     this.lagBytes = Math.max(SOCKET_HIGH_WATER_MARK, Math.min(options.maxBufferedBytes / 8, 1024 * 1024))
     this.resyncBytes = Math.max(SOCKET_HIGH_WATER_MARK, options.maxBufferedBytes / 2)
     this.stopListening = options.store.onChange((change) => this.publish(change))
+    // A tenant dropped here (no client of it left) may change elsewhere before it is loaded again:
+    // its published seq and epoch would be stale, and a resume would miss what came meanwhile.
+    this.stopForgetting = options.store.onUnload((tenant) => { this.forget(tenant) })
   }
 
   close (): void {
     this.stopListening()
+    this.stopForgetting()
     this.groups.clear()
     this.joinFrames.clear()
+  }
+
+  /** Forgets what it knew of a tenant that has no subscriber here (the store dropped it). */
+  private forget (tenant: string): void {
+    this.published.delete(tenant)
+    this.epochs.delete(tenant)
+    this.joinFrames.delete(tenant)
   }
 
   /** The tenant's store as the `context` frame a client gets on connect, and the seq it reflects. */

@@ -8,6 +8,7 @@ import type { RawData, WebSocket } from 'ws'
 import type { Identity } from '../auth/identity.js'
 import { TokenRevokedError } from '../security/revocation-list.js'
 import type { ErrorCode } from '../errors.js'
+import type { TenantLease } from '../store/replica-leases.js'
 import { connectQuerySchema, type BroadcastMode, type ClientMessage, type MessageId } from '../protocol/messages.js'
 import { issueDetails } from '../protocol/schemas.js'
 import { serverInfo } from '../server-info.js'
@@ -72,6 +73,10 @@ export class Connection implements Subscriber {
   private connectSinceSeq: number | undefined
   private connectEpoch: string | undefined
   private closing = false
+  /** Holds the tenant loaded on this instance from authentication to close. */
+  private lease: TenantLease | undefined
+  /** Frames that arrived after the token was accepted, while the tenant loaded (sent in order once it has). */
+  private framesWhileLoading: Array<{ text: string, bytes: number }> | undefined
   private drainArmed = false
   private corked = false
   // Flow-control accounting (see backlogBytes and chargedBytes): the socket's backlog when this
@@ -140,13 +145,28 @@ export class Connection implements Subscriber {
         return
       }
       const text = bytes.toString('utf8')
-      if (this.session === undefined) this.onFirstFrame(text)
+      if (this.framesWhileLoading !== undefined) this.holdWhileLoading(text, bytes.length)
+      else if (this.session === undefined) this.onFirstFrame(text)
       else this.onMessage(this.session, text, bytes.length)
     } catch (error) {
       // A bug in one frame's path must cost that frame only, never the process or other clients.
       this.hub.log.error({ err: error, clientId: this.id }, 'websocket frame failed')
       this.sendText(errorFrame(undefined, 'internal', 'Internal error'))
     }
+  }
+
+  /**
+   * A client may send before auth_success while its tenant loads: kept in order, up to the rate
+   * limit's burst (what the limiter would have let through at once); beyond it, closed 4029.
+   */
+  private holdWhileLoading (text: string, bytes: number): void {
+    const held = this.framesWhileLoading as Array<{ text: string, bytes: number }>
+    if (held.length >= this.hub.config.wsRateBurst) {
+      this.countError('rate_limit_exceeded')
+      this.close(CLOSE.rateLimited, 'Rate limit exceeded')
+      return
+    }
+    held.push({ text, bytes })
   }
 
   private onFirstFrame (text: string): void {
@@ -336,6 +356,38 @@ export class Connection implements Subscriber {
       this.refuse('Invalid authentication token', 'invalid', error instanceof TokenRevokedError)
       return
     }
+    // The tenant's replica, loaded first when this instance does not hold it (Redis): the store
+    // frame below is read from it. Loaded already, the connection is admitted in this very step.
+    const lease = hub.store.useLoaded(identity.tenant)
+    if (lease !== undefined) {
+      this.admit(identity, id, lease)
+      return
+    }
+    this.framesWhileLoading = []
+    hub.store.use(identity.tenant).then((loaded) => {
+      if (this.closing) {
+        loaded.release()
+        return
+      }
+      this.admit(identity, id, loaded)
+      const held = this.framesWhileLoading ?? []
+      this.framesWhileLoading = undefined
+      for (const frame of held) {
+        if (this.closing || this.session === undefined) break
+        this.onMessage(this.session, frame.text, frame.bytes)
+      }
+    }, () => {
+      this.framesWhileLoading = undefined
+      this.countError('unavailable')
+      this.sendText(errorFrame(id, 'unavailable', 'The shared store is unavailable; reconnect later'))
+      this.close(CLOSE.tryAgainLater, 'Store unavailable')
+    })
+  }
+
+  /** Registers the authenticated client: the store frame, auth_success, then its subscription. */
+  private admit (identity: Identity, id: MessageId | undefined, lease: TenantLease): void {
+    const { hub } = this
+    this.lease = lease
     // An idle MCP session of the same user gives way; only clients in use lock the user out.
     if (!hub.sessions.hasRoomForUser(identity.tenant, identity.userId, hub.config.maxConnectionsPerUser)) {
       hub.metrics.authAttempts.inc({ result: 'over_capacity', surface: 'ws' })
@@ -528,6 +580,7 @@ export class Connection implements Subscriber {
     this.closing = true
     clearTimeout(this.authTimer)
     this.hub.broadcaster.leave(this)
+    this.lease?.release()
     if (this.session !== undefined) this.hub.sessions.remove(this.id)
     this.hub.metrics.connections.dec({ state: this.session !== undefined ? 'authenticated' : 'pending' })
     this.hub.forget(this)

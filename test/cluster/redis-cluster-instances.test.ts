@@ -14,6 +14,8 @@ import { actor } from '../helpers/actors.js'
 import { eventually } from '../helpers/redis.js'
 import { startRedisCluster, type TestCluster } from '../helpers/redis-cluster.js'
 import { sharedRateLimit, twoInstanceScenarios } from '../helpers/two-instance-scenarios.js'
+import { replicaScenarios } from '../helpers/replica-scenarios.js'
+import { EVICTING_MAX_TOKENS, concurrentEvictionHolds } from '../helpers/store-operations.js'
 
 async function clusterStore (t: Test, nodes: RedisNode[], prefix: string, options: Partial<RedisStoreOptions> = {}): Promise<RedisContextStore> {
   const store = await RedisContextStore.connect({
@@ -78,6 +80,17 @@ test('the Redis backend over a Redis Cluster', async (t) => {
     await twoInstanceScenarios(t, { MCP_STORE: 'redis', MCP_REDIS_CLUSTER_NODES: cluster.seeds, MCP_REDIS_PREFIX: 'scenarios' })
   })
 
+  t.test('replicas on demand over the cluster', async (t) => {
+    let n = 0
+    await replicaScenarios(t, { target: { cluster: nodes }, env: { MCP_STORE: 'redis', MCP_REDIS_CLUSTER_NODES: cluster.seeds }, prefix: () => `replicas-${++n}` })
+  })
+
+  t.test('two instances writing one full, evicting tenant at once keep exactly what the naive reference keeps', async (t) => {
+    const limits = { maxTokens: EVICTING_MAX_TOKENS, maxEntryTokens: EVICTING_MAX_TOKENS, historySize: 100 }
+    const stores = [await clusterStore(t, nodes, 'property', limits), await clusterStore(t, nodes, 'property', limits)] as const
+    t.ok(await concurrentEvictionHolds(t, stores, 40), 'every run matched the reference')
+  })
+
   t.test('the HTTP rate limit is shared over the cluster', async (t) => {
     await sharedRateLimit(t, { MCP_STORE: 'redis', MCP_REDIS_CLUSTER_NODES: cluster.seeds, MCP_REDIS_PREFIX: 'limits' })
   })
@@ -87,6 +100,8 @@ test('the Redis backend over a Redis Cluster', async (t) => {
     const onError = (error: unknown) => { failures.add((error as Error).message.slice(0, 80)) }
     const [a, b] = [await clusterStore(t, nodes, 'reshard', { onError }), await clusterStore(t, nodes, 'reshard')]
     const writer = actor('w', ['writer'], 'moving')
+    // B serves the tenant (a client of it is connected there), so it follows it through the move.
+    await b.use('moving')
     const slot = await slotOf(cluster, t, 'reshard', 'moving')
     const acked: string[] = []
     const refused: string[] = []
@@ -114,6 +129,7 @@ test('the Redis backend over a Redis Cluster', async (t) => {
     t.ok(acked.length >= 40, 'writes went on through the migration')
     // A fresh instance loads what Redis holds; B followed the changes.
     const fresh = await clusterStore(t, nodes, 'reshard')
+    await fresh.use('moving')
     const held = new Set(fresh.snapshot('moving').entries.map((stored) => stored.key))
     t.same(acked.filter((key) => !held.has(key)), [], 'every acknowledged write is in the cluster')
     await eventually(() => b.seq('moving') === fresh.seq('moving'), 10_000, 'the other instance to follow the migrated tenant')
@@ -154,6 +170,7 @@ test('the Redis backend over a Redis Cluster', async (t) => {
     t.same([...refusals], refusals.size === 0 ? [] : ['unavailable'], 'a refused write says unavailable, never anything else')
     t.comment(`acknowledged ${acked.length} writes, ${atPromotion} before the old primary rejoined`)
     const fresh = await clusterStore(t, nodes, 'failover')
+    await fresh.use('durable')
     const held = new Set(fresh.snapshot('durable').entries.map((stored) => stored.key))
     t.same(acked.filter((key) => !held.has(key)), [], 'every acknowledged write survived the failover')
   })

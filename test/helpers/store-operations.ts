@@ -54,6 +54,18 @@ export async function differenceFromReference (
   store: ContextStore, who: Actor, maxTokens: number, operations: StoreOperation[], writeCap = Infinity,
   stats: RunStats = { writes: 0, evictions: 0 }
 ): Promise<string | undefined> {
+  // The tenant is read synchronously between operations: held loaded for the run, as a client would.
+  const lease = await store.use(who.tenant)
+  try {
+    return await stepsFromReference(store, who, maxTokens, operations, writeCap, stats)
+  } finally {
+    lease.release()
+  }
+}
+
+async function stepsFromReference (
+  store: ContextStore, who: Actor, maxTokens: number, operations: StoreOperation[], writeCap: number, stats: RunStats
+): Promise<string | undefined> {
   const tenant = who.tenant
   const reference = new ReferenceStore(maxTokens)
   const sources = new Map<string, string>()
@@ -113,4 +125,128 @@ export async function differenceFromReference (
     if (total !== reference.total() || total > maxTokens) return `after ${step.op}: ${total} tokens, reference ${reference.total()}`
   }
   return undefined
+}
+
+/**
+ * Runs `operations` split between two instances of one shared store (even steps on the first,
+ * odd on the second), both at once, then replays what was acknowledged in seq order on the naive
+ * reference: every write must have evicted exactly what the reference evicts at its seq, the seqs
+ * must be 1..n with none missing, and both instances must end holding exactly the reference's
+ * entries. Refusals (`not_found` for a key the other instance just removed) are not replayed.
+ * Returns what differed first, or undefined.
+ */
+export async function concurrentDifferenceFromReference (
+  stores: readonly [ContextStore, ContextStore], who: Actor, maxTokens: number, operations: StoreOperation[],
+  stats: RunStats = { writes: 0, evictions: 0 }
+): Promise<string | undefined> {
+  const tenant = who.tenant
+  const acked: Acked[] = []
+  const refusedOrSkipped = (error: unknown) => {
+    if (error instanceof ContextError && (error.code === 'not_found' || error.code === 'entry_too_large')) return
+    throw error
+  }
+  const run = async (store: ContextStore, steps: StoreOperation[]) => {
+    for (const step of steps) {
+      if (step.op === 'write' || step.op === 'writeGenerated') {
+        const content = { text: step.words.join(' ') }
+        const source = step.words.length % 2 === 0 ? 's1' : 's2'
+        const tokens = oracleCount(content)
+        const result = await store.write(who, { content, priority: step.priority, source, key: step.op === 'write' ? step.key : undefined }).catch(refusedOrSkipped)
+        if (result === undefined) continue
+        stats.writes++
+        stats.evictions += result.evicted.length
+        acked.push({
+          seq: result.seq,
+          replay: (reference, sources) => {
+            if (result.tokens !== tokens) return `tokens ${result.tokens} != oracle ${tokens}`
+            const before = new Set(reference.entries.keys())
+            reference.write(result.key, tokens, step.priority)
+            sources.set(result.key, source)
+            const evicted = [...before, result.key].filter((key) => !reference.entries.has(key))
+            const stored = [...new Set(result.evicted)].sort()
+            if (JSON.stringify([...new Set(evicted)].sort()) !== JSON.stringify(stored)) return `write of ${result.key} at seq ${result.seq} evicted ${JSON.stringify(stored)}, the reference ${JSON.stringify(evicted)}`
+            return undefined
+          }
+        })
+      } else if (step.op === 'priority') {
+        const result = await store.setPriority(who, step.key, step.priority).catch(refusedOrSkipped)
+        if (result !== undefined) acked.push({ seq: result.seq, replay: (reference) => { reference.setPriority(step.key, step.priority); return undefined } })
+      } else if (step.op === 'remove') {
+        const result = await store.remove(who, step.key).catch(refusedOrSkipped)
+        if (result !== undefined) acked.push({ seq: result.seq, replay: (reference) => { reference.remove(step.key); return undefined } })
+      } else if (step.op === 'clearSource') {
+        const result = await store.clear(who, { source: step.prefix })
+        // A clear that matched nothing made no change (its seq is the tenant's at the time).
+        if (result.count === 0) continue
+        acked.push({
+          seq: result.seq,
+          replay: (reference, sources) => {
+            const expected = [...reference.entries.keys()].filter((k) => sources.get(k)?.startsWith(step.prefix)).sort()
+            for (const key of expected) reference.remove(key)
+            return JSON.stringify(expected) === JSON.stringify([...result.removed].sort()) ? undefined : `clear at seq ${result.seq} removed ${JSON.stringify(result.removed)}, the reference ${JSON.stringify(expected)}`
+          }
+        })
+      }
+    }
+  }
+  // Both serve the tenant from the start (as their clients would make them), so both follow it.
+  const leases = await Promise.all(stores.map(async (store) => await store.use(tenant)))
+  try {
+    await Promise.all([
+      run(stores[0], operations.filter((_, i) => i % 2 === 0)),
+      run(stores[1], operations.filter((_, i) => i % 2 === 1))
+    ])
+    return await compareReplayed(stores, tenant, maxTokens, acked)
+  } finally {
+    for (const lease of leases) lease.release()
+  }
+}
+
+interface Acked { seq: number, replay: (reference: ReferenceStore, sources: Map<string, string>) => string | undefined }
+
+async function compareReplayed (stores: readonly ContextStore[], tenant: string, maxTokens: number, acked: Acked[]): Promise<string | undefined> {
+  acked.sort((x, y) => x.seq - y.seq)
+  const seqs = acked.map((a) => a.seq)
+  if (seqs.some((seq, i) => seq !== i + 1)) return `seqs ${JSON.stringify(seqs)} are not 1..${seqs.length}`
+  const reference = new ReferenceStore(maxTokens)
+  const sources = new Map<string, string>()
+  for (const change of acked) {
+    const difference = change.replay(reference, sources)
+    if (difference !== undefined) return difference
+  }
+  const expected = JSON.stringify(reference.ranked().map((e) => e.key))
+  const last = seqs.length
+  const deadline = Date.now() + 10_000
+  for (const store of stores) {
+    while (store.seq(tenant) < last && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+    const held = JSON.stringify(store.snapshot(tenant).entries.map((e) => e.key))
+    if (held !== expected) return `an instance holds ${held}, the reference ${expected}`
+    if (store.metadata(tenant).total_tokens !== reference.total()) return `an instance holds ${store.metadata(tenant).total_tokens} tokens, the reference ${reference.total()}`
+  }
+  return undefined
+}
+
+/** The concurrent property over `runs` sequences kept full and evicting (also run over a Redis Cluster). */
+export async function concurrentEvictionHolds (
+  t: { ok: (value: boolean, message: string) => void, fail: (message: string) => void }, stores: readonly [ContextStore, ContextStore], runs: number
+): Promise<boolean> {
+  const totals: RunStats = { writes: 0, evictions: 0 }
+  let run = 0
+  let evictingRuns = 0
+  let failure = ''
+  let held = true
+  await fc.assert(fc.asyncProperty(
+    fc.array(evictingOperation, { minLength: 10, maxLength: 40 }),
+    async (operations) => {
+      const root: Actor = { userId: 'root', roles: ['admin'], tenant: `both-${++run}` }
+      const stats: RunStats = { writes: 0, evictions: 0 }
+      failure = await concurrentDifferenceFromReference(stores, root, EVICTING_MAX_TOKENS, operations, stats) ?? ''
+      totals.writes += stats.writes
+      totals.evictions += stats.evictions
+      if (stats.evictions > 0) evictingRuns++
+      return failure === ''
+    }
+  ), { numRuns: runs }).catch((error: Error) => { held = false; t.fail(`${error.message}\n${failure}`) })
+  t.ok(evictingRuns >= runs * 0.9, `${evictingRuns} of ${runs} runs evicted (${totals.evictions} evictions in ${totals.writes} writes)`)
+  return held
 }

@@ -33,6 +33,8 @@ redisTest('a tenant reset in Redis under running instances: a new epoch everywhe
   const env = { MCP_STORE: 'redis', REDIS_URL, MCP_REDIS_PREFIX: prefix }
   const a = await listeningApp(t, env)
   const b = await listeningApp(t, env)
+  // B serves the tenant (as a client of it there would make it), so it follows it.
+  await b.store.use('default')
   for (let i = 0; i < 8; i++) await a.store.write(alice, { content: { i }, key: `old${i}` })
   await eventually(() => b.store.seq('default') === 8, 10_000, 'B to follow A')
   const oldEpoch = a.store.epoch('default')
@@ -80,6 +82,8 @@ redisTest('Redis restarted empty: both instances agree on a new epoch; a resume 
   const env = { MCP_STORE: 'redis', REDIS_URL: redis.url, MCP_REDIS_PREFIX: uniquePrefix(t, redis.url) }
   const a = await listeningApp(t, env)
   const b = await listeningApp(t, env)
+  // B serves the tenant (as a client of it there would make it), so it follows it.
+  await b.store.use('default')
   for (let i = 0; i < 5; i++) await a.store.write(alice, { content: { i }, key: `old${i}` })
   await eventually(() => b.store.seq('default') === 5, 10_000, 'B to follow')
   const oldEpoch = b.store.epoch('default')
@@ -167,6 +171,7 @@ redisTest('the Redis stream holds at most MCP_HISTORY_BYTES (and the newest reco
   await a.write(alice, { content: { text: 'word '.repeat(12_000) }, key: 'huge' })
   t.equal((await streamBytes()).count, 1, 'only the newest record is left')
   const late = await redisStore(t, { prefix, historyBytes })
+  await late.use('default')
   t.equal(late.get('default', 'huge')?.entry.version, 1, 'an instance started later loads it')
 })
 
@@ -175,6 +180,7 @@ redisTest('the instance that notices a new history tells the others at once (no 
   // The periodic rescan would find it too, eventually; it is kept out of this test's reach.
   const a = await redisStore(t, { prefix, tenantRescanMs: 600_000 })
   const b = await redisStore(t, { prefix, tenantRescanMs: 600_000 })
+  await b.use('default')
   for (let i = 0; i < 8; i++) await a.write(alice, { content: { i }, key: `old${i}` })
   await eventually(() => b.seq('default') === 8, 10_000, 'B to follow A')
   const admin = new Redis(REDIS_URL)
@@ -189,6 +195,7 @@ redisTest('a tenant restored in Redis from an older copy becomes a new history: 
   const prefix = uniquePrefix(t)
   const a = await redisStore(t, { prefix, tenantRescanMs: 200 })
   const b = await redisStore(t, { prefix, tenantRescanMs: 200 })
+  await b.use('default')
   const keys = tenantKeys(prefix, 'default')
   const admin = new Redis(REDIS_URL)
   t.teardown(() => admin.disconnect())

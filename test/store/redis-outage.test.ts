@@ -94,11 +94,13 @@ redisTest('Redis stopped and started mid-run: not ready, no false success, nothi
   // A third instance started now reads the same from Redis's own persistence.
   const c = await buildApp(config, { logger: false })
   t.teardown(() => c.close())
+  await c.store.use('default')
   t.same(c.store.snapshot('default').entries.map((e) => e.json), a.store.snapshot('default').entries.map((e) => e.json))
 })
 
 redisTest('Redis restarted empty (no persistence): instances follow its new state instead of ignoring it', async (t) => {
   const { redis, a, b } = await twoInstancesOnPrivateRedis(t)
+  await b.store.use('default')
   for (let i = 0; i < 5; i++) await a.store.write(alice, { content: { i }, key: `old${i}` })
   await eventually(() => b.store.seq('default') === 5, 10_000, 'B to follow')
 

@@ -21,6 +21,8 @@ redisTest('a Redis replica ranks relevant_to exactly as the instance that wrote'
   }
 
   const alice = actor('alice')
+  // B serves the tenant throughout (as a connected client would make it).
+  await b.store.use('default')
   await seedRelevance(a.store, alice)
   // B has asked relevant_to (so its index exists) before the later changes reach it.
   await eventually(() => b.store.seq('default') === a.store.seq('default'), 10_000, 'B to apply the seed')

@@ -26,6 +26,8 @@ function replicaWith (registry: TenantRegistry) {
     emit: (change) => emitted.push(change),
     onGap: (r) => gaps.push(r.gap()?.from ?? -1)
   })
+  // Its first load: the tenant was empty in "Redis" (a first load announces nothing).
+  replica.replace(registry.create('t'))
   return { replica, emitted, gaps }
 }
 
@@ -74,6 +76,25 @@ test('a reload installs the fresh store, emits the difference once, then applies
   t.same(registry.of('t').snapshot().entries.map((e) => e.json), store.snapshot().entries.map((e) => e.json), 'the same store as the source')
   t.equal(registry.of('t').changesSince(4), undefined, 'resuming from before the reload needs a resync')
   t.same(registry.of('t').changesSince(7)?.map((c) => c.seq), [8], 'resuming after it works')
+})
+
+test('changes that arrive before the first load are held, then applied after it in order', async (t) => {
+  const { changes } = await changesFrom(3)
+  const registry = new TenantRegistry(options)
+  const emitted: ChangeEvent[] = []
+  const replica = new TenantReplica('t', tenantKeys('p', 't'), registry, { emit: (change) => emitted.push(change), onGap: () => {} })
+  replica.deliver(changes[2])
+  t.equal(replica.loaded, false)
+  t.equal(registry.peek('t'), undefined, 'nothing is registered before the first load')
+  const fresh = registry.create('t')
+  fresh.restore([...changes[1].upserted, ...changes[0].upserted], 2, changes.slice(0, 2), changes[0].epoch)
+  replica.replace(fresh)
+  t.same(emitted.map((c) => c.seq), [3], 'no difference is announced for the first load, the held change follows')
+  t.equal(replica.seq, 3)
+  replica.drop()
+  replica.deliver({ ...changes[2], seq: 4 })
+  t.equal(registry.peek('t'), undefined, 'a dropped replica frees its store')
+  t.equal(replica.loaded, false)
 })
 
 test('a waiter is released after its timeout even if its change never arrives', async (t) => {

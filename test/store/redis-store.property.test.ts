@@ -6,7 +6,9 @@
 import fc from 'fast-check'
 import { RedisContextStore } from '../../src/store/redis-store.js'
 import { tokenCounter } from '../../src/token-counter.js'
-import { EVICTING_MAX_TOKENS, differenceFromReference, evictingOperation, storeOperation, type RunStats } from '../helpers/store-operations.js'
+import {
+  EVICTING_MAX_TOKENS, concurrentEvictionHolds, differenceFromReference, evictingOperation, storeOperation, type RunStats
+} from '../helpers/store-operations.js'
 import { actor } from '../helpers/actors.js'
 import { REDIS_URL, eventually, redisTest, uniquePrefix } from '../helpers/redis.js'
 
@@ -31,6 +33,8 @@ redisTest('the Redis backend keeps exactly what the naive reference keeps', asyn
       // the store's; `budget` caps entries written, so small stores are exercised too.
       const tenant = `run-${++run}`
       const root = actor('root', ['admin'], tenant)
+      // The follower serves the tenant too (a client of it is connected there).
+      await follower.use(tenant)
       failure = await differenceFromReference(store, root, maxTokens, operations, budget) ?? ''
       if (failure !== '') return false
       // The follower applied the same changes from the stream.
@@ -70,4 +74,12 @@ redisTest('a Redis store kept full and evicting keeps exactly what the naive ref
     }
   ), { numRuns: NUM_FULL_RUNS }).catch((error: Error) => { t.fail(`${error.message}\n${failure}`) })
   t.ok(evictingRuns >= NUM_FULL_RUNS * 0.9, `${evictingRuns} of ${NUM_FULL_RUNS} runs evicted (${totals.evictions} evictions in ${totals.writes} writes)`)
+})
+
+redisTest('two instances writing one full, evicting store at once keep exactly what the naive reference keeps', async (t) => {
+  const maxTokens = EVICTING_MAX_TOKENS
+  const options = { url: REDIS_URL, prefix: uniquePrefix(t), maxTokens, maxEntryTokens: maxTokens, countTokens: tokenCounter('o200k_base'), historySize: 100 }
+  const stores = [await RedisContextStore.connect(options), await RedisContextStore.connect(options)] as const
+  for (const store of stores) t.teardown(() => store.close())
+  t.ok(await concurrentEvictionHolds(t, stores, 60), 'every run matched the reference')
 })

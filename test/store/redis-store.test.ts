@@ -98,6 +98,8 @@ redisTest('a change on one instance reaches the listeners of another once each, 
   const prefix = uniquePrefix(t)
   const a = await redisStore(t, { prefix })
   const b = await redisStore(t, { prefix })
+  // B serves the tenant (a client of it connected there), so it follows it.
+  await b.use('acme')
   const heard: ChangeEvent[] = []
   b.onChange((change) => heard.push(change))
   const writer = actor('alice', ['writer'], 'acme')
@@ -111,16 +113,18 @@ redisTest('a change on one instance reaches the listeners of another once each, 
 
   // An instance started later loads the store and the recent history from Redis.
   const c = await redisStore(t, { prefix })
+  await c.use('acme')
   t.same(state(c, 'acme'), state(a, 'acme'))
   t.same(c.changesSince('acme', 18)?.map((ch) => ch.seq), [19, 20, 21])
   t.same(c.changesSince('acme', 3)?.map((ch) => ch.upserted.map((u) => u.json)), a.changesSince('acme', 3)?.map((ch) => ch.upserted.map((u) => u.json)),
     'the same changes, byte for byte')
 })
 
-redisTest('a tenant first written on one instance is followed by the others', async (t) => {
+redisTest('a tenant first written on one instance is followed by another that uses it', async (t) => {
   const prefix = uniquePrefix(t)
   const a = await redisStore(t, { prefix })
   const b = await redisStore(t, { prefix })
+  await b.use('brand-new')
   const heard: ChangeEvent[] = []
   b.onChange((change) => heard.push(change))
   await a.write(actor('zed', ['writer'], 'brand-new'), { content: { first: true }, key: 'x' })
@@ -158,6 +162,7 @@ redisTest('concurrent writers on two instances keep eviction exact', async (t) =
   t.equal(a.metadata('race').total_tokens, reference.total())
   t.ok(reference.total() <= maxTokens)
   const fresh = await redisStore(t, { prefix, maxTokens })
+  await fresh.use('race')
   t.same(fresh.snapshot('race').entries.map((e) => e.key), expected, 'Redis itself holds the same')
 })
 
@@ -175,6 +180,7 @@ redisTest('entries with a TTL expire once, on every instance', async (t) => {
   const prefix = uniquePrefix(t)
   const a = await redisStore(t, { prefix, expirySweepMs: 100 })
   const b = await redisStore(t, { prefix, expirySweepMs: 100 })
+  await b.use('default')
   const heard: ChangeEvent[] = []
   b.onChange((change) => heard.push(change))
   const write = await a.write(alice, { content: { brief: true }, key: 'ttl', ttl_seconds: 1 })
@@ -192,6 +198,7 @@ redisTest('an instance cut off from Redis refuses writes, then catches up, reloa
   const proxy = await partitionableProxy(t)
   const a = await redisStore(t, { prefix, maxTokens: 5000 })
   const b = await redisStore(t, { prefix, maxTokens: 5000, url: proxy.url })
+  await b.use('default')
   const heard: ChangeEvent[] = []
   b.onChange((change) => heard.push(change))
   await a.write(alice, { content: { before: true }, key: 'before' })
@@ -207,6 +214,8 @@ redisTest('an instance cut off from Redis refuses writes, then catches up, reloa
   for (let i = 0; i < 1500; i++) await a.write(alice, { content: { i }, key: `k${i % 40}` })
   proxy.restore()
   await eventually(() => b.seq('default') === a.seq('default'), 20_000, 'B to catch up')
+  // The command connection may bring B up to date before the wake connection is back.
+  await eventually(async () => await b.isReady(), 10_000, 'B to be ready again')
   t.ok(await b.isReady(), 'B is ready again')
   t.same(state(b), state(a), 'B holds exactly what A holds')
   t.equal(b.get('default', 'during'), undefined, 'the refused write never happened')

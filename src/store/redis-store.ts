@@ -164,9 +164,7 @@ export class RedisContextStore implements ContextStore {
   }
 
   async writeDeferred (actor: Actor, pending: Promise<DeferredWrite>): Promise<WriteResult> {
-    const replica = this.replica(actor.tenant)
-    const ready = Promise.all([pending, this.register(replica)]).then(([write]) => write)
-    return await this.order.run(actor.tenant, ready, async (write) => {
+    return await this.inTurn(actor.tenant, pending, async (replica, write) => {
       const prepared = checkDeferredWrite(actor, write, this.options)
       // Observed here: the request (its idempotency key) is only known now.
       return await this.observed(actor, write.request,

@@ -22,6 +22,8 @@ declare module 'fastify' {
     verifyToken: (token: string) => Identity
     /** preHandler for routes that need a bearer token; sets request.identity. */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /** authenticate's check as a plain call, for callback hooks: sets request.identity or throws. */
+    authenticateRequest: (request: FastifyRequest) => void
   }
   interface FastifyRequest {
     identity: Identity | null
@@ -93,7 +95,12 @@ export default fp(async (app) => {
     app.audit.refused({ surface: 'rest', reason: error === undefined ? 'missing' : revoked ? 'revoked' : 'invalid', ip: request.ip, ...(revoked ? { token: error.token } : {}) })
   }
 
-  app.decorate('authenticate', async (request: FastifyRequest) => {
+  app.decorate('authenticateRequest', (request: FastifyRequest) => {
+    // The rate limiter sets it only from this request's Authorization header, once it verified.
+    if (request.identity !== null) {
+      countAttempt('success')
+      return
+    }
     const token = bearerToken(request.headers.authorization)
     if (token === undefined) {
       countAttempt('missing')
@@ -101,8 +108,7 @@ export default fp(async (app) => {
       throw new ContextError('unauthorized', 'Authentication token required')
     }
     try {
-      // The rate limiter may already have verified this header's token for its bucket.
-      request.identity ??= app.verifyToken(token)
+      request.identity = app.verifyToken(token)
     } catch (error) {
       countAttempt('invalid')
       auditRefusal(request, error)
@@ -110,4 +116,5 @@ export default fp(async (app) => {
     }
     countAttempt('success')
   })
+  app.decorate('authenticate', async (request: FastifyRequest) => { app.authenticateRequest(request) })
 }, { name: 'auth', dependencies: ['config'] })

@@ -2,7 +2,8 @@
 // the functions, then the files (packages grouped), where the samples landed; then by total time
 // (self and callees, each sample counted once per function), which shows what a hook or a
 // library call costs as a whole.
-//   npx tsx bench/cpuprofile-summary.ts <file.cpuprofile> [top=30]
+// Several files (the slices of one side of a bench:http case) are summed.
+//   npx tsx bench/cpuprofile-summary.ts <file.cpuprofile>... [top=30]
 import { readFileSync } from 'node:fs'
 
 interface ProfileNode {
@@ -28,44 +29,44 @@ function top (totals: Map<string, number>, all: number, count: number): string[]
     .map(([name, micros]) => `${(100 * micros / all).toFixed(1).padStart(5)}%  ${(micros / 1000).toFixed(0).padStart(7)} ms  ${name}`)
 }
 
-const [file, countArgument] = process.argv.slice(2)
-if (file === undefined) throw new Error('usage: tsx bench/cpuprofile-summary.ts <file.cpuprofile> [top]')
-const count = Number(countArgument ?? 30)
-const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
-const byId = new Map(profile.nodes.map((node) => [node.id, node]))
-
-// A sample's weight is the time until the next one (timeDeltas[i + 1]).
-const selfMicros = new Map<number, number>()
-for (let i = 0; i < profile.samples.length; i++) {
-  const id = profile.samples[i] as number
-  selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0))
-}
-
-const parentOf = new Map<number, number>()
-for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id)
+const args = process.argv.slice(2)
+const count = /^\d+$/.test(args.at(-1) ?? '') ? Number(args.pop()) : 30
+if (args.length === 0) throw new Error('usage: tsx bench/cpuprofile-summary.ts <file.cpuprofile>... [top]')
 
 const nameOf = (node: ProfileNode) => {
   const { functionName, url, lineNumber } = node.callFrame
   return `${functionName === '' ? '(anonymous)' : functionName}  ${fileOf(url)}${url === '' ? '' : `:${lineNumber + 1}`}`
 }
+const add = (totals: Map<string, number>, name: string, micros: number) => totals.set(name, (totals.get(name) ?? 0) + micros)
 
 const byFunction = new Map<string, number>()
 const totalByFunction = new Map<string, number>()
 const byFile = new Map<string, number>()
 let all = 0
 let idle = 0
-for (const [id, micros] of selfMicros) {
-  const node = byId.get(id) as ProfileNode
-  const { functionName, url } = node.callFrame
-  if (functionName === '(idle)') { idle += micros; continue }
-  all += micros
-  const name = nameOf(node)
-  byFunction.set(name, (byFunction.get(name) ?? 0) + micros)
-  byFile.set(fileOf(url), (byFile.get(fileOf(url)) ?? 0) + micros)
-  // Every function on the stack gets the sample once, however often it recurs.
-  const onStack = new Set<string>()
-  for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) onStack.add(nameOf(byId.get(at) as ProfileNode))
-  for (const caller of onStack) totalByFunction.set(caller, (totalByFunction.get(caller) ?? 0) + micros)
+for (const file of args) {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+  const parentOf = new Map<number, number>()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id)
+
+  // A sample's weight is the time until the next one (timeDeltas[i + 1]).
+  const selfMicros = new Map<number, number>()
+  for (let i = 0; i < profile.samples.length; i++) {
+    const id = profile.samples[i] as number
+    selfMicros.set(id, (selfMicros.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? 0))
+  }
+  for (const [id, micros] of selfMicros) {
+    const node = byId.get(id) as ProfileNode
+    if (node.callFrame.functionName === '(idle)') { idle += micros; continue }
+    all += micros
+    add(byFunction, nameOf(node), micros)
+    add(byFile, fileOf(node.callFrame.url), micros)
+    // Every function on the stack gets the sample once, however often it recurs.
+    const onStack = new Set<string>()
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) onStack.add(nameOf(byId.get(at) as ProfileNode))
+    for (const caller of onStack) add(totalByFunction, caller, micros)
+  }
 }
 
 console.log(`busy ${(all / 1000).toFixed(0)} ms, idle ${(idle / 1000).toFixed(0)} ms (percentages of busy time)\n`)

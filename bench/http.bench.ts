@@ -6,10 +6,13 @@
 //
 // The servers run in a child process (this file, started with --serve) so the load generator and
 // the servers do not share one event loop. Everything is bounded: BENCH_SECONDS (default 10) per side
-// of each case. BENCH_CASES=POST runs only the cases whose name holds that text; BENCH_PROFILE_DIR
-// writes a V8 CPU profile of the child there and drives only the context server (summarise it with
-// `npx tsx bench/cpuprofile-summary.ts <file>`).
+// of each case. BENCH_CASES=POST runs only the cases whose name holds that text. BENCH_PROFILE_DIR
+// writes a V8 CPU profile of each measured run there, one file per case, side and slice (summarise
+// them with `npx tsx bench/cpuprofile-summary.ts <dir>/post-server-*.cpuprofile`).
 import { fork, type ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { Session } from 'node:inspector/promises'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import Fastify from 'fastify'
@@ -37,6 +40,9 @@ function writeBody (i: number) {
     priority: 1 + (i % 10)
   }
 }
+
+type ChildRequest = { op: 'cpu' } | { op: 'profile-start' } | { op: 'profile-stop', file: string }
+interface ChildAnswer { cpu: NodeJS.CpuUsage }
 
 interface Ports { server: number, bare: number, reference: number, readToken: string, writeToken: string }
 
@@ -111,8 +117,18 @@ async function serve (): Promise<void> {
   const portOf = (server: typeof bare.server) => (server.address() as { port: number }).port
   process.send?.({ server: portOf(app.server), bare: portOf(bare.server), reference: portOf(reference.server), readToken: token, writeToken } satisfies Ports)
   // The parent asks for this process's CPU time around each run: CPU µs per request is the cost of a
-  // request even when other processes on the machine take turns on its core.
-  process.on('message', (message) => { if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() }) })
+  // request even when other processes on the machine take turns on its core. With BENCH_PROFILE_DIR
+  // it also has each measured run profiled on its own, so one server's profile holds nothing else.
+  const profiler = new Session()
+  profiler.connect()
+  process.on('message', (message: ChildRequest) => {
+    const answer = async () => {
+      if (message.op === 'profile-start') await profiler.post('Profiler.enable').then(() => profiler.post('Profiler.start'))
+      if (message.op === 'profile-stop') writeFileSync(message.file, JSON.stringify((await profiler.post('Profiler.stop')).profile))
+      process.send?.({ cpu: process.cpuUsage() } satisfies ChildAnswer)
+    }
+    answer().catch((error: unknown) => { console.error(error); process.exit(1) })
+  })
   process.on('SIGTERM', () => { Promise.all([app.close(), bare.close(), reference.close()]).finally(() => process.exit(0)) })
 }
 
@@ -120,17 +136,19 @@ async function serve (): Promise<void> {
 // The parent: starts the child, drives it with autocannon, prints the table.
 interface Figures { rps: number, p99: number, bad: number, requests: number, cpuMicros: number }
 
-/** The child's CPU time so far (user + system), in µs. */
-async function childCpu (child: ChildProcess): Promise<number> {
-  const answer = new Promise<NodeJS.CpuUsage>((resolve) => child.once('message', (message) => resolve((message as { cpu: NodeJS.CpuUsage }).cpu)))
-  child.send('cpu')
-  const { user, system } = await answer
+/** The child's CPU time (user + system, µs) once it has done what it was asked. */
+async function askChild (child: ChildProcess, request: ChildRequest): Promise<number> {
+  const answer = new Promise<ChildAnswer>((resolve) => child.once('message', (message) => resolve(message as ChildAnswer)))
+  child.send(request)
+  const { user, system } = (await answer).cpu
   return user + system
 }
 
-async function load (child: ChildProcess, url: string, options: { method?: 'GET' | 'POST', headers?: Record<string, string>, bodies?: boolean, seconds: number }): Promise<Figures> {
+interface LoadOptions { method?: 'GET' | 'POST', headers?: Record<string, string>, bodies?: boolean, seconds: number, profile?: string }
+
+async function load (child: ChildProcess, url: string, options: LoadOptions): Promise<Figures> {
   let i = ENTRIES + 1
-  const cpuBefore = await childCpu(child)
+  const cpuBefore = await askChild(child, options.profile !== undefined ? { op: 'profile-start' } : { op: 'cpu' })
   const result = await autocannon({
     url,
     connections: CONNECTIONS,
@@ -140,12 +158,12 @@ async function load (child: ChildProcess, url: string, options: { method?: 'GET'
     // Each POST writes a new entry (no key), so the store fills its budget and then evicts, as in use.
     ...(options.bodies === true ? { requests: [{ setupRequest: (request) => ({ ...request, body: JSON.stringify(writeBody(i++)) }) }] } : {})
   })
-  const cpuMicros = await childCpu(child) - cpuBefore
+  const cpuMicros = await askChild(child, options.profile !== undefined ? { op: 'profile-stop', file: options.profile } : { op: 'cpu' }) - cpuBefore
   return { rps: result.requests.average, p99: result.latency.p99, bad: result.non2xx + result.errors + result.timeouts, requests: result.requests.total, cpuMicros }
 }
 
 async function startChild (): Promise<{ child: ChildProcess, ports: Ports }> {
-  const child = fork(fileURLToPath(import.meta.url), ['--serve'], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROFILE_DIR !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(fileURLToPath(import.meta.url), ['--serve'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const ports = await new Promise<Ports>((resolve, reject) => {
     child.once('message', (message) => resolve(message as Ports))
     child.once('exit', (code) => reject(new Error(`server process exited with ${code}`)))
@@ -153,15 +171,23 @@ async function startChild (): Promise<{ child: ChildProcess, ports: Ports }> {
   return { child, ports }
 }
 
-/** Two runs' figures as one: requests/s and p99 averaged, failures summed. */
-function combined (a: Figures, b: Figures): Figures {
-  return { rps: (a.rps + b.rps) / 2, p99: (a.p99 + b.p99) / 2, bad: a.bad + b.bad, requests: a.requests + b.requests, cpuMicros: a.cpuMicros + b.cpuMicros }
+/** Several runs' figures as one: requests/s and p99 averaged, requests, failures and CPU summed. */
+function combined (runs: Figures[]): Figures {
+  const sum = (pick: (f: Figures) => number) => runs.reduce((total, f) => total + pick(f), 0)
+  return { rps: sum((f) => f.rps) / runs.length, p99: sum((f) => f.p99) / runs.length, bad: sum((f) => f.bad), requests: sum((f) => f.requests), cpuMicros: sum((f) => f.cpuMicros) }
 }
+
+// Each side of a case runs in this many slices, alternating reference, server, server, reference:
+// a load that drifts during the case (other processes on the machine) weighs on both sides alike.
+const SLICES = 4
 
 async function main (): Promise<void> {
   const { child, ports } = await startChild()
-  // While profiling only the context server is driven, so its profile holds nothing else.
-  const profiling = process.env.BENCH_PROFILE_DIR !== undefined
+  const profileDir = process.env.BENCH_PROFILE_DIR
+  if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true })
+  /** Where a measured run's profile goes: `post-server-2.cpuprofile` (case, side, slice). */
+  const profileOf = (name: string, side: string, slice: number) =>
+    profileDir === undefined ? undefined : join(profileDir, `${name.split(' ')[0]?.toLowerCase()}-${side}-${slice}.cpuprofile`)
   const only = process.env.BENCH_CASES
   try {
     const auth = { authorization: `Bearer ${ports.readToken}` }
@@ -169,40 +195,42 @@ async function main (): Promise<void> {
     const server = `http://127.0.0.1:${ports.server}/context`
     const bare = `http://127.0.0.1:${ports.bare}/context`
     const reference = `http://127.0.0.1:${ports.reference}/context`
-    const half = Math.max(SECONDS / 2, 1)
+    const sliceSeconds = Math.max(Math.round(SECONDS / SLICES), 1)
     const allCases = [
       {
         name: `GET /context (${ENTRIES.toLocaleString('en-US')} entries)`,
         referenceName: 'bare Fastify, same payload',
-        reference: (seconds: number) => load(child, bare, { seconds }),
-        measured: (seconds: number) => load(child, server, { headers: auth, seconds })
+        reference: (seconds: number, profile?: string) => load(child, bare, { seconds, profile }),
+        measured: (seconds: number, profile?: string) => load(child, server, { headers: auth, seconds, profile })
       },
       {
         name: 'POST /context',
         referenceName: 'Fastify + @fastify/jwt + zod + Map',
-        reference: (seconds: number) => load(child, reference, { method: 'POST', headers: writeAuth, bodies: true, seconds }),
-        measured: (seconds: number) => load(child, server, { method: 'POST', headers: writeAuth, bodies: true, seconds })
+        reference: (seconds: number, profile?: string) => load(child, reference, { method: 'POST', headers: writeAuth, bodies: true, seconds, profile }),
+        measured: (seconds: number, profile?: string) => load(child, server, { method: 'POST', headers: writeAuth, bodies: true, seconds, profile })
       }
     ]
     // BENCH_CASES=POST (a substring of the case name) runs only the matching cases.
     const cases = allCases.filter((c) => only === undefined || c.name.includes(only))
     // Warm both servers' JIT on every route before anything is measured.
     for (const c of cases) {
-      if (!profiling) await c.reference(WARMUP_SECONDS)
+      await c.reference(WARMUP_SECONDS)
       await c.measured(WARMUP_SECONDS)
     }
 
-    const rows: Array<{ name: string, referenceName: string, reference?: Figures, measured: Figures }> = []
+    const rows: Array<{ name: string, referenceName: string, reference: Figures, measured: Figures }> = []
     for (const c of cases) {
-      if (profiling) {
-        rows.push({ name: c.name, referenceName: c.referenceName, measured: await c.measured(SECONDS) })
-        continue
+      const referenceRuns: Figures[] = []
+      const measuredRuns: Figures[] = []
+      for (let slice = 0; slice < SLICES; slice++) {
+        const referenceFirst = slice % 2 === 0
+        const runReference = async () => { referenceRuns.push(await c.reference(sliceSeconds, profileOf(c.name, 'reference', slice))) }
+        if (referenceFirst) await runReference()
+        measuredRuns.push(await c.measured(sliceSeconds, profileOf(c.name, 'server', slice)))
+        if (!referenceFirst) await runReference()
       }
-      // Reference, server, server, reference, half the time each: a load that drifts during
-      // the case (other processes on the machine) weighs on both sides alike.
-      const first = await c.reference(half)
-      const measured = combined(await c.measured(half), await c.measured(half))
-      const reference = combined(first, await c.reference(half))
+      const reference = combined(referenceRuns)
+      const measured = combined(measuredRuns)
       if (measured.bad > 0 || reference.bad > 0) throw new Error(`${c.name}: ${measured.bad + reference.bad} failed requests; the figures would be meaningless`)
       rows.push({ name: c.name, referenceName: c.referenceName, reference, measured })
     }
@@ -213,10 +241,6 @@ async function main (): Promise<void> {
     console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |')
     const perRequest = (f: Figures) => f.cpuMicros / Math.max(f.requests, 1)
     for (const r of rows) {
-      if (r.reference === undefined) {
-        console.log(`| ${r.name} | context server (profiled) | ${fmt(r.measured.rps)} | ${fmt(r.measured.p99, 1)} | ${fmt(perRequest(r.measured))} | | | |`)
-        continue
-      }
       console.log(`| ${r.name} | ${r.referenceName} | ${fmt(r.reference.rps)} | ${fmt(r.reference.p99, 1)} | ${fmt(perRequest(r.reference))} | 1.00x | 1.00x | 1.00x |`)
       console.log(`| ${r.name} | context server | ${fmt(r.measured.rps)} | ${fmt(r.measured.p99, 1)} | ${fmt(perRequest(r.measured))} | ${fmt(r.measured.rps / r.reference.rps, 2)}x | ` +
         `${fmt(r.measured.p99 / Math.max(r.reference.p99, 0.001), 2)}x | ${fmt(perRequest(r.measured) / perRequest(r.reference), 2)}x |`)

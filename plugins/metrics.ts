@@ -5,6 +5,8 @@
 import fp from 'fastify-plugin'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ContextStore } from '../src/store/context-store.js'
+import type { TokenCountingPool } from '../src/tokenizer/counting-pool.js'
+import type { Revocations } from '../src/security/revocations.js'
 import { cappedTenantSeries, type TenantFigures } from '../src/metrics/tenant-series.js'
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]
@@ -25,6 +27,10 @@ interface MetricsOptions {
   maxTokens: number
   /** Whether the instance is draining (then it is not ready, whatever the store says). */
   draining: () => boolean
+  /** The tokenizer pool, read at scrape time (queue depth, threads). */
+  tokenizer: TokenCountingPool
+  /** The revocations in force, read at scrape time. */
+  revocations: Revocations
 }
 
 interface Probe { ready: boolean, seconds: number }
@@ -58,7 +64,7 @@ function tenantRows (store: ContextStore, max: number): TenantFigures[] {
   return cappedTenantSeries(rows, max)
 }
 
-function createMetrics ({ store, maxTenants, maxTokens, draining }: MetricsOptions) {
+function createMetrics ({ store, maxTenants, maxTokens, draining, tokenizer, revocations }: MetricsOptions) {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   for (const name of MISNAMED_DEFAULTS) registry.removeSingleMetric(name)
@@ -82,15 +88,30 @@ function createMetrics ({ store, maxTenants, maxTokens, draining }: MetricsOptio
 
     // Recorded by the tokenizer worker pool (MCP_TOKENIZER_THREADS): tasks waiting for a worker,
     // the pool's size, and the time one count takes where it ran (worker or inline).
-    tokenizerQueueDepth: new Gauge({ name: 'mcp_tokenizer_queue_depth', help: 'Token counts waiting for a tokenizer worker thread', registers }),
-    tokenizerWorkers: new Gauge({ name: 'mcp_tokenizer_workers', help: 'Worker threads in the tokenizer pool (0: counting inline)', registers }),
+    tokenizerQueueDepth: new Gauge({
+      name: 'mcp_tokenizer_queue_depth',
+      help: 'Token counts waiting for a tokenizer worker thread',
+      registers,
+      collect () { this.set(tokenizer.queueDepth) }
+    }),
+    tokenizerWorkers: new Gauge({
+      name: 'mcp_tokenizer_workers',
+      help: 'Worker threads in the tokenizer pool (0: counting inline)',
+      registers,
+      collect () { this.set(tokenizer.workers) }
+    }),
     tokenizerSeconds: new Histogram({ name: 'mcp_tokenizer_duration_seconds', help: 'Time to count the tokens of one content, by where it ran (worker, inline)', labelNames: ['where'] as const, buckets: LATENCY_BUCKETS, registers }),
 
     // Recorded by the idempotency and revocation code (contract §8).
     idempotencyReplays: new Counter({ name: 'mcp_idempotency_replays_total', help: 'Requests answered with the first reply of the same idempotency key, by surface', labelNames: ['surface'] as const, registers }),
     idempotencyConflicts: new Counter({ name: 'mcp_idempotency_conflicts_total', help: 'Idempotency keys reused with a different request (refused), by surface', labelNames: ['surface'] as const, registers }),
     revocations: new Counter({ name: 'mcp_revocations_total', help: 'Revocations created, by kind (sub, jti)', labelNames: ['kind'] as const, registers }),
-    revocationsActive: new Gauge({ name: 'mcp_revocations_active', help: 'Revocations in force', registers }),
+    revocationsActive: new Gauge({
+      name: 'mcp_revocations_active',
+      help: 'Revocations in force',
+      registers,
+      collect () { this.set(revocations.activeCount) }
+    }),
     revokedRefusals: new Counter({ name: 'mcp_revoked_token_refusals_total', help: 'Requests and connections refused because their token is revoked, by surface', labelNames: ['surface'] as const, registers })
   }
 
@@ -161,14 +182,23 @@ export default fp(async (app) => {
     store: app.store,
     maxTenants: app.config.metricsMaxTenants,
     maxTokens: app.config.maxTokens,
-    draining: () => app.lifecycle.draining
+    draining: () => app.lifecycle.draining,
+    tokenizer: app.tokenizer,
+    revocations: app.revocations
   })
   app.decorate('metrics', metrics)
+  // Fed by the pool, the audit log (revocations made, refusals) and the store (idempotency,
+  // through the onIdempotency option of plugins/store.ts).
+  app.tokenizer.observe((where, seconds) => metrics.tokenizerSeconds.observe({ where }, seconds))
+  const unobserve = app.audit.observe({
+    revocationCreated: (revocation) => metrics.revocations.inc({ kind: revocation.jti !== undefined ? 'jti' : 'sub' }),
+    refused: (refusal) => { if (refusal.reason === 'revoked') metrics.revokedRefusals.inc({ surface: refusal.surface }) }
+  })
   const unsubscribe = app.store.onChange((change) => {
     metrics.changes.inc({ reason: change.reason })
     for (const removal of change.removed) metrics.evictions.inc({ reason: removal.reason })
   })
-  app.addHook('onClose', async () => { unsubscribe() })
+  app.addHook('onClose', async () => { unsubscribe(); unobserve(); app.tokenizer.observe(undefined) })
   // Labelled by route template (/context/:key), never the raw URL, so keys and probes for unknown
   // paths cannot create unbounded series.
   // A callback hook: an async one costs a promise and a microtask turn on every request.
@@ -178,4 +208,4 @@ export default fp(async (app) => {
     metrics.httpSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000)
     done()
   })
-}, { name: 'metrics', dependencies: ['store', 'lifecycle'] })
+}, { name: 'metrics', dependencies: ['store', 'lifecycle', 'tokenizer', 'revocations', 'audit'] })

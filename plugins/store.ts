@@ -7,6 +7,7 @@ import { MemoryContextStore } from '../src/store/memory-store.js'
 import { openPersistentStore } from '../src/store/sqlite-journal.js'
 import { RedisContextStore } from '../src/store/redis-store.js'
 import type { ContextStore } from '../src/store/context-store.js'
+import type { Surface } from '../src/store/types.js'
 
 declare module 'fastify' {
   interface FastifyInstance { store: ContextStore }
@@ -25,6 +26,10 @@ async function createStore (app: FastifyInstance): Promise<ContextStore> {
     maxDepth: config.maxDepth,
     idempotencyTtlMs: config.idempotencyTtlMs,
     idempotencyMaxKeys: config.idempotencyMaxKeys,
+    // Read when a request is answered, long after boot: the metrics plugin is registered by then.
+    onIdempotency: (outcome: 'replayed' | 'conflict', surface: Surface) => {
+      (outcome === 'replayed' ? app.metrics.idempotencyReplays : app.metrics.idempotencyConflicts).inc({ surface })
+    },
     onError: (error: unknown) => log.error({ err: error }, 'context store background failure')
   }
   if (config.store === 'redis') {

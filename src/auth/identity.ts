@@ -2,6 +2,7 @@
 // or role string; writer when neither is given) and tenant (default "default").
 import { z } from 'zod'
 import type { Actor, Role } from '../store/types.js'
+import { isWellFormed, wellFormedMessage } from '../protocol/well-formed.js'
 
 const ROLES = ['reader', 'writer', 'admin'] as const
 
@@ -13,16 +14,20 @@ export const tenantSchema = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, { error:
 // token is refused like any other malformed claim, on every surface that verifies tokens.
 const MAX_EXP_SECONDS = 8.64e12
 
+// The user names every change's actor, the per-user connection caps and revocations (by sub), so a
+// lone surrogate in it would let two different tokens meet as one user once stored: refused.
+const userSchema = z.string().min(1).max(256).refine(isWellFormed, wellFormedMessage)
+
 const payloadSchema = z.object({
-  sub: z.string().min(1).max(256).optional(),
-  user_id: z.string().min(1).max(256).optional(),
+  sub: userSchema.optional(),
+  user_id: userSchema.optional(),
   roles: z.array(z.string()).optional(),
   role: z.string().optional(),
   tenant: tenantSchema.optional(),
   exp: z.number().min(0).max(MAX_EXP_SECONDS),
   iat: z.number().optional(),
   // Only a string jti names a token that can be revoked by itself; any other value is ignored.
-  jti: z.unknown().optional()
+  jti: z.unknown().optional().refine((jti) => typeof jti !== 'string' || isWellFormed(jti), wellFormedMessage)
 }).refine((p) => p.sub !== undefined || p.user_id !== undefined, { error: 'sub or user_id is required' })
 
 export interface Identity extends Actor {

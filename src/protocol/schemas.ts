@@ -3,12 +3,11 @@
 import { z } from 'zod'
 import { MAX_RELEVANT_TO_CHARS } from '../relevance/relevance-index.js'
 import { decodeCursor } from '../store/query-paging.js'
+import { isWellFormed, wellFormedMessage } from './well-formed.js'
 
 // Keys name entries in URLs (REST paths, Location, MCP resource URIs) and generated keys are made
-// from the source, so both must be well-formed Unicode: a lone surrogate has no UTF-8 form and no
-// percent-encoding (encodeURIComponent throws on it).
-const wellFormed = { error: 'must be well-formed Unicode (no lone surrogate)' }
-const isWellFormed = (value: string) => !/\p{Cs}/u.test(value)
+// from the source, so both must be well-formed Unicode.
+const wellFormed = wellFormedMessage
 
 export const keySchema = z.string().min(1).max(512).refine(isWellFormed, wellFormed).describe('Entry key, unique within the tenant')
 export const sourceSchema = z.string().min(1).max(256).refine(isWellFormed, wellFormed).describe('Origin identifier, e.g. content_agent_001')

@@ -28,9 +28,23 @@ export interface RefusedAuthentication {
 
 const listed = (keys: readonly string[]) => (keys.length > AUDIT_LISTED_KEYS ? keys.slice(0, AUDIT_LISTED_KEYS) : keys)
 
+/** Told of each revocation made and each refused authentication (the metrics count them). */
+export interface AuditObserver {
+  revocationCreated?: (revocation: Revocation) => void
+  refused?: (refusal: RefusedAuthentication) => void
+}
+
 /** Writes the audit lines. */
 export class AuditLog {
+  private readonly observers = new Set<AuditObserver>()
+
   constructor (private readonly sink: AuditSink) {}
+
+  /** Adds an observer of the security events this log records; returns its removal. */
+  observe (observer: AuditObserver): () => void {
+    this.observers.add(observer)
+    return () => { this.observers.delete(observer) }
+  }
 
   change (change: ChangeEvent): void {
     for (const item of auditItems(change)) {
@@ -52,6 +66,7 @@ export class AuditLog {
 
   revocation (event: 'revocation_created' | 'revocation_lifted', revocation: Revocation, by: ChangeActor): void {
     this.sink.info({ audit: true, event, tenant: revocation.tenant, revocation, by }, `audit: ${event} ${revocation.id}`)
+    if (event === 'revocation_created') for (const observer of this.observers) observer.revocationCreated?.(revocation)
   }
 
   refused (refusal: RefusedAuthentication): void {
@@ -64,5 +79,6 @@ export class AuditLog {
       ...(refusal.ip !== undefined ? { ip: refusal.ip } : {}),
       ...(token !== undefined ? { tenant: token.tenant, sub: token.userId, ...(token.jti !== undefined ? { jti: token.jti } : {}) } : {})
     }, `audit: authentication refused (${refusal.reason}) on ${refusal.surface}`)
+    for (const observer of this.observers) observer.refused?.(refusal)
   }
 }

@@ -103,6 +103,13 @@ export class RevocationList {
     return [...held.byId.values()].filter((h) => h.expiresAt > now).map((h) => h.revocation)
   }
 
+  /** Revocations in force across every tenant (the mcp_revocations_active gauge). */
+  inForceCount (now = Date.now()): number {
+    let count = 0
+    for (const tenant of this.tenants.values()) for (const held of tenant.byId.values()) if (held.expiresAt > now) count++
+    return count
+  }
+
   /** How many revocations the tenant holds (expired ones included until they are purged). */
   count (tenant: string): number {
     return this.tenants.get(tenant)?.byId.size ?? 0

@@ -64,6 +64,11 @@ export class Revocations {
     return revocation
   }
 
+  /** How many revocations are in force here, across tenants (read at scrape time). */
+  get activeCount (): number {
+    return this.list.inForceCount()
+  }
+
   /** The tenant's revocations in force, oldest first. */
   inForce (tenant: string): Revocation[] {
     return this.list.list(tenant)

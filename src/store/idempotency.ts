@@ -8,7 +8,7 @@
 // and the embedded backend's per-tenant table (the Redis backend keeps its own in Redis).
 import { createHash } from 'node:crypto'
 import { ContextError } from '../errors.js'
-import type { ClearOptions, RequestOptions, WriteInput } from './types.js'
+import type { Actor, ClearOptions, RequestOptions, Surface, WriteInput } from './types.js'
 
 /** A store operation as the idempotency key covers it: two requests are "the same" when these match. */
 export type IdempotentOperation =
@@ -101,6 +101,30 @@ export interface Held { readonly record: IdempotencyRecord, committed: Promise<v
 export interface IdempotencyOptions {
   idempotencyTtlMs?: number
   idempotencyMaxKeys?: number
+  /** Told of every replayed request and every refused key reuse (the metrics count them). */
+  onIdempotency?: IdempotencyObserver
+}
+
+export type IdempotencyObserver = (outcome: 'replayed' | 'conflict', surface: Surface) => void
+
+/**
+ * Passes an operation's result through, telling the observer when it was a replay or a refused
+ * reuse of its key. One wrapper for every backend and operation, so the counts cannot drift
+ * from what clients were told.
+ */
+export async function observeIdempotency<R extends { replayed?: true }> (
+  observer: IdempotencyObserver | undefined, actor: Actor, request: RequestOptions | undefined, operation: Promise<R>
+): Promise<R> {
+  if (observer === undefined || request?.idempotencyKey === undefined) return await operation
+  const surface = actor.surface ?? 'system'
+  try {
+    const result = await operation
+    if (result.replayed === true) observer('replayed', surface)
+    return result
+  } catch (error) {
+    if (error instanceof IdempotencyKeyReusedError) observer('conflict', surface)
+    throw error
+  }
 }
 
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 600_000

@@ -2,7 +2,7 @@
 // every change passes through before it is acknowledged or broadcast.
 import type { ChangeListener, ContextStore } from './context-store.js'
 import {
-  DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyTable, fingerprintOf, heldReply, keptReply, replayOf,
+  DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyTable, fingerprintOf, heldReply, keptReply, observeIdempotency, replayOf,
   type IdempotencyOptions, type IdempotencyWrite, type IdempotentOperation
 } from './idempotency.js'
 import { TenantOrder } from './tenant-order.js'
@@ -75,23 +75,23 @@ export class MemoryContextStore implements ContextStore {
   // when the operation is applied, in its turn.
 
   async write (actor: Actor, input: WriteInput, request?: RequestOptions) {
-    return await this.order.run(actor.tenant, prepareWrite(actor, input, this.options), async (prepared) =>
-      await this.once(actor, request, { op: 'write', input }, (store) => store.write(actor, input, Date.now(), prepared)))
+    return await this.observed(actor, request, this.order.run(actor.tenant, prepareWrite(actor, input, this.options), async (prepared) =>
+      await this.once(actor, request, { op: 'write', input }, (store) => store.write(actor, input, Date.now(), prepared))))
   }
 
   async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions) {
-    return await this.order.run(actor.tenant, undefined, async () =>
-      await this.once(actor, request, { op: 'priority', key, priority }, (store) => store.setPriority(actor, key, priority)))
+    return await this.observed(actor, request, this.order.run(actor.tenant, undefined, async () =>
+      await this.once(actor, request, { op: 'priority', key, priority }, (store) => store.setPriority(actor, key, priority))))
   }
 
   async remove (actor: Actor, key: string, request?: RequestOptions) {
-    return await this.order.run(actor.tenant, undefined, async () =>
-      await this.once(actor, request, { op: 'remove', key }, (store) => store.remove(actor, key)))
+    return await this.observed(actor, request, this.order.run(actor.tenant, undefined, async () =>
+      await this.once(actor, request, { op: 'remove', key }, (store) => store.remove(actor, key))))
   }
 
   async clear (actor: Actor, options: ClearOptions, request?: RequestOptions) {
-    return await this.order.run(actor.tenant, undefined, async () =>
-      await this.once(actor, request, { op: 'clear', options }, (store) => store.clear(actor, options)))
+    return await this.observed(actor, request, this.order.run(actor.tenant, undefined, async () =>
+      await this.once(actor, request, { op: 'clear', options }, (store) => store.clear(actor, options))))
   }
 
   get (tenant: string, key: string) { return this.tenant(tenant).get(key) }
@@ -147,6 +147,10 @@ export class MemoryContextStore implements ContextStore {
    * is kept (committed with the change) and the same request again gets it back. The look-up and
    * the operation run in one synchronous step, so two requests with one key cannot both apply.
    */
+  private async observed<R extends { replayed?: true }> (actor: Actor, request: RequestOptions | undefined, operation: Promise<R>): Promise<R> {
+    return await observeIdempotency(this.options.onIdempotency, actor, request, operation)
+  }
+
   private async once<R extends object> (
     actor: Actor, request: RequestOptions | undefined, operation: IdempotentOperation,
     run: (store: TenantStore) => { result: R, change?: ChangeEvent }

@@ -12,7 +12,7 @@ import { ContextError, forbidden, notFound } from '../errors.js'
 import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import type { ChangeListener, ContextStore } from './context-store.js'
 import {
-  DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyKeyReusedError, fingerprintOf, replayedResult,
+  DEFAULT_IDEMPOTENCY_MAX_KEYS, DEFAULT_IDEMPOTENCY_TTL_MS, IdempotencyKeyReusedError, fingerprintOf, observeIdempotency, replayedResult,
   type IdempotencyOptions, type IdempotentOperation
 } from './idempotency.js'
 import { assertCanWrite, canWrite, isAdmin } from './permissions.js'
@@ -153,19 +153,23 @@ export class RedisContextStore implements ContextStore {
     const audit = this.auditArg(actor, request, { op: 'write', input })
     const replica = this.replica(actor.tenant)
     const ready = Promise.all([prepared, this.register(replica)]).then(([counted]) => counted)
-    return await this.order.run(actor.tenant, ready, (counted) => this.sendWrite(actor, input, replica, counted, audit))
+    return await this.observed(actor, request, this.order.run(actor.tenant, ready, (counted) => this.sendWrite(actor, input, replica, counted, audit)))
   }
 
   async setPriority (actor: Actor, key: string, priority: number, request?: RequestOptions): Promise<PriorityResult> {
-    return await this.order.run(actor.tenant, undefined, () => this.sendSetPriority(actor, key, priority, request))
+    return await this.observed(actor, request, this.order.run(actor.tenant, undefined, () => this.sendSetPriority(actor, key, priority, request)))
   }
 
   async remove (actor: Actor, key: string, request?: RequestOptions): Promise<RemoveResult> {
-    return await this.order.run(actor.tenant, undefined, () => this.sendRemove(actor, key, request))
+    return await this.observed(actor, request, this.order.run(actor.tenant, undefined, () => this.sendRemove(actor, key, request)))
   }
 
   async clear (actor: Actor, options: ClearOptions, request?: RequestOptions): Promise<ClearResult> {
-    return await this.order.run(actor.tenant, undefined, () => this.sendClear(actor, options, request))
+    return await this.observed(actor, request, this.order.run(actor.tenant, undefined, () => this.sendClear(actor, options, request)))
+  }
+
+  private async observed<R extends { replayed?: true }> (actor: Actor, request: RequestOptions | undefined, operation: Promise<R>): Promise<R> {
+    return await observeIdempotency(this.options.onIdempotency, actor, request, operation)
   }
 
   private async sendWrite (

@@ -255,7 +255,7 @@ export class TenantStore {
    * `relevant_to`, when given), the `max_tokens` budget and `limit`, then paging's next_cursor.
    */
   query (query: ContextQuery, now = Date.now()): QueryResult {
-    const paging = pagingOf(query, this.currentSeq)
+    const paging = pagingOf(query, this.currentSeq, this.currentEpoch)
     const matches = restOfWalk(this.filter(query), paging)
     const ranking = query.relevant_to !== undefined
       ? orderByRelevance(matches, this.relevance.matches(query.relevant_to), now)

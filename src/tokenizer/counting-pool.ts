@@ -22,6 +22,9 @@ export interface CountingPoolOptions {
   idleTimeoutMs?: number
 }
 
+/** Told of each count: where it ran and how long it took, in seconds (the metrics record it). */
+export type CountObserver = (where: 'worker' | 'inline', seconds: number) => void
+
 /** What a refused count asks the client to wait before retrying. */
 const RETRY_AFTER_MS = 250
 
@@ -31,6 +34,7 @@ const WORKER = new URL(import.meta.url.endsWith('.ts') ? './count-worker.ts' : '
 export class TokenCountingPool {
   private readonly pool: Piscina<CountTask, number> | undefined
   private inFlight = 0
+  private observer: CountObserver | undefined
 
   constructor (private readonly options: CountingPoolOptions) {
     if (options.threads > 0) {
@@ -46,6 +50,20 @@ export class TokenCountingPool {
     }
   }
 
+  /** Sets the one observer of counts (the metrics plugin). */
+  observe (observer: CountObserver | undefined): void {
+    this.observer = observer
+  }
+
+  /** Counts waiting for a thread (beyond one running on each), and the threads running now. */
+  get queueDepth (): number {
+    return this.pool?.queueSize ?? 0
+  }
+
+  get workers (): number {
+    return this.pool?.threads.length ?? 0
+  }
+
   /** Whether large texts go to worker threads. */
   get threaded (): boolean {
     return this.pool !== undefined
@@ -56,13 +74,26 @@ export class TokenCountingPool {
    * Rejects with `rate_limited` (nothing else happens) when the queue is full.
    */
   count (text: string): number | Promise<number> {
-    if (this.pool === undefined || text.length < this.options.inlineBelow) return countTokens(rankTable(this.options.encoding), text)
+    if (this.pool === undefined || text.length < this.options.inlineBelow) return this.countInline(text)
     if (this.inFlight >= this.options.threads + this.options.maxQueue) {
       return Promise.reject(new ContextError('rate_limited',
         'The server is busy counting the tokens of other large writes; retry shortly', { retry_after_ms: RETRY_AFTER_MS }))
     }
     this.inFlight++
-    return this.pool.run({ text, encoding: this.options.encoding }).finally(() => { this.inFlight-- })
+    const started = this.observer !== undefined ? performance.now() : 0
+    return this.pool.run({ text, encoding: this.options.encoding }).finally(() => {
+      this.inFlight--
+      this.observer?.('worker', (performance.now() - started) / 1000)
+    })
+  }
+
+  private countInline (text: string): number {
+    const observer = this.observer
+    if (observer === undefined) return countTokens(rankTable(this.options.encoding), text)
+    const started = performance.now()
+    const count = countTokens(rankTable(this.options.encoding), text)
+    observer('inline', (performance.now() - started) / 1000)
+    return count
   }
 
   /** Stops the threads; counts still running are abandoned (their writes fail). */

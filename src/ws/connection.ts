@@ -177,7 +177,8 @@ export class Connection implements Subscriber {
       }
     }
     if (this.hub.draining) {
-      this.replyError(message.id, 'internal', 'The server is shutting down; reconnect and send again')
+      // `unavailable` travels as `internal` with details.reason (src/errors.ts): clients retry it elsewhere.
+      this.replyError(message.id, 'internal', 'The server is shutting down; reconnect and send again', { reason: 'unavailable' })
       return
     }
     const started = performance.now()

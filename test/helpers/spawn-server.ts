@@ -27,7 +27,7 @@ export interface ServerProcess {
  * memory only, generous HTTP rate limit) and resolves once it listens. Killed at teardown.
  */
 export async function spawnServer (t: Owner, env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './test/helpers/exit-with-parent.ts', 'src/server.ts'], {
     cwd: root,
     env: {
       PATH: process.env.PATH,

@@ -88,3 +88,39 @@ test('MCP_METRICS_TOKEN guards /metrics: 401 without it or with another, 200 wit
   t.equal(right.statusCode, 200)
   t.ok(parsePrometheusText(right.body).types.has('mcp_errors_total'))
 })
+
+test('the tokenizer, idempotency and revocation series follow what happened', async (t) => {
+  // Contents of 200 characters or more go to the one worker thread; shorter ones are counted inline.
+  const { app, as } = await restApp(t, { MCP_TOKENIZER_THREADS: '1', MCP_TOKENIZER_INLINE_BELOW: '200' })
+  const scrape = async () => parsePrometheusText((await app.inject({ method: 'GET', url: '/metrics' })).body)
+  const alice = as('alice', ['writer'], 'acme')
+  const put = (key: string, note: string, idempotencyKey?: string) => app.inject({
+    method: 'PUT',
+    url: `/context/${key}`,
+    payload: { context: { note } },
+    headers: { ...alice, ...(idempotencyKey !== undefined ? { 'idempotency-key': idempotencyKey } : {}) }
+  })
+  t.equal((await put('small', 'short')).statusCode, 201)
+  t.equal((await put('large', 'many words '.repeat(40))).statusCode, 201)
+  t.equal((await put('once', 'first', 'key-1')).statusCode, 201)
+  t.equal((await put('once', 'first', 'key-1')).headers['idempotent-replayed'], 'true')
+  t.equal((await put('once', 'first', 'key-1')).headers['idempotent-replayed'], 'true')
+  t.equal((await put('once', 'another body', 'key-1')).statusCode, 422, 'the key reused for another request')
+
+  const mallory = as('mallory', ['writer'], 'acme')
+  const revoke = await app.inject({ method: 'POST', url: '/revocations', headers: as('root', ['admin'], 'acme'), payload: { sub: 'mallory', issued_before: new Date(Date.now() + 5000).toISOString() } })
+  t.equal(revoke.statusCode, 201, revoke.body)
+  t.equal((await app.inject({ method: 'GET', url: '/context', headers: mallory })).statusCode, 401)
+  t.equal((await app.inject({ method: 'GET', url: '/context', headers: mallory })).statusCode, 401)
+
+  const after = await scrape()
+  t.equal(after.value('mcp_tokenizer_duration_seconds_count', { where: 'worker' }), 1, 'the large content went to the worker')
+  t.ok((after.value('mcp_tokenizer_duration_seconds_count', { where: 'inline' }) ?? 0) >= 3, 'the small ones were counted inline')
+  t.equal(after.value('mcp_tokenizer_workers'), 1, 'the worker started for the large content is running')
+  t.equal(after.value('mcp_tokenizer_queue_depth'), 0)
+  t.equal(after.value('mcp_idempotency_replays_total', { surface: 'rest' }), 2)
+  t.equal(after.value('mcp_idempotency_conflicts_total', { surface: 'rest' }), 1)
+  t.equal(after.value('mcp_revocations_total', { kind: 'sub' }), 1)
+  t.equal(after.value('mcp_revocations_active'), 1)
+  t.equal(after.value('mcp_revoked_token_refusals_total', { surface: 'rest' }), 2)
+})

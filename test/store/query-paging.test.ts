@@ -4,7 +4,7 @@
 import fc from 'fast-check'
 import { test } from 'tap'
 import { ContextError } from '../../src/errors.js'
-import { decodeCursor, encodeCursor } from '../../src/store/query-paging.js'
+import { decodeCursor, encodeCursor, epochTag, type PagePosition } from '../../src/store/query-paging.js'
 import { TenantStore } from '../../src/store/tenant-store.js'
 import type { ContextQuery } from '../../src/store/types.js'
 import { tokenCounter } from '../../src/token-counter.js'
@@ -73,6 +73,30 @@ test('bad cursors and cursors with max_tokens are validation errors that name th
   const cursor = encodeCursor({ priority: 1, seq: 1, walkSeq: 1 })
   t.match(errorOf(() => store.query({ cursor, max_tokens: 10 })), { code: 'validation_error', details: [{ path: 'cursor' }] })
   t.same(decodeCursor(cursor), { priority: 1, seq: 1, walkSeq: 1 })
+})
+
+test('a cursor from an earlier history of the tenant (another epoch) is refused, not read against this one', async (t) => {
+  const fill = () => {
+    const store = newStore()
+    for (let i = 0; i < 6; i++) store.write(alice, { key: `k${i}`, content: { i } })
+    return store
+  }
+  const before = fill()
+  const cursor = before.query({ limit: 2 }).metadata.next_cursor as string
+  t.equal(decodeCursor(cursor)?.epoch, epochTag(before.epoch), 'the cursor carries the epoch it was made in')
+  t.same(before.query({ limit: 2, cursor }).entries.map((e) => e.key), ['k3', 'k2'], 'it pages its own history')
+  // The same writes after a memory-only restart: same seqs, another history.
+  const after = fill()
+  t.not(after.epoch, before.epoch)
+  t.same(errorOf(() => after.query({ limit: 2, cursor })), {
+    code: 'validation_error', details: [{ path: 'cursor', message: 'is from an earlier history of the tenant (epoch changed)' }]
+  })
+  const ahead = encodeCursor({ priority: 5, seq: 1, walkSeq: 99, epoch: epochTag(after.epoch) })
+  t.match(errorOf(() => after.query({ limit: 2, cursor: ahead })), { code: 'validation_error', details: [{ path: 'cursor' }] }, 'a walk that began past this store\'s seq')
+  const { epoch: _made, ...position } = decodeCursor(cursor) as PagePosition
+  const legacy = encodeCursor(position)
+  t.ok(legacy.length > 0 && Buffer.from(legacy, 'base64url').toString().startsWith('c1.'), 'the first format has no epoch')
+  t.same(after.query({ limit: 2, cursor: legacy }).entries.map((e) => e.key), ['k3', 'k2'], 'and is still read')
 })
 
 test('property: under random writes between pages, no entry twice and every untouched entry once', async (t) => {

@@ -129,6 +129,23 @@ test('a token whose exp lies past the Date range is refused on every surface, ne
   t.equal(app.verifyToken(latest).expiresAt, 8.64e15, 'the last representable exp is still accepted')
 })
 
+test('a token whose user or jti holds a lone surrogate is refused on every surface', async (t) => {
+  const { app, url } = await startServer(t)
+  // Stored, '\ud800' and '\udfff' would both become U+FFFD: two users meeting as one.
+  for (const claims of [{ sub: 'alice\ud800' }, { sub: undefined, user_id: '\udfffbob' }, { sub: 'alice', jti: 'id-\ud83d' }]) {
+    const token = signTestToken(claims)
+    const name = JSON.stringify(claims)
+    const viaQuery = await openClient(url, { query: { token } })
+    t.same(await viaQuery.waitClosed(), INVALID, `${name}: WebSocket`)
+    t.same(viaQuery.frames, [], `${name}: nothing sent before the close`)
+    const rest = await app.inject({ method: 'GET', url: '/context', headers: { authorization: `Bearer ${token}` } })
+    t.equal(rest.statusCode, 401, `${name}: REST`)
+    t.throws(() => app.verifyToken(token), `${name}: the shared verifier refuses it`)
+  }
+  t.equal(app.sessions.size, 0, 'no session was registered')
+  t.equal(app.verifyToken(signTestToken({ sub: 'alice\ud83d\ude00' })).userId, 'alice\ud83d\ude00', 'a surrogate pair (emoji) is a fine name')
+})
+
 test('issuer and audience are checked when configured', async (t) => {
   const { url } = await startServer(t, { MCP_JWT_ISSUER: 'https://issuer.example', MCP_JWT_AUDIENCE: 'context-server' })
   const missing = await openClient(url, { query: { token: signTestToken() } })

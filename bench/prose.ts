@@ -31,3 +31,36 @@ export function prose (bytes: number, seed = 7): string {
   }
   return parts.join('').slice(0, bytes)
 }
+
+const TOOLS = ['web_search', 'read_file', 'run_tests', 'sql_query', 'list_issues'] as const
+
+/**
+ * About `bytes` bytes of JSON as an agent's tool call returns it: a tool name, arguments and a
+ * list of result records mixing short fields (ids, numbers, flags, URLs, paths) with prose
+ * snippets; the same value for the same arguments.
+ */
+export function toolOutput (bytes: number, seed = 11): Record<string, unknown> {
+  let state = seed
+  const random = (): number => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648
+  const tool = TOOLS[Math.floor(random() * TOOLS.length)]
+  const results: Array<Record<string, unknown>> = []
+  const output = { tool, arguments: { query: prose(40, seed + 1).trim(), limit: 20 }, status: 'ok', elapsed_ms: Math.floor(random() * 900), results }
+  let length = JSON.stringify(output).length
+  for (let i = 0; length < bytes; i++) {
+    const record = {
+      id: `r${seed}-${i}`,
+      score: Math.round(random() * 10_000) / 10_000,
+      url: `https://docs.example.com/${tool}/${Math.floor(random() * 1e6).toString(36)}/page-${i}.html`,
+      path: `src/${['store', 'ws', 'tokenizer', 'rest'][i % 4]}/${Math.floor(random() * 1e4).toString(16)}.ts`,
+      line: Math.floor(random() * 2000),
+      passed: random() < 0.9,
+      snippet: prose(60 + Math.floor(random() * 180), seed * 31 + i)
+    }
+    // The last record's snippet is cut so the whole lands near `bytes`.
+    const over = length + JSON.stringify(record).length + 1 - bytes
+    if (over > 0) record.snippet = record.snippet.slice(0, Math.max(20, record.snippet.length - over))
+    results.push(record)
+    length += JSON.stringify(record).length + 1
+  }
+  return output
+}

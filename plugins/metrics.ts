@@ -177,6 +177,16 @@ declare module 'fastify' {
   interface FastifyInstance { metrics: ReturnType<typeof createMetrics> }
 }
 
+/** A metric's child per label value, made on first use and kept (for bounded label sets only). */
+function boundChildren<C> (make: (value: string) => C): (value: string) => C {
+  const children = new Map<string, C>()
+  return (value) => {
+    let child = children.get(value)
+    if (child === undefined) children.set(value, (child = make(value)))
+    return child
+  }
+}
+
 export default fp(async (app) => {
   const metrics = createMetrics({
     store: app.store,
@@ -187,16 +197,21 @@ export default fp(async (app) => {
     revocations: app.revocations
   })
   app.decorate('metrics', metrics)
+  // Children bound once per label value (a handful each): a label look-up per change or per
+  // count is measurable at ingest rates (issue 16).
+  const changesBy = boundChildren((reason) => metrics.changes.labels(reason))
+  const removalsBy = boundChildren((reason) => metrics.evictions.labels(reason))
+  const countsBy = boundChildren((where) => metrics.tokenizerSeconds.labels(where))
   // Fed by the pool, the audit log (revocations made, refusals) and the store (idempotency,
   // through the onIdempotency option of plugins/store.ts).
-  app.tokenizer.observe((where, seconds) => metrics.tokenizerSeconds.observe({ where }, seconds))
+  app.tokenizer.observe((where, seconds) => countsBy(where).observe(seconds))
   const unobserve = app.audit.observe({
     revocationCreated: (revocation) => metrics.revocations.inc({ kind: revocation.jti !== undefined ? 'jti' : 'sub' }),
     refused: (refusal) => { if (refusal.reason === 'revoked') metrics.revokedRefusals.inc({ surface: refusal.surface }) }
   })
   const unsubscribe = app.store.onChange((change) => {
-    metrics.changes.inc({ reason: change.reason })
-    for (const removal of change.removed) metrics.evictions.inc({ reason: removal.reason })
+    changesBy(change.reason).inc()
+    for (const removal of change.removed) removalsBy(removal.reason).inc()
   })
   app.addHook('onClose', async () => { unsubscribe(); unobserve(); app.tokenizer.observe(undefined) })
   // Labelled by route template (/context/:key), never the raw URL, so keys and probes for unknown

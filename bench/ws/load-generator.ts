@@ -5,10 +5,14 @@
 //                every subscriber has received them (closed loop, so no buffer grows without end);
 //                deliveries/s and delivery latency (write sent -> delta received).
 //   ingest       W writers, each with `window` writes in flight; acknowledged writes/s and ack latency.
+//                `unique` keys make every write a new entry (the evicting store); otherwise each
+//                writer rewrites 200 keys of its own.
+//   content      the same with realistic contents (bench/ws/contents.ts) of about `bytes` each.
 //   connections  opens N authenticated idle connections, reports, holds them until told to close.
 import { performance } from 'node:perf_hooks'
 import { createSigner } from 'fast-jwt'
 import { WebSocket } from 'ws'
+import { realisticContents } from './contents.js'
 import { LatencyHistogram } from './latency.js'
 
 export interface Target {
@@ -20,7 +24,8 @@ export interface Target {
 
 export type Scenario =
   | { kind: 'fanout', target: Target, subscribers: number, window: number, warmupMs: number, durationMs: number }
-  | { kind: 'ingest', target: Target, writers: number, window: number, warmupMs: number, durationMs: number }
+  | { kind: 'ingest', target: Target, writers: number, window: number, warmupMs: number, durationMs: number, unique?: boolean, prefill?: number }
+  | { kind: 'content', target: Target, writers: number, window: number, warmupMs: number, durationMs: number, bytes: number }
   | { kind: 'connections', target: Target, count: number }
 
 const token = (target: Target, sub: string) =>
@@ -123,36 +128,67 @@ async function fanout (scenario: Extract<Scenario, { kind: 'fanout' }>) {
   const seconds = await measuredWindow(scenario, (on) => { measuring = on })
   stopped = true
   for (const socket of [writer, ...subscribers]) socket.terminate()
-  return { deliveriesPerSecond: deliveries / seconds, updatesPerSecond: deliveries / count / seconds, latency: latency.toJSON() }
+  return { deliveriesPerSecond: deliveries / seconds, updatesPerSecond: deliveries / count / seconds, seconds, loadBusy, latency: latency.toJSON() }
 }
 
-/** Warms up, then counts for `durationMs`: `toggle` switches counting on and off. Seconds counted. */
-async function measuredWindow (scenario: { warmupMs: number, durationMs: number }, toggle: (on: boolean) => void): Promise<number> {
+/**
+ * Warms up, then counts for `durationMs`: `toggle` switches counting on and off. Seconds counted.
+ * The orchestrator is told when the window opens and closes (it reads the server's CPU time then).
+ */
+async function measuredWindow (scenario: { warmupMs: number, durationMs: number }, toggle: (on: boolean) => void, ready?: Promise<void>): Promise<number> {
+  await ready
   await sleep(scenario.warmupMs)
+  process.send?.({ kind: 'window', open: true })
   toggle(true)
   const started = performance.now()
+  const cpuAtStart = process.cpuUsage()
   await sleep(scenario.durationMs)
   toggle(false)
-  return (performance.now() - started) / 1000
+  const cpu = process.cpuUsage(cpuAtStart)
+  process.send?.({ kind: 'window', open: false })
+  const seconds = (performance.now() - started) / 1000
+  // How busy this process was: near 100% says the load generator, not the server, set the pace.
+  loadBusy = (cpu.user + cpu.system) / 1e6 / seconds
+  return seconds
 }
 
-async function ingest (scenario: Extract<Scenario, { kind: 'ingest' }>) {
+let loadBusy = NaN
+
+/** The write messages of the content scenario, but for their id: pre-serialized around it. */
+function contentMessages (bytes: number): (n: number, key: string, id: number) => string {
+  const contents = realisticContents(bytes).map((content) => JSON.stringify(content))
+  return (n, key, id) => `{"type":"update_context","id":${id},"key":"${key}","source":"bench_agent","context":${contents[n % contents.length]}}`
+}
+
+async function ingest (scenario: Extract<Scenario, { kind: 'ingest' | 'content' }>) {
   const { target, writers: count, window } = scenario
+  const message = scenario.kind === 'content' ? contentMessages(scenario.bytes) : updateMessage
+  const keyOf = scenario.kind === 'ingest' && scenario.unique === true
+    ? (w: number, id: number) => `w${w}-${id}`
+    : (w: number, id: number) => `w${w}-${id % 200}`
   const writers = await openMany(target, count, 'writer', 'none')
   const latency = new LatencyHistogram()
   let measuring = false
   let acked = 0
   let stopped = false
+  // With `prefill`, the warm-up starts once that many writes were acknowledged (a store full of
+  // unique keys before the measurement, however fast this machine is today).
+  let allAcked = 0
+  const prefill = scenario.kind === 'ingest' ? scenario.prefill ?? 0 : 0
+  let filled!: () => void
+  const ready = new Promise<void>((resolve) => { filled = resolve })
+  if (prefill === 0) filled()
   writers.forEach((socket, w) => {
     const sentAt = new Float64Array(1 << 16)
     let next = 0
     const send = () => {
       const id = next++
       sentAt[id & 0xffff] = performance.now()
-      socket.send(updateMessage(id, `w${w}-${id % 200}`, id))
+      socket.send(message(id + w, keyOf(w, id), id))
     }
     socket.on('message', (data: Buffer) => {
       if (data.indexOf(ACK_MARKER) === -1) return
+      if (++allAcked === prefill) filled()
       if (measuring) {
         acked++
         latency.record(performance.now() - sentAt[numberAfter(data, ID_MARKER) & 0xffff])
@@ -161,10 +197,10 @@ async function ingest (scenario: Extract<Scenario, { kind: 'ingest' }>) {
     })
     for (let i = 0; i < window; i++) send()
   })
-  const seconds = await measuredWindow(scenario, (on) => { measuring = on })
+  const seconds = await measuredWindow(scenario, (on) => { measuring = on }, ready)
   stopped = true
   for (const socket of writers) socket.terminate()
-  return { writesPerSecond: acked / seconds, latency: latency.toJSON() }
+  return { writesPerSecond: acked / seconds, acked, seconds, loadBusy, latency: latency.toJSON() }
 }
 
 async function connections (scenario: Extract<Scenario, { kind: 'connections' }>) {
@@ -178,7 +214,7 @@ async function connections (scenario: Extract<Scenario, { kind: 'connections' }>
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
 
 process.once('message', (scenario: Scenario) => {
-  const run = scenario.kind === 'fanout' ? fanout(scenario) : scenario.kind === 'ingest' ? ingest(scenario) : connections(scenario)
+  const run = scenario.kind === 'fanout' ? fanout(scenario) : scenario.kind === 'connections' ? connections(scenario) : ingest(scenario)
   run.then((result) => process.send?.({ kind: 'result', result }, () => process.exit(0)))
     .catch((error: unknown) => {
       process.send?.({ kind: 'error', message: String((error as Error)?.stack ?? error) }, () => process.exit(1))

@@ -11,6 +11,7 @@
 // (terms.ts). The scoring is checked against the BM25+ definition in the tests.
 import type { StoredEntry } from '../store/types.js'
 import { contentText } from './entry-text.js'
+import { Posting } from './posting.js'
 import { distinctTerms, processTerm, tokenize } from './terms.js'
 
 /** The longest `relevant_to` accepted (characters): a task description, not a document. */
@@ -25,8 +26,8 @@ export const BM25 = { k1: 1.2, b: 0.75, delta: 0.5 } as const
 interface IndexedEntry {
   /** A small integer for this entry while it is indexed: postings and scores are keyed by it. */
   readonly id: number
-  /** The entry's distinct terms, so removal touches exactly its postings and never re-reads it. */
-  readonly terms: readonly string[]
+  /** The postings of the entry's distinct terms, so removal never re-reads it nor looks a term up. */
+  readonly postings: readonly Posting[]
 }
 
 export interface TermMatch {
@@ -36,19 +37,38 @@ export interface TermMatch {
   readonly writtenAt: number
 }
 
+/** The entries sharing a term with a task: parallel arrays, in no particular order. */
+export interface ScoredIds {
+  /** Index ids (RelevanceIndex.keyOf, writtenAtOf). */
+  readonly ids: Int32Array
+  /** BM25+ of each, > 0. */
+  readonly bm25: Float64Array
+}
+
 export class RelevanceIndex {
-  /** term -> (entry id -> term frequency). Integer keys hash far cheaper than the entry keys. */
-  private readonly postings = new Map<string, Map<number, number>>()
+  /** term -> the entries holding it (posting.ts: append-only, stale postings skipped by generation). */
+  private readonly postings = new Map<string, Posting>()
   private readonly entries = new Map<string, IndexedEntry>()
-  // Per id: the entry's key, its length in terms (the document length of BM25) and write time.
+  // Per id: the entry's key and seq (not the entry: a replaced one must not stay alive until the
+  // next query catches up), its length in terms (the document length of BM25) and write time.
   private readonly keys: string[] = []
+  private readonly seqs: number[] = []
   private readonly lengths: number[] = []
   private readonly writtenAt: number[] = []
+  // Per id, copied from the entry so that a query reads small packed arrays, not 10,000s of objects.
+  private readonly priorities: number[] = []
+  private readonly tokens: number[] = []
+  /** Per id: bumped when its entry leaves, so the postings it had are stale from then on. */
+  private readonly generations: number[] = []
   /** Ids of removed entries, reused so the arrays stay as long as the most entries ever held. */
   private readonly freeIds: number[] = []
   private totalLength = 0
   /** Scratch for one query's scores by id, reused: a query allocates nothing per posting. */
   private scratch = new Float64Array(0)
+  /** The ids the last `score` touched and their scores, reused likewise. */
+  private touched = new Int32Array(0)
+  private touchedBm25 = new Float64Array(0)
+  private touchedCount = 0
 
   get size (): number { return this.entries.size }
 
@@ -59,19 +79,30 @@ export class RelevanceIndex {
   add (stored: StoredEntry): void {
     if (this.entries.has(stored.key)) this.remove(stored.key)
     const id = this.freeIds.pop() ?? this.keys.length
+    this.generations[id] ??= 0
+    const generation = this.generations[id]
     const frequencies = termFrequencies(stored)
+    const postings: Posting[] = []
     let length = 0
     for (const [term, tf] of frequencies) {
       length += tf
       let posting = this.postings.get(term)
-      if (posting === undefined) this.postings.set(term, posting = new Map())
-      posting.set(id, tf)
+      if (posting === undefined) this.postings.set(term, posting = new Posting(term))
+      posting.add(id, tf, generation)
+      postings.push(posting)
     }
-    this.keys[id] = stored.key
     this.lengths[id] = length
-    this.writtenAt[id] = Date.parse(stored.entry.timestamp)
-    this.entries.set(stored.key, { id, terms: [...frequencies.keys()] })
+    this.describe(id, stored)
+    this.entries.set(stored.key, { id, postings })
     this.totalLength += length
+  }
+
+  private describe (id: number, stored: StoredEntry): void {
+    this.keys[id] = stored.key
+    this.seqs[id] = stored.seq
+    this.writtenAt[id] = Date.parse(stored.entry.timestamp)
+    this.priorities[id] = stored.entry.priority
+    this.tokens[id] = stored.entry.tokens
   }
 
   /** Unindexes the entry under `key`, if any. */
@@ -79,10 +110,10 @@ export class RelevanceIndex {
     const indexed = this.entries.get(key)
     if (indexed === undefined) return
     const { id } = indexed
-    for (const term of indexed.terms) {
-      const posting = this.postings.get(term) as Map<number, number>
-      posting.delete(id)
-      if (posting.size === 0) this.postings.delete(term)
+    this.generations[id]++
+    for (const posting of indexed.postings) {
+      posting.removed(this.generations)
+      if (posting.live === 0) this.postings.delete(posting.term)
     }
     this.entries.delete(key)
     this.totalLength -= this.lengths[id]
@@ -90,39 +121,85 @@ export class RelevanceIndex {
     this.freeIds.push(id)
   }
 
+  /** One more than the highest id in use: the length of an array indexed by id. */
+  get capacity (): number { return this.keys.length }
+
+  /** The id of the entry indexed under `key`, if any. */
+  idOf (key: string): number | undefined { return this.entries.get(key)?.id }
+
+  /** The key of the entry indexed under `id` (an id from `score`, valid until the index next changes). */
+  keyOf (id: number): string { return this.keys[id] }
+
+  /** The seq of the entry under `id` (its place in rank order among equal priorities). */
+  seqOf (id: number): number { return this.seqs[id] }
+
+  /** The write time (ms) of the entry under `id`, parsed once when it was indexed. */
+  writtenAtOf (id: number): number { return this.writtenAt[id] }
+
+  /** The priority of the entry under `id`. */
+  priorityOf (id: number): number { return this.priorities[id] }
+
+  /** The tokens of the entry under `id`. */
+  tokensOf (id: number): number { return this.tokens[id] }
+
+  /**
+   * Every entry sharing at least one term with `task` and its BM25+ score, as two arrays. Cost: the
+   * postings of the task's terms; nothing here is proportional to the store, and nothing is
+   * allocated: the arrays are views of the index's own buffers, valid until the next call, as is
+   * `bm25Of` (a query asks which entries matched without a set of its own).
+   */
+  score (task: string): ScoredIds {
+    const scores = this.scratch
+    for (let i = 0; i < this.touchedCount; i++) scores[this.touched[i]] = 0
+    this.touchedCount = 0
+    const count = this.entries.size
+    if (count === 0) return { ids: this.touched.subarray(0, 0), bm25: this.touchedBm25.subarray(0, 0) }
+    if (scores.length < this.keys.length) {
+      const capacity = this.keys.length * 2
+      this.scratch = new Float64Array(capacity)
+      this.touched = new Int32Array(capacity)
+      this.touchedBm25 = new Float64Array(capacity)
+      return this.score(task)
+    }
+    const touched = this.touched
+    const lengths = this.lengths
+    let touchedCount = 0
+    const averageLength = this.totalLength / count
+    const { k1, b, delta } = BM25
+    for (const term of queryTerms(task)) {
+      const posting = this.postings.get(term)
+      if (posting === undefined) continue
+      const df = posting.live
+      const idf = Math.log(1 + (count - df + 0.5) / (df + 0.5))
+      posting.forEachLive(this.generations, (id, tf) => {
+        if (scores[id] === 0) touched[touchedCount++] = id
+        scores[id] += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[id] / averageLength)) + delta)
+      })
+    }
+    this.touchedCount = touchedCount
+    const bm25 = this.touchedBm25
+    for (let i = 0; i < touchedCount; i++) bm25[i] = scores[touched[i]]
+    return { ids: touched.subarray(0, touchedCount), bm25: bm25.subarray(0, touchedCount) }
+  }
+
+  /** The BM25+ of the entry under `id` in the last `score` (0: it shares no term with that task). */
+  bm25Of (id: number): number { return this.scratch[id] }
+
   /**
    * Every entry sharing at least one term with `task`, with its BM25+ score and write time.
    * Entries absent from the map share none. Cost: the postings of the task's terms.
    */
   matches (task: string): Map<string, TermMatch> {
     const found = new Map<string, TermMatch>()
-    const count = this.entries.size
-    if (count === 0) return found
-    if (this.scratch.length < this.keys.length) this.scratch = new Float64Array(this.keys.length * 2)
-    const scores = this.scratch
-    const touched: number[] = []
-    const averageLength = this.totalLength / count
-    const { k1, b, delta } = BM25
-    for (const term of queryTerms(task)) {
-      const posting = this.postings.get(term)
-      if (posting === undefined) continue
-      const idf = Math.log(1 + (count - posting.size + 0.5) / (posting.size + 0.5))
-      for (const [id, tf] of posting) {
-        if (scores[id] === 0) touched.push(id)
-        scores[id] += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * this.lengths[id] / averageLength)) + delta)
-      }
-    }
-    for (const id of touched) {
-      found.set(this.keys[id], { bm25: scores[id], writtenAt: this.writtenAt[id] })
-      scores[id] = 0
-    }
+    const { ids, bm25 } = this.score(task)
+    for (let i = 0; i < ids.length; i++) found.set(this.keys[ids[i]], { bm25: bm25[i], writtenAt: this.writtenAt[ids[i]] })
     return found
   }
 
   /** Every posting as sorted `term key tf` lines and the length of each entry, for the consistency tests. */
   dump (): { postings: string[], lengths: Record<string, number>, totalLength: number } {
     const postings: string[] = []
-    for (const [term, posting] of this.postings) for (const [id, tf] of posting) postings.push(`${term} ${this.keys[id]} ${tf}`)
+    for (const [term, posting] of this.postings) posting.forEachLive(this.generations, (id, tf) => postings.push(`${term} ${this.keys[id]} ${tf}`))
     const lengths: Record<string, number> = {}
     for (const [key, { id }] of [...this.entries].sort(([a], [b]) => a < b ? -1 : 1)) lengths[key] = this.lengths[id]
     return { postings: postings.sort(), lengths, totalLength: this.totalLength }

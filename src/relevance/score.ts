@@ -63,8 +63,7 @@ export function orderByRelevance (
     found.push(match)
     if (match.bm25 > best) best = match.bm25
   }
-  const scoreWith = (stored: StoredEntry, match: TermMatch) =>
-    roundScore(score({ relevance: match.bm25 / best, priority: stored.entry.priority, ageMs: now - match.writtenAt }))
+  const scoreWith = (stored: StoredEntry, match: TermMatch) => matchScore(match.bm25, best, stored.entry.priority, now - match.writtenAt, score)
   const values = new Float64Array(matched.length)
   const positions: number[] = new Array(matched.length)
   for (let i = 0; i < matched.length; i++) {
@@ -84,6 +83,14 @@ export function orderByRelevance (
       return match === undefined ? 0 : scoreWith(stored, match)
     }
   }
+}
+
+/**
+ * The score of one match as the query reports and orders it: `score` of its factors, rounded.
+ * `best` is the highest BM25+ among the candidates (the filtered entries).
+ */
+export function matchScore (bm25: number, best: number, priority: number, ageMs: number, score: (factors: ScoreFactors) => number = combinedScore): number {
+  return roundScore(score({ relevance: bm25 / best, priority, ageMs }))
 }
 
 /** Six decimals are plenty to read and compare; a match never rounds down to the 0 of no match. */

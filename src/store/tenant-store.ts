@@ -6,7 +6,7 @@
 // one code path that changes the working set.
 import { ContextError, notFound } from '../errors.js'
 import type { RelevanceIndex } from '../relevance/relevance-index.js'
-import { orderByRelevance } from '../relevance/score.js'
+import { relevanceQuery } from '../relevance/relevance-query.js'
 import { TenantRelevance } from '../relevance/tenant-relevance.js'
 import { fillBudget } from './budget-fill.js'
 import { ChangeHistory } from './change-history.js'
@@ -17,6 +17,7 @@ import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
 import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex, type IndexNode } from './ranked-index.js'
 import { pagingOf, restOfWalk, withNextCursor } from './query-paging.js'
+import { EntriesBySize } from './entries-by-size.js'
 import type {
   Actor, ChangeEvent, ChangeReason, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult,
   QueryResult, RemovalReason, RemoveResult, Snapshot, StoreMetadata, StoredEntry, WriteInput, WriteResult, ChangeActor
@@ -62,6 +63,8 @@ export class TenantStore {
   })
 
   private totalTokens = 0
+  /** Entries by size: a budgeted relevant_to query looks there for what still fits. */
+  private readonly bySize = new EntriesBySize()
   private currentSeq = 0
   private lastKeyMicros = 0
   private currentEpoch: string
@@ -256,20 +259,24 @@ export class TenantStore {
    */
   query (query: ContextQuery, now = Date.now()): QueryResult {
     const paging = pagingOf(query, this.currentSeq, this.currentEpoch)
-    const matches = restOfWalk(this.filter(query), paging)
-    const ranking = query.relevant_to !== undefined
-      ? orderByRelevance(matches, this.relevance.matches(query.relevant_to), now)
-      : undefined
-    const result = fillBudget(ranking?.ordered ?? matches, query)
-    if (ranking !== undefined) {
-      const scoreOf = (key: string): number => {
-        const stored = this.get(key)
-        return stored === undefined ? 0 : ranking.scoreOf(stored)
-      }
-      result.metadata.scores = result.entries.map((stored) => [stored.key, ranking.scoreOf(stored)])
-      result.scoreOf = scoreOf
-    }
-    return withNextCursor(result, paging)
+    if (query.relevant_to !== undefined) return this.relevantTo({ ...query, relevant_to: query.relevant_to }, now)
+    return withNextCursor(fillBudget(restOfWalk(this.filter(query), paging), query), paging)
+  }
+
+  /**
+   * A relevant_to query (src/relevance/relevance-query.ts): the same steps, at a cost set by the
+   * task's postings and the budget rather than by the store. It is one page (no cursor).
+   */
+  private relevantTo (query: ContextQuery & { relevant_to: string }, now: number): QueryResult {
+    return relevanceQuery({
+      index: this.relevance.current(),
+      passes: hasFilters(query) ? this.passesFilters(query) : undefined,
+      inRankOrder: () => this.index.inRankOrder(),
+      get: (key) => this.get(key),
+      size: this.nodes.size,
+      bySize: this.bySize,
+      seq: () => this.currentSeq
+    }, query, now)
   }
 
   /**
@@ -292,13 +299,17 @@ export class TenantStore {
 
   /** The filter step: every entry matching the query's filters, in rank order. */
   private filter (query: ContextQuery): StoredEntry[] {
+    const passes = this.passesFilters(query)
+    const matches: StoredEntry[] = []
+    for (const stored of this.index.inRankOrder()) if (passes(stored)) matches.push(stored)
+    return matches
+  }
+
+  /** The query's filters (keys included) as one predicate. */
+  private passesFilters (query: ContextQuery): (stored: StoredEntry) => boolean {
     const match = compileQuery(query)
     const wanted = query.keys !== undefined ? new Set(query.keys) : undefined
-    const matches: StoredEntry[] = []
-    for (const stored of this.index.inRankOrder()) {
-      if ((wanted === undefined || wanted.has(stored.key)) && match(stored)) matches.push(stored)
-    }
-    return matches
+    return wanted === undefined ? match : (stored) => wanted.has(stored.key) && match(stored)
   }
 
   private rankedEntries (): StoredEntry[] {
@@ -308,6 +319,7 @@ export class TenantStore {
   private put (stored: StoredEntry): void {
     this.nodes.set(stored.key, this.index.insert(stored))
     this.relevance.changed(stored.key)
+    this.bySize.add(stored)
     this.totalTokens += stored.entry.tokens
     if (stored.expiresAt !== undefined && this.options.expiresEntries !== false) {
       this.expiring.add(stored.key)
@@ -332,6 +344,7 @@ export class TenantStore {
     this.nodes.delete(key)
     this.index.unlink(node)
     this.relevance.changed(key)
+    this.bySize.remove(node.stored)
     this.totalTokens -= node.stored.entry.tokens
     this.expiring.delete(key)
   }
@@ -513,6 +526,28 @@ export function contentJsonOf (stored: StoredEntry): string {
   const start = stored.json.indexOf(CONTENT_PREFIX) + CONTENT_PREFIX.length
   const end = stored.json.lastIndexOf(',"tokens":')
   return stored.json.slice(start, end)
+}
+
+// Every query option by what it does. TypeScript requires a new option to be listed here, so the
+// relevant_to path, which skips the filter step when there is nothing to filter, cannot miss one.
+const OPTION_KINDS: Record<keyof ContextQuery, 'filter' | 'selection'> = {
+  source: 'filter',
+  sources: 'filter',
+  keys: 'filter',
+  min_priority: 'filter',
+  max_priority: 'filter',
+  since: 'filter',
+  text: 'filter',
+  max_tokens: 'selection',
+  limit: 'selection',
+  relevant_to: 'selection',
+  cursor: 'selection'
+}
+const FILTER_OPTIONS = (Object.keys(OPTION_KINDS) as Array<keyof ContextQuery>).filter((option) => OPTION_KINDS[option] === 'filter')
+
+/** Whether the query filters at all (otherwise every entry is a match). */
+function hasFilters (query: ContextQuery): boolean {
+  return FILTER_OPTIONS.some((option) => query[option] !== undefined)
 }
 
 function compileQuery (query: ContextQuery): (stored: StoredEntry) => boolean {

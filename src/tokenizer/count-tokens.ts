@@ -17,51 +17,54 @@ export interface CountOptions {
 }
 
 /**
- * Merged short pieces and their counts, per table: prose repeats its rarer words, JSON its keys.
- * Emptied when full, so it holds at most this many pieces of under 48 bytes (~1-2 MB).
+ * Short pieces and their counts, per table: prose repeats its words, JSON its keys and
+ * punctuation. Whole-token pieces are kept too: a hit in this small map is several times cheaper
+ * than a look-up in the ~200,000 ranks (a cache miss or three each), and most pieces of ordinary
+ * text are whole tokens. Emptied when full, so it holds at most this many pieces of under 48 bytes
+ * (~1-2 MB).
  */
 const PIECE_CACHE_SIZE = 16_384
 const pieceCaches = new WeakMap<RankTable, Map<string, number>>()
+// One pattern per table for counting, its lastIndex reset at each count: cheaper than a copy
+// per count (`new RegExp` of this large pattern costs microseconds), and counting never
+// re-enters itself (it is synchronous), so no two counts share the lastIndex.
+const countingPatterns = new WeakMap<RankTable, RegExp>()
 
 /** The number of tokens in `text`. */
 export function countTokens (table: RankTable, text: string, options: CountOptions = {}): number {
   const queueFrom = options.queueFrom ?? QUEUE_MERGE_MIN_BYTES
   const cache = options.cache === false ? undefined : pieceCacheOf(table)
   const ascii = isAscii(text)
-  // exec on a copy of the pattern: cheaper per piece than matchAll's iterator, and the shared
-  // pattern keeps no lastIndex between calls.
-  const pattern = new RegExp(table.pattern)
+  // exec, cheaper per piece than matchAll's iterator.
+  const pattern = countingPatternOf(table)
+  pattern.lastIndex = 0
   let count = 0
   for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
     const piece = ascii ? match[0] : toByteString(match[0])
-    if (table.ranks.has(piece)) {
-      count++
-      continue
-    }
-    // Not a token as a whole, so two bytes stay two tokens, and three make two if either pair
-    // is a token (merging it leaves a pair that is the whole piece, not a token), else three.
-    // Dense text (base64, hex) is mostly such pieces.
-    if (piece.length === 2) {
-      count += 2
-      continue
-    }
-    if (piece.length === 3) {
-      count += table.ranks.has(piece.slice(0, 2)) || table.ranks.has(piece.slice(1)) ? 2 : 3
-      continue
-    }
     if (cache === undefined || piece.length >= queueFrom) {
-      count += bytePairCount(piece, table, queueFrom)
+      count += pieceCount(piece, table, queueFrom)
       continue
     }
-    let merged = cache.get(piece)
-    if (merged === undefined) {
-      merged = bytePairCount(piece, table, queueFrom)
+    let counted = cache.get(piece)
+    if (counted === undefined) {
+      counted = pieceCount(piece, table, queueFrom)
       if (cache.size >= PIECE_CACHE_SIZE) cache.clear()
-      cache.set(piece, merged)
+      cache.set(piece, counted)
     }
-    count += merged
+    count += counted
   }
   return count
+}
+
+/** The tokens of one piece (a byte string): one when it is a token as a whole, else merged. */
+function pieceCount (piece: string, table: RankTable, queueFrom: number): number {
+  if (table.ranks.has(piece)) return 1
+  // Not a token as a whole, so two bytes stay two tokens, and three make two if either pair
+  // is a token (merging it leaves a pair that is the whole piece, not a token), else three.
+  // Dense text (base64, hex) is mostly such pieces.
+  if (piece.length === 2) return 2
+  if (piece.length === 3) return table.ranks.has(piece.slice(0, 2)) || table.ranks.has(piece.slice(1)) ? 2 : 3
+  return bytePairCount(piece, table, queueFrom)
 }
 
 /** The token ids of `text` (for tests against the oracle, which compares ids, not only counts). */
@@ -75,6 +78,15 @@ export function encodeTokens (table: RankTable, text: string, options: CountOpti
     else for (const token of bytePairTokens(piece, table, queueFrom)) tokens.push(token)
   }
   return tokens
+}
+
+function countingPatternOf (table: RankTable): RegExp {
+  let pattern = countingPatterns.get(table)
+  if (pattern === undefined) {
+    pattern = new RegExp(table.pattern)
+    countingPatterns.set(table, pattern)
+  }
+  return pattern
 }
 
 function pieceCacheOf (table: RankTable): Map<string, number> {

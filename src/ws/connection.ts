@@ -61,6 +61,8 @@ export class Connection implements Subscriber {
   // Heartbeat state (see WsHub): pings sent without a pong since.
   missedPongs = 0
   private awaitingPong = false
+  // Made at the first message (and the first write): an idle connection holds no bucket. A bucket
+  // starts full, and one made later is exactly the full bucket it would have refilled to.
   private limiter: RateLimiter | undefined
   private byteLimiter: RateLimiter | undefined
   private authTimer: NodeJS.Timeout | undefined
@@ -156,7 +158,9 @@ export class Connection implements Subscriber {
       this.close(CLOSE.unauthorized, 'Token expired')
       return
     }
-    const rate = (this.limiter as RateLimiter).take(now)
+    const { config } = this.hub
+    this.limiter ??= new RateLimiter(config.wsRateLimit, config.wsRateBurst, now)
+    const rate = this.limiter.take(now)
     if (!rate.allowed) {
       this.limited(rate, idOf(parseFrame(text)), 'Too many messages; slow down')
       return
@@ -170,7 +174,8 @@ export class Connection implements Subscriber {
     if (message.type === 'update_context' || message.type === 'context_update') {
       // The byte rate (CONTRACT §9) charges the write frame as received: its content plus an
       // envelope of a few dozen bytes.
-      const bytes = (this.byteLimiter as RateLimiter).take(now, byteLength)
+      this.byteLimiter ??= new RateLimiter(config.wsByteRate, config.wsByteRate * 2, now)
+      const bytes = this.byteLimiter.take(now, byteLength)
       if (!bytes.allowed) {
         this.limited(bytes, message.id, 'Too much content written; slow down')
         return
@@ -285,8 +290,6 @@ export class Connection implements Subscriber {
       epoch: hub.store.epoch(identity.tenant)
     })
     this.session = session
-    this.limiter = new RateLimiter(hub.config.wsRateLimit, hub.config.wsRateBurst, now)
-    this.byteLimiter = new RateLimiter(hub.config.wsByteRate, hub.config.wsByteRate * 2, now)
     hub.sessions.add(session)
     hub.metrics.authAttempts.inc({ result: 'success', surface: 'ws' })
     hub.metrics.connections.dec({ state: 'pending' })

@@ -4,6 +4,7 @@ import { clientMessageSchema, MESSAGE_TYPES, messageIdSchema, type ClientMessage
 import { issueDetails } from '../protocol/schemas.js'
 import type { ErrorCode, ErrorDetail } from '../errors.js'
 import { parseUntrustedJson } from '../protocol/untrusted-json.js'
+import { precheckedWrite } from '../protocol/write-precheck.js'
 
 export interface FrameError {
   readonly ok: false
@@ -29,17 +30,20 @@ export function parseFrame (text: string): ParsedFrame {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { ok: false, code: 'validation_error', message: 'A message must be a JSON object', details: [{ path: '(root)', message: 'expected an object' }] }
   }
-  const id = readId(raw)
+  // Writes, the hot messages, are checked by hand first; anything that check does not accept is
+  // zod's to decide (and word), as every other message is.
+  const write = precheckedWrite(raw as Record<string, unknown>)
+  if (write !== undefined) return { ok: true, message: write }
   const type = (raw as { type?: unknown }).type
   if (typeof type !== 'string') {
-    return { ok: false, id, code: 'validation_error', message: 'A message needs a string "type"', details: [{ path: 'type', message: 'expected a string' }] }
+    return { ok: false, id: readId(raw), code: 'validation_error', message: 'A message needs a string "type"', details: [{ path: 'type', message: 'expected a string' }] }
   }
   if (!MESSAGE_TYPES.has(type)) {
-    return { ok: false, id, code: 'unknown_type', message: `Unknown message type "${type.slice(0, 64)}"` }
+    return { ok: false, id: readId(raw), code: 'unknown_type', message: `Unknown message type "${type.slice(0, 64)}"` }
   }
   const parsed = clientMessageSchema.safeParse(raw)
   if (!parsed.success) {
-    return { ok: false, id, code: 'validation_error', message: `Invalid ${type} message`, details: issueDetails(parsed.error) }
+    return { ok: false, id: readId(raw), code: 'validation_error', message: `Invalid ${type} message`, details: issueDetails(parsed.error) }
   }
   return { ok: true, message: parsed.data }
 }

@@ -13,7 +13,7 @@ import { assertAdmin } from '../store/permissions.js'
 import { replayedMark, withIdempotencyKey } from '../store/idempotency.js'
 import type { WriteInput } from '../store/types.js'
 import type { ClientSession } from './client-session.js'
-import { contextFrame, entriesObject, errorFrame, idField, replyFrame } from './serialization.js'
+import { ackFrame, contextFrame, entriesObject, errorFrame, idField, replyFrame } from './serialization.js'
 import { subscriptionOf, type Subscription } from './subscription.js'
 
 export interface HandlerDeps {
@@ -58,20 +58,10 @@ function writeInput (message: MessageOf<'update_context'> | MessageOf<'context_u
 }
 
 // The write path is the hot one (agents stream updates): a plain .then rather than an async
-// function saves a promise per message.
+// function saves a promise per message, and the ack is assembled directly (ackFrame).
 function write (message: MessageOf<'update_context'> | MessageOf<'context_update'>, session: ClientSession, deps: HandlerDeps): Promise<Outcome> {
-  return deps.store.write(session.actor, writeInput(message), withIdempotencyKey(message.idempotency_key)).then((result) => reply(replyFrame('update_ack', message.id, {
-    status: 'success',
-    key: result.key,
-    tokens: result.tokens,
-    version: result.version,
-    seq: result.seq,
-    epoch: result.epoch,
-    evicted: result.evicted,
-    // False when the write's own entry ranked last and was evicted at once (CONTRACT §1).
-    stored: result.stored,
-    ...replayedMark(result)
-  })))
+  return deps.store.write(session.actor, writeInput(message), withIdempotencyKey(message.idempotency_key))
+    .then((result) => reply(ackFrame(message.id, result)))
 }
 
 const sameRoles = (a: readonly string[], b: readonly string[]): boolean =>

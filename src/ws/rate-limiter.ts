@@ -6,6 +6,9 @@ export type RateDecision =
   | { readonly allowed: true }
   | { readonly allowed: false, readonly retryAfterMs: number, readonly exhausted: boolean }
 
+// The one answer of a message let through, shared: a decision per message would be garbage.
+const ALLOWED: RateDecision = Object.freeze({ allowed: true })
+
 export class RateLimiter {
   private tokens: number
   private refilledAt: number
@@ -41,7 +44,7 @@ export class RateLimiter {
     const needed = Math.min(cost, this.capacity)
     if (this.tokens >= needed) {
       this.tokens -= cost
-      return { allowed: true }
+      return ALLOWED
     }
     this.refused += cost
     return {

@@ -3,7 +3,7 @@
 // re-serialized, and user-chosen keys never become properties of a JavaScript object.
 import type { ErrorCode } from '../errors.js'
 import type { MessageId } from '../protocol/messages.js'
-import type { ChangeEvent, Snapshot, StoreMetadata, StoredEntry } from '../store/types.js'
+import type { ChangeEvent, Snapshot, StoreMetadata, StoredEntry, WriteResult } from '../store/types.js'
 import type { SubscriptionFilter } from '../protocol/messages.js'
 import { entryMatches, viewOf } from './subscription.js'
 
@@ -57,6 +57,17 @@ export function deltaFrame (change: ChangeEvent, filter?: SubscriptionFilter): s
 export function replyFrame (type: string, id: MessageId | undefined, fields: Record<string, unknown> = {}): string {
   const body = JSON.stringify(fields)
   return `{"type":${JSON.stringify(type)}${idField(id)}${body === '{}' ? '' : ',' + body.slice(1, -1)}}`
+}
+
+/**
+ * The reply to a write, the most frequent frame: assembled directly, byte for byte what
+ * replyFrame('update_ack', id, {status, key, tokens, version, seq, epoch, evicted, stored,
+ * replayed?}) gives, without the fields object and its copy.
+ */
+export function ackFrame (id: MessageId | undefined, result: WriteResult): string {
+  return `{"type":"update_ack"${idField(id)},"status":"success","key":${JSON.stringify(result.key)},"tokens":${result.tokens}` +
+    `,"version":${result.version},"seq":${result.seq},"epoch":${JSON.stringify(result.epoch)},"evicted":${JSON.stringify(result.evicted)}` +
+    `,"stored":${result.stored}${result.replayed === true ? ',"replayed":true' : ''}}`
 }
 
 export function errorFrame (id: MessageId | undefined, code: ErrorCode, message: string, details?: unknown, extra: Record<string, unknown> = {}): string {

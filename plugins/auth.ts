@@ -6,6 +6,7 @@ import fastifyJwt from '@fastify/jwt'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ContextError } from '../src/errors.js'
 import { identityFromPayload, type Identity } from '../src/auth/identity.js'
+import { VerifiedTokens } from '../src/auth/verified-tokens.js'
 import { TokenRevokedError } from '../src/security/revocation-list.js'
 
 declare module '@fastify/jwt' {
@@ -21,6 +22,8 @@ declare module 'fastify' {
     verifyToken: (token: string) => Identity
     /** preHandler for routes that need a bearer token; sets request.identity. */
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /** authenticate's check as a plain call, for callback hooks: sets request.identity or throws. */
+    authenticateRequest: (request: FastifyRequest) => void
   }
   interface FastifyRequest {
     identity: Identity | null
@@ -34,6 +37,10 @@ export function bearerToken (header: string | undefined): string | undefined {
   return match?.[1]
 }
 
+// Tokens whose verification is remembered, here and in fast-jwt's own cache (which also remembers
+// refusals); docs/limits.md.
+const VERIFICATION_CACHE_SIZE = 10_000
+
 export default fp(async (app) => {
   const { jwt } = app.config
   const asymmetric = jwt.publicKey !== undefined && !jwt.algorithm.startsWith('HS')
@@ -43,7 +50,7 @@ export default fp(async (app) => {
       algorithms: [jwt.algorithm],
       // Agents reuse one token for many requests: fast-jwt remembers verified tokens (never
       // beyond their exp), so a repeated token costs a lookup, not a signature check.
-      cache: 10_000,
+      cache: VERIFICATION_CACHE_SIZE,
       // fast-jwt checks iss/aud only when the token carries them: configured means required.
       requiredClaims: ['exp', ...(jwt.issuer !== undefined ? ['iss'] : []), ...(jwt.audience !== undefined ? ['aud'] : [])],
       ...(jwt.issuer !== undefined ? { allowedIss: jwt.issuer } : {}),
@@ -52,7 +59,9 @@ export default fp(async (app) => {
   })
 
   const revocations = app.hasDecorator('revocations') ? app.revocations : undefined
-  app.decorate('verifyToken', (token: string): Identity => {
+  // A repeated token skips @fastify/jwt and the claims' zod parse (why: src/auth/verified-tokens.ts).
+  const verified = new VerifiedTokens(VERIFICATION_CACHE_SIZE)
+  const verifySignatureAndClaims = (token: string): Identity => {
     let payload: unknown
     try {
       payload = app.jwt.verify(token)
@@ -61,7 +70,14 @@ export default fp(async (app) => {
     }
     const identity = identityFromPayload(payload)
     if (identity === undefined) throw new ContextError('unauthorized', 'Invalid authentication token')
-    // After the verification cache: a cached token is refused as soon as its revocation is known.
+    // Shared by every request that carries this token from now on.
+    Object.freeze(identity.roles)
+    verified.remember(token, Object.freeze(identity))
+    return identity
+  }
+  app.decorate('verifyToken', (token: string): Identity => {
+    const identity = verified.get(token) ?? verifySignatureAndClaims(token)
+    // After the verification caches: a cached token is refused as soon as its revocation is known.
     if (revocations?.revokes(identity) === true) throw new TokenRevokedError(identity)
     return identity
   })
@@ -79,7 +95,12 @@ export default fp(async (app) => {
     app.audit.refused({ surface: 'rest', reason: error === undefined ? 'missing' : revoked ? 'revoked' : 'invalid', ip: request.ip, ...(revoked ? { token: error.token } : {}) })
   }
 
-  app.decorate('authenticate', async (request: FastifyRequest) => {
+  app.decorate('authenticateRequest', (request: FastifyRequest) => {
+    // The rate limiter sets it only from this request's Authorization header, once it verified.
+    if (request.identity !== null) {
+      countAttempt('success')
+      return
+    }
     const token = bearerToken(request.headers.authorization)
     if (token === undefined) {
       countAttempt('missing')
@@ -87,8 +108,7 @@ export default fp(async (app) => {
       throw new ContextError('unauthorized', 'Authentication token required')
     }
     try {
-      // The rate limiter may already have verified this header's token for its bucket.
-      request.identity ??= app.verifyToken(token)
+      request.identity = app.verifyToken(token)
     } catch (error) {
       countAttempt('invalid')
       auditRefusal(request, error)
@@ -96,4 +116,5 @@ export default fp(async (app) => {
     }
     countAttempt('success')
   })
+  app.decorate('authenticate', async (request: FastifyRequest) => { app.authenticateRequest(request) })
 }, { name: 'auth', dependencies: ['config'] })

@@ -21,13 +21,20 @@ export default fp(async (app) => {
   let sweeper: NodeJS.Timeout | undefined
   let cutoff: NodeJS.Timeout | undefined
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (!app.lifecycle.draining || ANSWERED_WHILE_DRAINING.has(request.routeOptions.url ?? '')) return
-    return await reply.code(503).header('retry-after', '5').send(errorBody(503, 'unavailable', 'Server is shutting down'))
+  // Callback hooks rather than async ones: they run on every request, and an async hook costs a
+  // promise and a turn of the microtask queue each time for nothing while not draining.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!app.lifecycle.draining || ANSWERED_WHILE_DRAINING.has(request.routeOptions.url ?? '')) {
+      done()
+      return
+    }
+    // Answered here: the rest of the request's hooks and its handler do not run.
+    reply.code(503).header('retry-after', '5').send(errorBody(503, 'unavailable', 'Server is shutting down'))
   })
 
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (app.lifecycle.draining && request.raw.httpVersionMajor === 1) reply.header('connection', 'close')
+    done(null, payload)
   })
 
   app.addHook('preClose', async () => {

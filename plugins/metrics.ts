@@ -242,9 +242,11 @@ export default fp(async (app) => {
   app.addHook('onClose', async () => { unsubscribe(); unobserve(); app.tokenizer.observe(undefined) })
   // Labelled by route template (/context/:key), never the raw URL, so keys and probes for unknown
   // paths cannot create unbounded series.
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook: an async one costs a promise and a microtask turn on every request.
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? '(unmatched)'
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) })
     metrics.httpSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+    done()
   })
 }, { name: 'metrics', dependencies: ['store', 'lifecycle', 'tokenizer', 'revocations', 'audit'] })

@@ -1,10 +1,11 @@
 // The one factory that assembles the server: compilers, framework plugins, the app's own plugins,
 // then routes. It never listens; src/server.ts does, and tests call buildApp with their config.
 import Fastify, { type FastifyReply, type FastifyServerOptions } from 'fastify'
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Config } from './config.js'
 import { loggerOptions } from './logger.js'
 import { toHttpFailure } from './rest/http-error.js'
+import { serializerCompiler } from './rest/response-serializer.js'
 import configPlugin from '../plugins/config.js'
 import lifecyclePlugin from '../plugins/lifecycle.js'
 import httpDrainPlugin from '../plugins/http-drain.js'
@@ -59,6 +60,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   }).withTypeProvider<ZodTypeProvider>()
 
   app.setValidatorCompiler(validatorCompiler)
+  // Replies are written by fast-json-stringify from the zod schemas (why: src/rest/response-serializer.ts).
   app.setSerializerCompiler(serializerCompiler)
 
   // 1. Framework plugins that add onRoute hooks (websocket, rate-limit, swagger) go here, awaited.

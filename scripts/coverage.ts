@@ -1,9 +1,9 @@
 // `npm run test:coverage`: the test suite with coverage, reported per file for the test processes
-// only. Child processes the tests start (servers via `node --import tsx`, scripts) are left out:
-// tsx transpiles their TypeScript differently from tap's loader, so their V8 offsets do not match
-// the test processes' source maps, and merging both garbles every per-file figure (files at 100%
-// that no test reaches, files listed twice). Code only children run (src/server.ts's startup,
-// scripts/*.ts) therefore shows as uncovered here; the tests that spawn it still check it.
+// only. Child processes the tests start (servers via `node --import tsx`, scripts) are left out,
+// so the report shows what the test files themselves reach: when tap's ts-node loader ran the tests,
+// merging the children's figures garbled every per-file figure (files listed twice, files at 100%
+// that no test reaches). Code only children run (src/server.ts's startup, scripts/*.ts) therefore
+// shows as uncovered here; the tests that spawn it still check it.
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'

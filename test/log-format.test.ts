@@ -1,7 +1,7 @@
 // Log lines: readable (pino-pretty) for a person at a terminal outside production and CI, JSON
 // everywhere else. The choice as a plain function, and both outcomes from a real server process:
 // one under a pseudo-terminal (util-linux `script`), one with stdout on a pipe.
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
 import { prettyLogs } from '../src/log-format.js'
@@ -49,7 +49,14 @@ test('a real server on a pseudo-terminal writes readable lines', async (t) => {
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })
-  const stop = () => { try { process.kill(-(child.pid as number), 'SIGKILL') } catch {} }
+  // `script` runs the server in a session of its own: killing script's process group alone would
+  // leave the server running (and, its terminal gone, spinning on a core). The server's group is
+  // that of script's child, the session leader; it goes first.
+  const stop = () => {
+    const inner = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
+    for (const pid of inner) { try { process.kill(-Number(pid), 'SIGKILL') } catch {} try { process.kill(Number(pid), 'SIGKILL') } catch {} }
+    try { process.kill(-(child.pid as number), 'SIGKILL') } catch {}
+  }
   t.teardown(stop)
   let output = ''
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ctypes
 import hashlib
 import hmac
 import json
@@ -13,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -43,6 +45,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: on Linux, the server gets SIGKILL when pytest dies (a tap
+    timeout, a crash), so no server outlives the run to hold its port and burn a core."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 class Server:
     """One server process; ``restart`` keeps the port (clients reconnect to the same URL)."""
 
@@ -66,7 +76,8 @@ class Server:
                "NODE_ENV": "test", "LOG_LEVEL": "warn", "MCP_HOST": "127.0.0.1", "MCP_PORT": str(self.port),
                "MCP_JWT_SECRET_KEY": SECRET, "MCP_HTTP_RATE_LIMIT": "1000000", **self.env, **overrides}
         self.proc = subprocess.Popen(["node", "--import", "tsx", "src/server.ts"], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     preexec_fn=_die_with_parent)
         threading.Thread(target=self._collect, args=(self.proc,), daemon=True).start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

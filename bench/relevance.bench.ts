@@ -48,17 +48,29 @@ function cpuMs (run: () => void): number {
   return (used.user + used.system) / 1000
 }
 
-function latencies (run: (i: number) => void, rounds: number): { p50: number, p99: number } {
+/**
+ * p50/p99 of `run` in CPU time and in wall time. CPU time (getrusage) is that of the whole process:
+ * it also charges a query with what V8's background threads (concurrent marking, parallel
+ * scavenges) did meanwhile, and on a shared machine it is the steadier figure. Wall time is what a
+ * caller waits on a machine with a core to spare; both are printed.
+ */
+function latencies (run: (i: number) => void, rounds: number): Percentiles & { wallP50: number, wallP99: number } {
   const times: number[] = []
-  for (let i = 0; i < rounds; i++) times.push(cpuMs(() => run(i)))
+  const walls: number[] = []
+  for (let i = 0; i < rounds; i++) {
+    const start = performance.now()
+    times.push(cpuMs(() => run(i)))
+    walls.push(performance.now() - start)
+  }
   times.sort((a, b) => a - b)
-  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99) }
+  walls.sort((a, b) => a - b)
+  return { p50: percentile(times, 0.5), p99: percentile(times, 0.99), wallP50: percentile(walls, 0.5), wallP99: percentile(walls, 0.99) }
 }
 
 const heapUsed = () => { gc(); return process.memoryUsage().heapUsed }
 
 interface Percentiles { p50: number, p99: number }
-interface QueryRow { entries: number, buildMs: number, indexBytes: number, storeTokens: number, plain: Percentiles, relevant: Percentiles, afterWrites: Percentiles }
+interface QueryRow { entries: number, buildMs: number, indexBytes: number, storeTokens: number, plain: Percentiles, relevant: ReturnType<typeof latencies>, afterWrites: Percentiles }
 
 /** Writes `count` new versions of existing keys (content changes, so the index has work to catch up). */
 function rewrite (store: TenantStore, size: number, count: number, round: number): void {
@@ -77,6 +89,9 @@ function measureQueries (size: number): QueryRow {
   const buildMs = cpuMs(() => store.query({ relevant_to: corpus.tasks[0].task, max_tokens: 8000 }))
   const indexBytes = heapUsed() - before
   const ask = (i: number) => store.query({ relevant_to: corpus.tasks[i % corpus.tasks.length].task, max_tokens: 8000 })
+  // Each task once before timing: the first queries compile the scoring code and grow the reused
+  // buffers to the store's size, which a server does once, not per query.
+  for (let i = 0; i < corpus.tasks.length; i++) ask(i)
   // Filling the store just allocated everything it holds; a collection now means the queries are
   // timed on a settled heap, as a server's are long after its entries arrived, and not charged
   // with marking what the fill left behind.
@@ -124,14 +139,15 @@ const fmt = (n: number, digits = 2) => n.toLocaleString('en-US', { maximumFracti
 export function runRelevanceBench (): void {
   const rows = [1_000, 10_000, 100_000].map(measureQueries)
   console.log('\nrelevant_to queries (max_tokens 8000; the 44 evaluation tasks in turn), against the plain budgeted query\n')
-  console.log('| entries | plain p50 / p99 ms | relevant_to p50 / p99 ms | relevant_to after 100 writes p50 / p99 ms | index build (first query) ms | index bytes/entry | index bytes/token |')
-  console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
+  console.log('| entries | plain p50 / p99 ms | relevant_to p50 / p99 ms (CPU) | relevant_to p50 / p99 ms (wall) | relevant_to after 100 writes p50 / p99 ms | index build (first query) ms | index bytes/entry | index bytes/token |')
+  console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |')
   for (const r of rows) {
     console.log(`| ${r.entries.toLocaleString('en-US')} | ${fmt(r.plain.p50)} / ${fmt(r.plain.p99)} | ${fmt(r.relevant.p50)} / ${fmt(r.relevant.p99)} | ` +
+      `${fmt(r.relevant.wallP50)} / ${fmt(r.relevant.wallP99)} | ` +
       `${fmt(r.afterWrites.p50)} / ${fmt(r.afterWrites.p99)} | ${fmt(r.buildMs, 0)} | ${fmt(r.indexBytes / r.entries, 0)} | ${fmt(r.indexBytes / r.storeTokens, 1)} |`)
   }
-  const p99 = rows[2].relevant.p99
-  console.log(`\nrelevant_to p99 at 100,000 entries: ${fmt(p99)} ms (target < 10 ms) ${p99 < 10 ? 'PASS' : 'MISS'}`)
+  const { p99, wallP99 } = rows[2].relevant
+  console.log(`\nrelevant_to p99 at 100,000 entries: ${fmt(p99)} ms CPU, ${fmt(wallP99)} ms wall (target < 10 ms) ${Math.max(p99, wallP99) < 10 ? 'PASS' : 'MISS'}`)
 
   measureWrites(1_000, 'upkeep', 2_000) // warm up the JIT on every path
   // 5 rounds of 1,000: each write records its own key and the one it evicts, and 10,000 pending

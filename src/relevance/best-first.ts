@@ -28,6 +28,16 @@ export class BestFirst {
     return top
   }
 
+  /** The best position, left in place; the heap must not be empty. */
+  peek (): number {
+    return this.heap[0]
+  }
+
+  /** Restores the order after the best position's key moved down (it may no longer be the best). */
+  topChanged (): void {
+    if (this.size > 1) this.siftDown(0)
+  }
+
   /** Keeps only the positions for which `keep` holds, in O(n). */
   retain (keep: (position: number) => boolean): void {
     let kept = 0

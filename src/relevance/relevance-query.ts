@@ -20,7 +20,7 @@ import type { EntriesBySize } from '../store/entries-by-size.js'
 import type { ContextQuery, QueryResult, StoredEntry } from '../store/types.js'
 import { BestFirst } from './best-first.js'
 import type { RelevanceIndex } from './relevance-index.js'
-import { matchScore } from './score.js'
+import { matchScore, matchScoreBound } from './score.js'
 
 /** What the query needs of the tenant's store. */
 export interface RelevanceSource {
@@ -44,6 +44,8 @@ export interface RelevanceSource {
 class MatchBuffers {
   candidates = new Int32Array(0)
   score = new Float64Array(0)
+  /** 1 where `score` is the exact score, 0 where it is still matchScoreBound. */
+  exact = new Uint8Array(0)
   fits = new Int32Array(0)
 
   /** The buffers, at least `n` long. */
@@ -52,6 +54,7 @@ class MatchBuffers {
       const capacity = n * 2
       this.candidates = new Int32Array(capacity)
       this.score = new Float64Array(capacity)
+      this.exact = new Uint8Array(capacity)
       this.fits = new Int32Array(capacity)
     }
     return this
@@ -67,22 +70,35 @@ interface RankedMatches {
   /** Positions of the matches that pass the filters: `candidates[0..count)`. */
   readonly candidates: Int32Array
   readonly count: number
-  /** Score of each candidate (0 for a match filtered out). */
+  /** Score of each candidate (0 for a match filtered out); with `bounds`, at first its upper bound. */
   readonly score: Float64Array
+  /** Whether score[i] is exact (always, unless ranked with `bounds`). */
+  readonly exact: Uint8Array
+  /** Makes score[i] exact. */
+  readonly settle: (i: number) => void
   /** Highest BM25+ among the candidates. */
   readonly best: number
-  /** Score, then rank order (priority, then the later write): the order orderByRelevance sorts in. */
+  /**
+   * Score, then rank order (priority, then the later write): the order orderByRelevance sorts in.
+   * A bound comes before an exact score of the same value, so that no exact score is taken while
+   * an entry that might equal it, and rank before it, is still unsettled.
+   */
   readonly before: (a: number, b: number) => boolean
 }
 
-/** `keep`: copy the index's arrays, so that the result outlives the next `index.score`. */
-function rankMatches (source: RelevanceSource, task: string, now: number, buffers: MatchBuffers, keep = false): RankedMatches {
+/**
+ * `keep`: copy the index's arrays, so that the result outlives the next `index.score`. `bounds`:
+ * score the candidates with matchScoreBound only (no recency), for a caller that settles the exact
+ * score of those that reach the top of its heap; the exact score costs an exp per match, most of
+ * a query's time when a task shares a common term with 100,000 entries.
+ */
+function rankMatches (source: RelevanceSource, task: string, now: number, buffers: MatchBuffers, keep = false, bounds = false): RankedMatches {
   const { index, passes } = source
   const scored = index.score(task)
   const ids = keep ? scored.ids.slice() : scored.ids
   const bm25 = keep ? scored.bm25.slice() : scored.bm25
   const n = ids.length
-  const { candidates, score } = buffers.atLeast(n)
+  const { candidates, score, exact } = buffers.atLeast(n)
   let count = 0
   let best = 0
   for (let i = 0; i < n; i++) {
@@ -91,23 +107,33 @@ function rankMatches (source: RelevanceSource, task: string, now: number, buffer
     candidates[count++] = i
     if (bm25[i] > best) best = bm25[i]
   }
+  const settle = (i: number): void => {
+    score[i] = matchScore(bm25[i], best, index.priorityOf(ids[i]), now - index.writtenAtOf(ids[i]))
+    exact[i] = 1
+  }
   for (let k = 0; k < count; k++) {
     const i = candidates[k]
-    score[i] = matchScore(bm25[i], best, index.priorityOf(ids[i]), now - index.writtenAtOf(ids[i]))
+    if (bounds) {
+      score[i] = matchScoreBound(bm25[i], best, index.priorityOf(ids[i]))
+      exact[i] = 0
+    } else {
+      settle(i)
+    }
   }
   const before = (a: number, b: number): boolean => {
     if (score[a] !== score[b]) return score[a] > score[b]
+    if (exact[a] !== exact[b]) return exact[a] === 0
     const pa = index.priorityOf(ids[a])
     const pb = index.priorityOf(ids[b])
     return pa !== pb ? pa > pb : index.seqOf(ids[a]) > index.seqOf(ids[b])
   }
-  return { ids, bm25, candidates, count, score, best, before }
+  return { ids, bm25, candidates, count, score, exact, settle, best, before }
 }
 
 /** One relevant_to query (no cursor: pagingOf refuses one beside relevant_to). */
 export function relevanceQuery (source: RelevanceSource, query: ContextQuery & { relevant_to: string }, now: number): QueryResult {
   const { index, passes } = source
-  const { ids, candidates, count, score, before } = rankMatches(source, query.relevant_to, now, shared)
+  const { ids, candidates, count, score, exact, settle, before } = rankMatches(source, query.relevant_to, now, shared, false, true)
   const { fits } = shared
   const budget = query.max_tokens ?? Infinity
   const limit = query.limit ?? Infinity
@@ -119,13 +145,22 @@ export function relevanceQuery (source: RelevanceSource, query: ContextQuery & {
 
   // Matches, best first. A match larger than what is left is never taken later (what is left only
   // shrinks), so once such pops outnumber a sixteenth of the heap they are dropped in one pass.
+  // The heap is ordered by score bounds; a match at the top with a bound gets its exact score
+  // (never higher) and sinks to its place, so a match is taken only once its exact score is the
+  // best, and the order taken is the exact order.
   let fitting = 0
   for (let k = 0; k < count; k++) if (index.tokensOf(ids[candidates[k]]) <= budget) fits[fitting++] = candidates[k]
   const heap = new BestFirst(fits.subarray(0, fitting), before)
   let tooLarge = 0
   while (heap.length > 0 && room()) {
-    const i = heap.pop() as number
+    const i = heap.peek()
     const tokens = index.tokensOf(ids[i])
+    if (tokens <= left && exact[i] === 0) {
+      settle(i)
+      heap.topChanged()
+      continue
+    }
+    heap.pop()
     if (tokens <= left) {
       const stored = entryOf(source, ids[i])
       entries.push(stored)
@@ -146,7 +181,10 @@ export function relevanceQuery (source: RelevanceSource, query: ContextQuery & {
     left -= entry.entry.tokens
     return room()
   }
-  if (room()) fillWithOthers(source, (entry) => isOther(source, entry), take, () => left)
+  // Entries sharing no term with the task, filtered or not: when every entry matched (a common
+  // term), there is nothing to walk the store for.
+  const unmatched = source.size - ids.length
+  if (room() && unmatched > 0) fillWithOthers(source, unmatched, (entry) => sharesNoTerm(source, entry), take, () => left)
 
   const matched = passes === undefined ? source.size : countPassing(source.inRankOrder(), passes)
   const metadata = {
@@ -167,9 +205,14 @@ function entryOf (source: RelevanceSource, id: number): StoredEntry {
   return source.get(source.index.keyOf(id)) as StoredEntry
 }
 
+/** Whether an entry shares no term with the task of the last `index.score` (filters aside). */
+function sharesNoTerm (source: RelevanceSource, entry: StoredEntry): boolean {
+  return source.index.bm25Of(source.index.idOf(entry.key) as number) === 0
+}
+
 /** Whether an entry is a candidate sharing no term with the task of the last `index.score`. */
 function isOther (source: RelevanceSource, entry: StoredEntry): boolean {
-  return source.index.bm25Of(source.index.idOf(entry.key) as number) === 0 && (source.passes === undefined || source.passes(entry))
+  return sharesNoTerm(source, entry) && (source.passes === undefined || source.passes(entry))
 }
 
 /**
@@ -209,24 +252,33 @@ function afterTheQuery (source: RelevanceSource, task: string, now: number, retu
   }
 }
 /**
- * The greedy fill over the entries sharing no term, in rank order. It walks the store from the top
- * while many entries are small enough for what is left; once few are, it takes those,
- * sorted, that rank after where the walk stopped. `take` returns whether anything more may fit.
+ * The greedy fill over the entries sharing no term (`unmatched` of them in the store, filtered or
+ * not), in rank order. It walks the store from the top while many entries are small enough for
+ * what is left, and stops once it has passed every unmatched entry; once few entries are small
+ * enough, it takes those, sorted, that rank after where the walk stopped. `take` returns whether
+ * anything more may fit.
  */
 function fillWithOthers (
-  source: RelevanceSource, isOther: (entry: StoredEntry) => boolean, take: (entry: StoredEntry) => boolean, left: () => number
+  source: RelevanceSource, unmatched: number, sharesNoTerm: (entry: StoredEntry) => boolean, take: (entry: StoredEntry) => boolean, left: () => number
 ): void {
+  const passes = source.passes
+  const isOther = (entry: StoredEntry) => sharesNoTerm(entry) && (passes === undefined || passes(entry))
   // A sixteenth of the store: sorting that many costs less than walking the store for them.
   const fewEnough = source.size >> 4
   let few = source.bySize.upTo(left(), fewEnough)
   let walkedTo: StoredEntry | undefined
   if (few === undefined) {
+    let unseen = unmatched
     for (const entry of source.inRankOrder()) {
       walkedTo = entry
-      if (entry.entry.tokens > left() || !isOther(entry)) continue
-      if (!take(entry)) return
-      few = source.bySize.upTo(left(), fewEnough)
-      if (few !== undefined) break
+      if (!sharesNoTerm(entry)) continue
+      unseen--
+      if (entry.entry.tokens <= left() && (passes === undefined || passes(entry))) {
+        if (!take(entry)) return
+        few = source.bySize.upTo(left(), fewEnough)
+        if (few !== undefined) break
+      }
+      if (unseen === 0) return
     }
     if (few === undefined) return
   }

@@ -243,10 +243,21 @@ export default fp(async (app) => {
   // Labelled by route template (/context/:key), never the raw URL, so keys and probes for unknown
   // paths cannot create unbounded series.
   // A callback hook: an async one costs a promise and a microtask turn on every request.
+  // Their children are bound too: methods (what Node's parser accepts), route templates and status
+  // codes are bounded sets, and the label look-up was 5% of a POST /context (bench:http profile).
+  const requestsBy = boundChildren((key) => {
+    const [method, route, status] = key.split('\u0000')
+    return metrics.httpRequests.labels({ method, route, status })
+  })
+  const secondsBy = boundChildren((key) => {
+    const [method, route] = key.split('\u0000')
+    return metrics.httpSeconds.labels({ method, route })
+  })
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? '(unmatched)'
-    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) })
-    metrics.httpSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000)
+    const methodRoute = `${request.method}\u0000${route}`
+    requestsBy(`${methodRoute}\u0000${reply.statusCode}`).inc()
+    secondsBy(methodRoute).observe(reply.elapsedTime / 1000)
     done()
   })
 }, { name: 'metrics', dependencies: ['store', 'lifecycle', 'tokenizer', 'revocations', 'audit'] })

@@ -28,6 +28,15 @@ export class Posting {
     if (this.ids.length > 2 * this.live + 16) this.compact(generations)
   }
 
+  /**
+   * The postings as parallel arrays, stale ones included (live when `generations[ids[k]] ===
+   * gens[k]`), for the scoring loop: a callback per posting was most of its cost. Read only, and
+   * only until the next change.
+   */
+  get arrays (): { readonly ids: readonly number[], readonly tfs: readonly number[], readonly gens: readonly number[] } {
+    return { ids: this.ids, tfs: this.tfs, gens: this.gens }
+  }
+
   /** Calls `visit` for every live posting. */
   forEachLive (generations: readonly number[], visit: (id: number, tf: number) => void): void {
     const { ids, tfs, gens } = this

@@ -163,6 +163,7 @@ export class RelevanceIndex {
     }
     const touched = this.touched
     const lengths = this.lengths
+    const generations = this.generations
     let touchedCount = 0
     const averageLength = this.totalLength / count
     const { k1, b, delta } = BM25
@@ -171,10 +172,14 @@ export class RelevanceIndex {
       if (posting === undefined) continue
       const df = posting.live
       const idf = Math.log(1 + (count - df + 0.5) / (df + 0.5))
-      posting.forEachLive(this.generations, (id, tf) => {
+      const { ids, tfs, gens } = posting.arrays
+      for (let k = 0; k < ids.length; k++) {
+        const id = ids[k]
+        if (generations[id] !== gens[k]) continue // stale: its entry left
+        const tf = tfs[k]
         if (scores[id] === 0) touched[touchedCount++] = id
         scores[id] += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[id] / averageLength)) + delta)
-      })
+      }
     }
     this.touchedCount = touchedCount
     const bm25 = this.touchedBm25

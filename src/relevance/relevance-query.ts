@@ -184,7 +184,7 @@ export function relevanceQuery (source: RelevanceSource, query: ContextQuery & {
   // Entries sharing no term with the task, filtered or not: when every entry matched (a common
   // term), there is nothing to walk the store for.
   const unmatched = source.size - ids.length
-  if (room() && unmatched > 0) fillWithOthers(source, unmatched, (entry) => sharesNoTerm(source, entry), take, () => left)
+  if (room() && unmatched > 0) fillWithOthers(source, (entry) => isOther(source, entry), take, () => left)
 
   const matched = passes === undefined ? source.size : countPassing(source.inRankOrder(), passes)
   const metadata = {
@@ -205,14 +205,9 @@ function entryOf (source: RelevanceSource, id: number): StoredEntry {
   return source.get(source.index.keyOf(id)) as StoredEntry
 }
 
-/** Whether an entry shares no term with the task of the last `index.score` (filters aside). */
-function sharesNoTerm (source: RelevanceSource, entry: StoredEntry): boolean {
-  return source.index.bm25Of(source.index.idOf(entry.key) as number) === 0
-}
-
 /** Whether an entry is a candidate sharing no term with the task of the last `index.score`. */
 function isOther (source: RelevanceSource, entry: StoredEntry): boolean {
-  return sharesNoTerm(source, entry) && (source.passes === undefined || source.passes(entry))
+  return source.index.bm25Of(source.index.idOf(entry.key) as number) === 0 && (source.passes === undefined || source.passes(entry))
 }
 
 /**
@@ -252,38 +247,30 @@ function afterTheQuery (source: RelevanceSource, task: string, now: number, retu
   }
 }
 /**
- * The greedy fill over the entries sharing no term (`unmatched` of them in the store, filtered or
- * not), in rank order. It walks the store from the top while many entries are small enough for
- * what is left, and stops once it has passed every unmatched entry; once few entries are small
- * enough, it takes those, sorted, that rank after where the walk stopped. `take` returns whether
- * anything more may fit.
+ * The greedy fill over the entries sharing no term, in rank order. It walks the store from the top
+ * while many entries are small enough for what is left; once few are, it takes those,
+ * sorted, that rank after where the walk stopped. `take` returns whether anything more may fit.
  */
 function fillWithOthers (
-  source: RelevanceSource, unmatched: number, sharesNoTerm: (entry: StoredEntry) => boolean, take: (entry: StoredEntry) => boolean, left: () => number
+  source: RelevanceSource, isOther: (entry: StoredEntry) => boolean, take: (entry: StoredEntry) => boolean, left: () => number
 ): void {
-  const passes = source.passes
-  const isOther = (entry: StoredEntry) => sharesNoTerm(entry) && (passes === undefined || passes(entry))
   // A sixteenth of the store: sorting that many costs less than walking the store for them.
   const fewEnough = source.size >> 4
   let few = source.bySize.upTo(left(), fewEnough)
   let walkedTo: StoredEntry | undefined
   if (few === undefined) {
-    let unseen = unmatched
     for (const entry of source.inRankOrder()) {
       walkedTo = entry
-      if (!sharesNoTerm(entry)) continue
-      unseen--
-      if (entry.entry.tokens <= left() && (passes === undefined || passes(entry))) {
-        if (!take(entry)) return
-        few = source.bySize.upTo(left(), fewEnough)
-        if (few !== undefined) break
-      }
-      if (unseen === 0) return
+      // The size first: it is a field, while whether the entry matched is a look-up by key.
+      if (entry.entry.tokens > left() || !isOther(entry)) continue
+      if (!take(entry)) return
+      few = source.bySize.upTo(left(), fewEnough)
+      if (few !== undefined) break
     }
     if (few === undefined) return
   }
   const after = walkedTo
-  const rest = few.filter((entry) => isOther(entry) && (after === undefined || ranksBefore(after, entry))).sort((a, b) => ranksBefore(a, b) ? -1 : 1)
+  const rest = few.filter((entry) => (after === undefined || ranksBefore(after, entry)) && isOther(entry)).sort((a, b) => ranksBefore(a, b) ? -1 : 1)
   for (const entry of rest) if (entry.entry.tokens <= left() && !take(entry)) return
 }
 

@@ -1,7 +1,8 @@
 // `npm run test:coverage`: the test suite with coverage, reported per file for the test processes
-// only. Child processes the tests start (servers via `node --import tsx`, scripts) are left out,
-// so the report shows what the test files themselves reach: when tap's ts-node loader ran the tests,
-// merging the children's figures garbled every per-file figure (files listed twice, files at 100%
+// only, with tap's ts-node loader (scripts/coverage.taprc): `npm test` runs the files through tsx,
+// whose modules' V8 coverage does not map back to the TypeScript (every file reads 100%). Child
+// processes the tests start (servers via `node --import tsx`, scripts) are left out for the same
+// reason: merging their figures garbles every per-file figure (files listed twice, files at 100%
 // that no test reaches). Code only children run (src/server.ts's startup, scripts/*.ts) therefore
 // shows as uncovered here; the tests that spawn it still check it.
 import { spawnSync } from 'node:child_process'
@@ -17,7 +18,9 @@ const PROCESS_INFO = join(TAP_DIR, 'processinfo')
 const CHILDREN = join(TAP_DIR, 'coverage-children')
 
 function tap (args: string[]): number {
-  const run = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...args], { cwd: ROOT, stdio: 'inherit' })
+  const run = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs'), ...args], {
+    cwd: ROOT, stdio: 'inherit', env: { ...process.env, TAP_RCFILE: join(ROOT, 'scripts', 'coverage.taprc'), TS_NODE_PROJECT: join(ROOT, 'tsconfig.check.json') }
+  })
   return run.status ?? 1
 }
 

@@ -23,8 +23,5 @@ export function prettyLogs ({ format, production, isTTY, ci }: LogSurroundings):
   return !production && !ci && isTTY
 }
 
-/** pino's transport for readable lines (a worker thread, so formatting never blocks requests). */
-export const PRETTY_TRANSPORT = {
-  target: 'pino-pretty',
-  options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: false }
-} as const
+/** pino-pretty's options for readable lines. */
+export const PRETTY_OPTIONS = { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: false } as const

@@ -1,8 +1,13 @@
 // Fastify/pino logger options. Tokens never reach a log line: the `token` query parameter is
 // masked in every logged URL (by its decoded name) and credentials headers are redacted.
 import type { FastifyServerOptions } from 'fastify'
+import pinoPretty from 'pino-pretty'
 import type { Config } from './config.js'
-import { PRETTY_TRANSPORT, prettyLogs } from './log-format.js'
+import { stdoutDestination } from './log-destination.js'
+import { PRETTY_OPTIONS, prettyLogs } from './log-format.js'
+
+/** Marks the stream of readable lines (what loggerOptions chose is visible to the tests). */
+export const READABLE_LINES = Symbol('readable lines')
 
 // Query parameters that carry a credential. The WebSocket route reads `token`; `access_token` is
 // the common OAuth spelling, masked too in case a client sends it.
@@ -37,14 +42,15 @@ export function redactUrl (url: string): string {
 
 /**
  * Logger options from config; `stream` redirects output (tests read what would be logged, always
- * JSON). Readable lines only when src/log-format.ts says so for this terminal.
+ * JSON). Otherwise stdout (src/log-destination.ts), with readable lines only when
+ * src/log-format.ts says so for this terminal: pino-pretty formats them in this process (a person
+ * at a terminal reads a few lines a second; a worker thread did not survive the terminal closing).
  */
 export function loggerOptions (config: Config, stream?: NodeJS.WritableStream, isTTY = process.stdout.isTTY === true): FastifyServerOptions['logger'] {
   const pretty = stream === undefined && prettyLogs({ format: config.logFormat, production: config.production, isTTY, ci: config.ci })
   return {
     level: config.logLevel,
-    ...(stream !== undefined ? { stream } : {}),
-    ...(pretty ? { transport: PRETTY_TRANSPORT } : {}),
+    stream: stream ?? (pretty ? readableLines() : stdoutDestination()),
     redact: {
       paths: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token', 'headers.authorization', 'token'],
       censor: '[redacted]'
@@ -61,4 +67,8 @@ export function loggerOptions (config: Config, stream?: NodeJS.WritableStream, i
       }
     }
   }
+}
+
+function readableLines (): NodeJS.WritableStream {
+  return Object.assign(pinoPretty({ ...PRETTY_OPTIONS, destination: stdoutDestination() }), { [READABLE_LINES]: true })
 }

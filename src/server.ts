@@ -30,7 +30,12 @@ async function appOrExit (config: Config) {
 const config = configOrExit()
 const app = await appOrExit(config)
 
-closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
+// Signals that report a fault (SIGSEGV, SIGBUS, ...) are not shutdown requests: a JavaScript
+// listener for one means the process can never die of it, and a fault then repeats forever on a
+// core (seen when the terminal closed: a fault while exiting, then 100% CPU until killed).
+const FAULT_SIGNALS: closeWithGrace.AllEvents[] = ['SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGABRT', 'SIGTRAP']
+
+closeWithGrace({ delay: config.shutdownGraceMs, skip: FAULT_SIGNALS }, async ({ signal, err }) => {
   if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
   else app.log.info({ signal }, 'shutting down')
   app.lifecycle.beginShutdown()

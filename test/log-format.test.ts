@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
 import { prettyLogs } from '../src/log-format.js'
-import { loggerOptions } from '../src/logger.js'
+import { loggerOptions, READABLE_LINES } from '../src/logger.js'
 import { TEST_SECRET, testConfig } from './helpers/config.js'
 import { spawnServer } from './helpers/spawn-server.js'
 
@@ -21,14 +21,15 @@ test('auto: readable only on a terminal, outside production and CI; json and pre
   t.equal(prettyLogs({ ...base, format: 'pretty', production: true, isTTY: false }), true, 'pretty forces readable lines')
 })
 
-test('loggerOptions adds the pino-pretty transport only when chosen, never with a stream', async (t) => {
-  const transportOf = (options: unknown) => (options as { transport?: { target: string } }).transport?.target
-  t.equal(transportOf(loggerOptions(testConfig({ NODE_ENV: 'development' }), undefined, true)), 'pino-pretty')
-  t.equal(transportOf(loggerOptions(testConfig({ NODE_ENV: 'development' }), undefined, false)), undefined)
-  t.equal(transportOf(loggerOptions(testConfig({ NODE_ENV: 'production', MCP_LOG_FORMAT: 'auto' }), undefined, true)), undefined)
-  t.equal(transportOf(loggerOptions(testConfig({ NODE_ENV: 'development', CI: 'true' }), undefined, true)), undefined)
-  t.equal(transportOf(loggerOptions(testConfig({ NODE_ENV: 'development', CI: 'false' }), undefined, true)), 'pino-pretty')
-  t.equal(transportOf(loggerOptions(testConfig({ MCP_LOG_FORMAT: 'pretty' }), process.stdout, true)), undefined, 'a given stream stays JSON')
+test('loggerOptions writes readable lines only when chosen, never into a given stream', async (t) => {
+  const readable = (options: unknown) => (options as { stream?: Record<symbol, unknown> }).stream?.[READABLE_LINES] === true
+  t.equal(readable(loggerOptions(testConfig({ NODE_ENV: 'development' }), undefined, true)), true)
+  t.equal(readable(loggerOptions(testConfig({ NODE_ENV: 'development' }), undefined, false)), false)
+  t.equal(readable(loggerOptions(testConfig({ NODE_ENV: 'production', MCP_LOG_FORMAT: 'auto' }), undefined, true)), false)
+  t.equal(readable(loggerOptions(testConfig({ NODE_ENV: 'development', CI: 'true' }), undefined, true)), false)
+  t.equal(readable(loggerOptions(testConfig({ NODE_ENV: 'development', CI: 'false' }), undefined, true)), true)
+  const given = loggerOptions(testConfig({ MCP_LOG_FORMAT: 'pretty' }), process.stdout, true) as { stream?: unknown }
+  t.equal(given.stream, process.stdout, 'a given stream stays JSON')
   t.throws(() => testConfig({ MCP_LOG_FORMAT: 'xml' }), /MCP_LOG_FORMAT must be auto, json or pretty/)
 })
 
@@ -70,6 +71,48 @@ test('a real server on a pseudo-terminal writes readable lines', async (t) => {
   const line = output.replace(/\u001b\[[0-9;]*m/g, '').split(/\r?\n/).find((l) => l.includes('Server listening at')) as string
   t.match(line, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: Server listening at http:\/\/127\.0\.0\.1:\d+/, 'time, level and message, not JSON')
 })
+
+// The terminal a server runs on closes (an SSH session ends, the window is shut): the server gets
+// SIGHUP and every write to stdout fails with EIO. It must shut down and exit, not retry its log
+// line forever (it did: pino's synchronous flush retries on any error) nor catch the fault it
+// meets while exiting (close-with-grace listened for SIGSEGV: the fault then repeated forever).
+for (const format of ['pretty', 'json']) {
+  test(`a server whose terminal closes shuts down and exits (${format} logs)`, async (t) => {
+    const command = `${JSON.stringify(process.execPath)} --import tsx src/server.ts`
+    const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
+      cwd: ROOT,
+      detached: true,
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'development',
+        LOG_LEVEL: 'info',
+        MCP_LOG_FORMAT: format,
+        MCP_HOST: '127.0.0.1',
+        MCP_PORT: '0',
+        MCP_DATA_DIR: '',
+        MCP_JWT_SECRET_KEY: TEST_SECRET,
+        TERM: 'dumb'
+      },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    let output = ''
+    terminal.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "Server listening" line within 30 s:\n${output}`)), 30_000)
+      terminal.stdout.on('data', () => { if (output.includes('Server listening at')) { clearTimeout(timer); resolve() } })
+      terminal.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited (${code}):\n${output}`)) })
+    })
+    // The session script made for the server: its leader is script's child.
+    const session = Number(spawnSync('pgrep', ['-P', String(terminal.pid)], { encoding: 'utf8' }).stdout.split('\n')[0])
+    t.ok(session > 0, 'the server runs in a session of its own')
+    const inSession = () => spawnSync('pgrep', ['-s', String(session)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
+    t.teardown(() => { for (const pid of inSession()) { try { process.kill(Number(pid), 'SIGKILL') } catch {} } })
+    terminal.kill('SIGKILL') // the terminal goes away: the kernel hangs up the session
+    const deadline = Date.now() + 20_000
+    while (inSession().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
+    t.same(inSession(), [], 'no process of the server is left (the shutdown grace is 10 s)')
+  })
+}
 
 test('the same server with stdout on a pipe writes one JSON object per line', async (t) => {
   const server = await spawnServer(t, { NODE_ENV: 'development' })

@@ -19,13 +19,20 @@ test('a 3-primary, 3-replica cluster serves every slot and fails over', async (t
   t.teardown(() => direct.disconnect())
   await direct.set('{tenant-a}:x', '3')
   t.equal(await direct.wait(1, 10_000), 1, 'one replica acknowledged the write')
+  // The primary's replicas as it knows them, and the cluster as it stood, for the diagnostics below.
+  const replicaPorts = String(await direct.call('CLUSTER', 'REPLICAS', String(await direct.call('CLUSTER', 'MYID'))))
+    .split('\n').filter(Boolean).map((line) => Number(line.split(' ')[1]?.split(':')[1]?.split('@')[0]))
+  const nodesBefore = String(await direct.call('CLUSTER', 'NODES'))
   await primary.stop('SIGKILL')
   const promoted = await cluster.waitFailover(slot, primary.port)
   t.not(promoted.port, primary.port, 'a replica was promoted')
   // Asked of the promoted node itself: what the cluster holds, whatever the client's slot map.
   const onPromoted = new Redis({ host: '127.0.0.1', port: promoted.port })
   t.teardown(() => onPromoted.disconnect())
-  t.equal(await onPromoted.get('{tenant-a}:x'), '3', 'the acknowledged write survived the failover')
+  const diagnostics = async () => ({ replicaPorts, promoted: promoted.port, nodesBefore, nodesAfter: String(await onPromoted.call('CLUSTER', 'NODES')), replication: await onPromoted.info('replication') })
+  t.ok(replicaPorts.includes(promoted.port), 'the node promoted was a replica of the killed primary', replicaPorts.includes(promoted.port) ? {} : await diagnostics())
+  const survived = await onPromoted.get('{tenant-a}:x')
+  t.equal(survived, '3', 'the acknowledged write survived the failover', survived === '3' ? {} : await diagnostics())
   // The cluster client finds the new primary too; its slot map may lag the failover for a moment
   // (a null from a node it still routes to was seen once in CI at load), so it gets a few seconds.
   let read: string | null = null

@@ -3,7 +3,7 @@
 // one under a pseudo-terminal (util-linux `script`), one with stdout on a pipe.
 import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import { prettyLogs } from '../src/log-format.js'
 import { loggerOptions, READABLE_LINES } from '../src/logger.js'
 import { TEST_SECRET, testConfig } from './helpers/config.js'
@@ -33,9 +33,14 @@ test('loggerOptions writes readable lines only when chosen, never into a given s
   t.throws(() => testConfig({ MCP_LOG_FORMAT: 'xml' }), /MCP_LOG_FORMAT must be auto, json or pretty/)
 })
 
-test('a real server on a pseudo-terminal writes readable lines', async (t) => {
+/**
+ * A server started on a pseudo-terminal (util-linux `script`), once it says it listens. `script`
+ * runs it in a session of its own, led by script's child: `session` lists what is left of it, and
+ * `stop` kills that session, not only script's process group (which would leave the server running).
+ */
+async function serverOnTerminal (t: Test, env: Record<string, string> = {}) {
   const command = `${JSON.stringify(process.execPath)} --import tsx src/server.ts`
-  const child = spawn('script', ['-qfec', command, '/dev/null'], {
+  const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
     cwd: ROOT,
     detached: true,
     env: {
@@ -46,29 +51,35 @@ test('a real server on a pseudo-terminal writes readable lines', async (t) => {
       MCP_PORT: '0',
       MCP_DATA_DIR: '',
       MCP_JWT_SECRET_KEY: TEST_SECRET,
-      TERM: 'dumb'
+      TERM: 'dumb',
+      ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })
-  // `script` runs the server in a session of its own: killing script's process group alone would
-  // leave the server running (and, its terminal gone, spinning on a core). The server's group is
-  // that of script's child, the session leader; it goes first.
+  let output = ''
+  terminal.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const leader = () => Number(spawnSync('pgrep', ['-P', String(terminal.pid)], { encoding: 'utf8' }).stdout.split('\n')[0])
+  let sessionId = 0
+  const session = () => sessionId > 0 ? spawnSync('pgrep', ['-s', String(sessionId)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean) : []
   const stop = () => {
-    const inner = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
-    for (const pid of inner) { try { process.kill(-Number(pid), 'SIGKILL') } catch {} try { process.kill(Number(pid), 'SIGKILL') } catch {} }
-    try { process.kill(-(child.pid as number), 'SIGKILL') } catch {}
+    for (const pid of session()) { try { process.kill(Number(pid), 'SIGKILL') } catch {} }
+    try { process.kill(-(terminal.pid as number), 'SIGKILL') } catch {}
   }
   t.teardown(stop)
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "Server listening" line within 30 s:\n${output}`)), 30_000)
-    child.stdout.on('data', () => { if (output.includes('Server listening at')) { clearTimeout(timer); resolve() } })
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited (${code}):\n${output}`)) })
+    terminal.stdout.on('data', () => { if (output.includes('Server listening at')) { clearTimeout(timer); resolve() } })
+    terminal.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited (${code}):\n${output}`)) })
   })
-  stop()
+  sessionId = leader()
+  return { terminal, output: () => output, sessionId, session, stop }
+}
+
+test('a real server on a pseudo-terminal writes readable lines', async (t) => {
+  const server = await serverOnTerminal(t)
+  server.stop()
   // eslint-disable-next-line no-control-regex
-  const line = output.replace(/\u001b\[[0-9;]*m/g, '').split(/\r?\n/).find((l) => l.includes('Server listening at')) as string
+  const line = server.output().replace(/\u001b\[[0-9;]*m/g, '').split(/\r?\n/).find((l) => l.includes('Server listening at')) as string
   t.match(line, /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: Server listening at http:\/\/127\.0\.0\.1:\d+/, 'time, level and message, not JSON')
 })
 
@@ -78,39 +89,12 @@ test('a real server on a pseudo-terminal writes readable lines', async (t) => {
 // meets while exiting (close-with-grace listened for SIGSEGV: the fault then repeated forever).
 for (const format of ['pretty', 'json']) {
   test(`a server whose terminal closes shuts down and exits (${format} logs)`, async (t) => {
-    const command = `${JSON.stringify(process.execPath)} --import tsx src/server.ts`
-    const terminal = spawn('script', ['-qfec', command, '/dev/null'], {
-      cwd: ROOT,
-      detached: true,
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: 'development',
-        LOG_LEVEL: 'info',
-        MCP_LOG_FORMAT: format,
-        MCP_HOST: '127.0.0.1',
-        MCP_PORT: '0',
-        MCP_DATA_DIR: '',
-        MCP_JWT_SECRET_KEY: TEST_SECRET,
-        TERM: 'dumb'
-      },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    let output = ''
-    terminal.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "Server listening" line within 30 s:\n${output}`)), 30_000)
-      terminal.stdout.on('data', () => { if (output.includes('Server listening at')) { clearTimeout(timer); resolve() } })
-      terminal.on('exit', (code) => { clearTimeout(timer); reject(new Error(`exited (${code}):\n${output}`)) })
-    })
-    // The session script made for the server: its leader is script's child.
-    const session = Number(spawnSync('pgrep', ['-P', String(terminal.pid)], { encoding: 'utf8' }).stdout.split('\n')[0])
-    t.ok(session > 0, 'the server runs in a session of its own')
-    const inSession = () => spawnSync('pgrep', ['-s', String(session)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)
-    t.teardown(() => { for (const pid of inSession()) { try { process.kill(Number(pid), 'SIGKILL') } catch {} } })
-    terminal.kill('SIGKILL') // the terminal goes away: the kernel hangs up the session
+    const server = await serverOnTerminal(t, { MCP_LOG_FORMAT: format })
+    t.ok(server.sessionId > 0, 'the server runs in a session of its own')
+    server.terminal.kill('SIGKILL') // the terminal goes away: the kernel hangs up the session
     const deadline = Date.now() + 20_000
-    while (inSession().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
-    t.same(inSession(), [], 'no process of the server is left (the shutdown grace is 10 s)')
+    while (server.session().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
+    t.same(server.session(), [], 'no process of the server is left (the shutdown grace is 10 s)')
   })
 }
 

@@ -36,6 +36,8 @@ export function precheckedWrite (raw: Record<string, unknown>): WriteMessage | u
   const content = raw[contentField]
   if (!isObject(content)) return undefined
   const message: Record<string, unknown> = { type, [contentField]: content }
+  // Each optional field written out: a table of (field, check) closures read the same but took
+  // this function from ~280 to ~500 ns per write (measured), and this is ingest's hot path.
   const { id, idempotency_key: idempotencyKey, source, priority, key, expected_version: expectedVersion, ttl_seconds: ttl } = raw
   if (id !== undefined) {
     if (!(isString(id, 0, 64) || isInt(id, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER))) return undefined

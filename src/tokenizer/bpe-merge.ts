@@ -2,16 +2,19 @@
 //
 // tiktoken's rule: while some adjacent pair of parts is itself a token, merge the pair of lowest
 // rank, the leftmost one on a tie. The textbook loop rescans every pair after each merge, so a
-// piece of n bytes costs O(n^2) (a run of 160,000 'a's took 20 s). Long pieces here keep their
-// candidate pairs in a priority queue ordered by (rank, position) over a linked list of parts,
-// so each merge costs O(log n) at most and a piece O(n log n); the queue's first candidate is
-// exactly the pair the loop would pick, so the merges, and the tokens, are the same. Short pieces
-// keep the loop: it is faster there than building a queue.
+// piece of n bytes costs O(n^2) (a run of 160,000 'a's took 20 s). Short pieces keep that loop:
+// it is the fastest there. Long pieces are merged in rounds (round-merge.ts: one sweep merges
+// every occurrence of the lowest-ranked pair) while a round merges a large share of the parts,
+// which is where long repetitive pieces spend their merges, and then with a priority queue of
+// candidate pairs ordered by (rank, position) over a linked list of parts, so each merge costs
+// O(log n) at most and a piece O(n log n). Each makes exactly the merges the loop would, so the
+// tokens are the same.
 //
 // Parts are tracked by token id, and "is the pair (a, b) a token, of which rank?" is answered
-// by PairRanks, a fixed-size cache in front of the table's byte-string map: long runs ask the
-// same few pairs hundreds of thousands of times.
+// by PairRanks (pair-ranks.ts).
+import { NONE, PairRanks } from './pair-ranks.js'
 import { RankQueue } from './rank-queue.js'
+import { mergeInRounds } from './round-merge.js'
 
 /** What merging needs of an encoding's rank table. */
 export interface MergeTable {
@@ -22,30 +25,40 @@ export interface MergeTable {
 }
 
 /**
- * Pieces of this many bytes or more are merged with the queue, shorter ones with the rescanning
+ * Pieces of this many bytes or more take the long-piece merge, shorter ones the rescanning
  * loop. Both give the same tokens; this only picks the faster one (measured crossover: about
  * 40-60 bytes).
  */
-export const QUEUE_MERGE_MIN_BYTES = 48
-
-/** Not a token: larger than any rank. */
-const NONE = 0x7fffffff
+export const LONG_MERGE_MIN_BYTES = 48
 
 /**
- * The number of tokens a piece merges into. The piece is a byte string (one character per byte,
- * at least one byte). `queueFrom` overrides QUEUE_MERGE_MIN_BYTES: tests set it to 0 to run the
- * queue merge on every piece, or to Infinity to run the loop only.
+ * Rounds go on while the lowest-ranked pair occurs at least this share of the parts. A round
+ * costs a few nanoseconds per part and the queue ~100 ns per merge, so a round that merges a
+ * sixteenth of the parts is still the cheaper; rounds that merge less would add up to O(n^2).
  */
-export function bytePairCount (piece: string, table: MergeTable, queueFrom = QUEUE_MERGE_MIN_BYTES): number {
+export const ROUND_MIN_SHARE = 1 / 16
+
+/** Which merge takes a piece; production uses the defaults, tests force each path. */
+export interface MergeChoice {
+  /** Long-piece merge from this many bytes (default LONG_MERGE_MIN_BYTES): 0 = every piece, Infinity = the loop only. */
+  longFrom?: number
+  /** Rounds while the lowest rank has this share of the parts (default ROUND_MIN_SHARE): 0 = rounds to the end, Infinity = the queue only. */
+  roundShare?: number
+}
+
+/** The number of tokens a piece merges into. The piece is a byte string (one character per byte, at least one byte). */
+export function bytePairCount (piece: string, table: MergeTable, choice: MergeChoice = {}): number {
   const merger = mergerOf(table)
-  return piece.length >= queueFrom ? queueMerge(piece, merger.pairs) : loopMerge(piece, merger)
+  return piece.length >= (choice.longFrom ?? LONG_MERGE_MIN_BYTES)
+    ? longMerge(piece, merger.pairs, choice.roundShare ?? ROUND_MIN_SHARE)
+    : loopMerge(piece, merger)
 }
 
 /** The token ids a piece merges into, left to right; see bytePairCount. */
-export function bytePairTokens (piece: string, table: MergeTable, queueFrom = QUEUE_MERGE_MIN_BYTES): number[] {
+export function bytePairTokens (piece: string, table: MergeTable, choice: MergeChoice = {}): number[] {
   const merger = mergerOf(table)
   const out: number[] = []
-  if (piece.length >= queueFrom) queueMerge(piece, merger.pairs, out)
+  if (piece.length >= (choice.longFrom ?? LONG_MERGE_MIN_BYTES)) longMerge(piece, merger.pairs, choice.roundShare ?? ROUND_MIN_SHARE, out)
   else loopMerge(piece, merger, out)
   return out
 }
@@ -82,28 +95,50 @@ function loopMerge (piece: string, merger: Merger, out?: number[]): number {
 }
 
 /**
- * The queue merge. Parts are named by the byte where they start; `next` links them left to right
- * and `id` holds each part's token. `pairRank[i]` is the rank of the pair that starts at part i
- * (part i and the part after it), NONE when that pair is not a token, and -1 once part i has been
- * merged into its left neighbour. Candidate pairs wait in a RankQueue, which yields the lowest
- * rank and, within it, the leftmost position; a candidate is acted on only if it still matches
- * `pairRank` (stale ones, left behind when a neighbour merged, are skipped), so each merge is the
- * one the loop would make.
+ * A long piece: rounds while they merge a large share of the parts (round-merge.ts), then the
+ * queue for what is left.
  */
-function queueMerge (piece: string, pairs: PairRanks, out?: number[]): number {
+function longMerge (piece: string, pairs: PairRanks, minShare: number, out?: number[]): number {
   const n = piece.length
+  const ids = new Int32Array(n)
+  const pairRank = new Int32Array(n)
+  for (let i = 0; i < n; i++) ids[i] = pairs.byteRank(piece.charCodeAt(i))
+  // A long piece mostly repeats its last pair (runs): a compare is cheaper than the pair cache.
+  let a = -1
+  let b = -1
+  let rank = NONE
+  for (let i = 0; i + 1 < n; i++) {
+    if (ids[i] !== a || ids[i + 1] !== b) {
+      a = ids[i]
+      b = ids[i + 1]
+      rank = pairs.rank(a, b)
+    }
+    pairRank[i] = rank
+  }
+  pairRank[n - 1] = NONE
+  const count = mergeInRounds(ids, pairRank, n, pairs, minShare)
+  return queueMerge(ids, pairRank, count, pairs, out)
+}
+
+/**
+ * The queue merge of the parts ids[0, n), whose pairs' ranks are pairRank[0, n - 1). Parts are
+ * named by their index; `next` links them left to right and `id` holds each part's token.
+ * `pairRank[i]` is the rank of the pair that starts at part i (part i and the part after it),
+ * NONE when that pair is not a token, and -1 once part i has been merged into its left
+ * neighbour. Candidate pairs wait in a RankQueue, which yields the lowest rank and, within it,
+ * the leftmost position; a candidate is acted on only if it still matches `pairRank` (stale
+ * ones, left behind when a neighbour merged, are skipped), so each merge is the one the loop
+ * would make. Both arrays are the caller's and are changed.
+ */
+function queueMerge (id: Int32Array, pairRank: Int32Array, n: number, pairs: PairRanks, out?: number[]): number {
   const next = new Int32Array(n)
   const prev = new Int32Array(n)
-  const id = new Int32Array(n)
-  const pairRank = new Int32Array(n)
   const queue = new RankQueue(pairs.slots)
   for (let i = 0; i < n; i++) {
     next[i] = i + 1
     prev[i] = i - 1
-    id[i] = pairs.byteRank(piece.charCodeAt(i))
   }
   for (let i = 0; i + 1 < n; i++) {
-    pairRank[i] = pairs.rank(id[i], id[i + 1])
     if (pairRank[i] !== NONE) queue.push(pairRank[i], i)
   }
   pairRank[n - 1] = NONE
@@ -183,61 +218,6 @@ class Merger {
       this.ids = new Int32Array(length)
       this.pairRanks = new Int32Array(length)
     }
-  }
-}
-
-/** Slots of a PairRanks cache (a power of two): 2^18 slots, 3 MB per encoding and thread. */
-const PAIR_CACHE_BITS = 18
-const PAIR_CACHE_SLOTS = 1 << PAIR_CACHE_BITS
-/** The cache is emptied when this full, so probes stay short and its memory fixed. */
-const PAIR_CACHE_MAX_FILL = PAIR_CACHE_SLOTS * 0.6
-
-/**
- * The rank of the token that two tokens make together (or NONE), cached by id pair in an
- * open-addressing table of fixed size: no allocation per lookup, and a bounded footprint.
- */
-class PairRanks {
-  private readonly left = new Int32Array(PAIR_CACHE_SLOTS).fill(-1)
-  private readonly right = new Int32Array(PAIR_CACHE_SLOTS)
-  private readonly value = new Int32Array(PAIR_CACHE_SLOTS)
-  private readonly bytes = new Int32Array(256)
-  private filled = 0
-  /** Scratch for RankQueue: one slot per rank, -1 between merges (merging is synchronous). */
-  readonly slots: Int32Array
-
-  constructor (private readonly table: MergeTable) {
-    this.slots = new Int32Array(table.tokens.length).fill(-1)
-    for (let b = 0; b < 256; b++) {
-      const rank = table.ranks.get(String.fromCharCode(b))
-      // Every byte is a token in tiktoken's encodings; merging relies on it.
-      if (rank === undefined) throw new Error(`byte ${b} is not a token`)
-      this.bytes[b] = rank
-    }
-  }
-
-  byteRank (byte: number): number {
-    return this.bytes[byte]
-  }
-
-  rank (a: number, b: number): number {
-    let slot = (Math.imul(a, 0x9e3779b1) ^ Math.imul(b, 0x85ebca77)) >>> (32 - PAIR_CACHE_BITS)
-    for (;;) {
-      const l = this.left[slot]
-      if (l === -1) break
-      if (l === a && this.right[slot] === b) return this.value[slot]
-      slot = (slot + 1) & (PAIR_CACHE_SLOTS - 1)
-    }
-    const rank = this.table.ranks.get(this.table.tokens[a] + this.table.tokens[b]) ?? NONE
-    if (this.filled >= PAIR_CACHE_MAX_FILL) {
-      this.left.fill(-1)
-      this.filled = 0
-      return rank // the slot found above may be gone; the next lookup inserts it
-    }
-    this.left[slot] = a
-    this.right[slot] = b
-    this.value[slot] = rank
-    this.filled++
-    return rank
   }
 }
 

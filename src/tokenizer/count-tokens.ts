@@ -5,14 +5,12 @@
 // Cost: the split is one pass of the pattern (measured linear on long runs of one character,
 // repeated patterns and random mixes; see `npm run bench:store`), and the merge is O(n log n) per
 // piece, so counting is O(n log n) in the text's length whatever its content.
-import { bytePairCount, bytePairTokens, QUEUE_MERGE_MIN_BYTES } from './bpe-merge.js'
+import { bytePairCount, bytePairTokens, LONG_MERGE_MIN_BYTES, type MergeChoice } from './bpe-merge.js'
 import type { RankTable } from './rank-table.js'
 import { NOT_SHORT, shortPieceCount, shortTokenTableOf, type ShortTokenTable } from './short-pieces.js'
 
 /** Knobs for tests; production code uses the defaults. */
-export interface CountOptions {
-  /** Pieces of at least this many bytes are merged with the queue (default QUEUE_MERGE_MIN_BYTES). */
-  queueFrom?: number
+export interface CountOptions extends MergeChoice {
   /** Whether counts of merged short pieces may come from the piece cache (default true). */
   cache?: boolean
 }
@@ -29,7 +27,7 @@ const pieceCaches = new WeakMap<RankTable, Map<string, number>>()
 
 /** The number of tokens in `text`. */
 export function countTokens (table: RankTable, text: string, options: CountOptions = {}): number {
-  const queueFrom = options.queueFrom ?? QUEUE_MERGE_MIN_BYTES
+  const longFrom = options.longFrom ?? LONG_MERGE_MIN_BYTES
   const cache = options.cache === false ? undefined : pieceCacheOf(table)
   const short = shortTokenTableOf(table)
   const ascii = isAscii(text)
@@ -60,7 +58,7 @@ export function countTokens (table: RankTable, text: string, options: CountOptio
       start++
       continue
     }
-    count += pieceCount(table, short, cache, queueFrom, text, start, end, ascii)
+    count += pieceCount(table, short, cache, options, longFrom, text, start, end, ascii)
     start = end
   }
   sticky.lastIndex = 0
@@ -69,7 +67,7 @@ export function countTokens (table: RankTable, text: string, options: CountOptio
 
 /** The tokens of the piece text[start, end); `ascii` when the whole text is (no UTF-8 to encode). */
 function pieceCount (
-  table: RankTable, short: ShortTokenTable, cache: Map<string, number> | undefined, queueFrom: number,
+  table: RankTable, short: ShortTokenTable, cache: Map<string, number> | undefined, choice: MergeChoice, longFrom: number,
   text: string, start: number, end: number, ascii: boolean
 ): number {
   // Pieces of up to four bytes (most of dense text such as base64) are counted from the text's
@@ -78,11 +76,11 @@ function pieceCount (
   if (shortCount !== NOT_SHORT) return shortCount
   const slice = text.slice(start, end)
   const piece = ascii ? slice : toByteString(slice)
-  if (cache === undefined || piece.length >= queueFrom) return table.ranks.has(piece) ? 1 : bytePairCount(piece, table, queueFrom)
+  if (cache === undefined || piece.length >= longFrom) return table.ranks.has(piece) ? 1 : bytePairCount(piece, table, choice)
   // The small cache first, whole tokens included: a hit is cheaper than a look-up in the ranks.
   let counted = cache.get(piece)
   if (counted === undefined) {
-    counted = table.ranks.has(piece) ? 1 : bytePairCount(piece, table, queueFrom)
+    counted = table.ranks.has(piece) ? 1 : bytePairCount(piece, table, choice)
     if (cache.size >= PIECE_CACHE_SIZE) cache.clear()
     cache.set(piece, counted)
   }
@@ -91,13 +89,12 @@ function pieceCount (
 
 /** The token ids of `text` (for tests against the oracle, which compares ids, not only counts). */
 export function encodeTokens (table: RankTable, text: string, options: CountOptions = {}): number[] {
-  const queueFrom = options.queueFrom ?? QUEUE_MERGE_MIN_BYTES
   const tokens: number[] = []
   for (const match of text.matchAll(table.pattern)) {
     const piece = toByteString(match[0])
     const whole = table.ranks.get(piece)
     if (whole !== undefined) tokens.push(whole)
-    else for (const token of bytePairTokens(piece, table, queueFrom)) tokens.push(token)
+    else for (const token of bytePairTokens(piece, table, options)) tokens.push(token)
   }
   return tokens
 }

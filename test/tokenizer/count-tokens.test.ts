@@ -1,6 +1,7 @@
-// Token ids (not only counts) must equal js-tiktoken's on every input, on both merge paths: the
-// rescanning loop (short pieces) and the queue (long pieces). Each shape is run three ways: the
-// default split between the paths, the queue on every piece, and the loop on every piece.
+// Token ids (not only counts) must equal js-tiktoken's on every input, on every merge path: the
+// rescanning loop (short pieces), and for long pieces rounds handing over to the queue. Each
+// shape is run four ways: the default split between the paths, rounds alone on every piece, the
+// queue alone on every piece, and the loop on every piece.
 import { test } from 'tap'
 import fc from 'fast-check'
 import { getEncoding } from 'js-tiktoken'
@@ -10,10 +11,15 @@ import { TOKEN_ENCODINGS } from '../../src/config.js'
 import { countTokens, encodeTokens } from '../../src/tokenizer/count-tokens.js'
 import { rankTable } from '../../src/tokenizer/rank-table.js'
 
-const PATHS = [{ name: 'default' }, { name: 'queue only', queueFrom: 0 }, { name: 'loop only', queueFrom: Infinity }]
+const PATHS = [
+  { name: 'default' },
+  { name: 'rounds only', longFrom: 0, roundShare: 0 },
+  { name: 'queue only', longFrom: 0, roundShare: Infinity },
+  { name: 'loop only', longFrom: Infinity }
+]
 
 // js-tiktoken is itself quadratic on one long piece (5,000 'a's take ~1.5 s), so the shapes it
-// checks are a thousand characters: far beyond the 48-byte switch to the queue.
+// checks are a thousand characters: far beyond the 48-byte switch to the long-piece merge.
 const RUN = 1000
 const SHAPES: Record<string, string> = {
   'run of a': 'a'.repeat(RUN),
@@ -51,8 +57,9 @@ for (const encoding of TOKEN_ENCODINGS) {
   test(`${encoding}: long runs, repeated patterns and unicode give js-tiktoken's tokens`, async (t) => {
     for (const [shape, text] of Object.entries(SHAPES)) {
       const tokens = expected(text)
-      for (const { name, queueFrom } of PATHS) {
-        t.strictSame(encodeTokens(table, text, { queueFrom }), tokens, `${shape} (${name})`)
+      for (const { name, ...choice } of PATHS) {
+        t.strictSame(encodeTokens(table, text, choice), tokens, `${shape} (${name})`)
+        t.equal(countTokens(table, text, choice), tokens.length, `${shape} (${name}): count`)
       }
       t.equal(countTokens(table, text), tokens.length, `${shape}: count`)
     }
@@ -66,8 +73,8 @@ for (const encoding of TOKEN_ENCODINGS) {
     const text = fc.oneof(runs, fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.json(), fc.string({ unit: 'grapheme', maxLength: 200 }))
     fc.assert(fc.property(text, (input) => {
       const tokens = expected(input)
-      for (const { queueFrom } of PATHS) {
-        if (JSON.stringify(encodeTokens(table, input, { queueFrom })) !== JSON.stringify(tokens)) return false
+      for (const { name: _, ...choice } of PATHS) {
+        if (JSON.stringify(encodeTokens(table, input, choice)) !== JSON.stringify(tokens)) return false
       }
       return countTokens(table, input) === tokens.length
     }), { numRuns: 400 })
@@ -76,7 +83,7 @@ for (const encoding of TOKEN_ENCODINGS) {
 
   test(`${encoding}: runs too long for js-tiktoken agree with gpt-tokenizer`, async (t) => {
     // gpt-tokenizer (the previous counter) implements the same loop independently and is quick
-    // enough for 10,000 characters; the queue must agree with it there too.
+    // enough for 10,000 characters; the long-piece merge must agree with it there too.
     for (const char of ['a', '=', ' ', '\n', '7', 'ab']) {
       const text = JSON.stringify({ a: char.repeat(10_000 / char.length) })
       t.equal(countTokens(table, text), gptCount[encoding](text), `10,000 × ${JSON.stringify(char)}`)

@@ -17,7 +17,8 @@ export default fp(async (app) => {
     encoding: config.tokenEncoding,
     threads: config.tokenizerThreads,
     inlineBelow: config.tokenizerInlineBelow,
-    maxQueue: config.tokenizerQueue
+    maxQueue: config.tokenizerQueue,
+    nice: config.tokenizerNice
   })
   app.decorate('tokenizer', pool)
   app.addHook('onClose', async () => { await pool.close() })

@@ -81,6 +81,8 @@ const environmentSchema = z.object({
   MCP_TOKENIZER_THREADS: integer(0, 256).optional(),
   MCP_TOKENIZER_INLINE_BELOW: integer(0).default(8192),
   MCP_TOKENIZER_QUEUE: integer(0, 100000).default(32),
+  // How much the counting threads yield to the event loop (Linux nice increment, 0-19).
+  MCP_TOKENIZER_NICE: integer(0, 19).default(10),
   // Redis Cluster in place of REDIS_URL (src/store/redis-connection.ts); checked in loadConfig.
   MCP_REDIS_CLUSTER_NODES: optionalText,
   MCP_REDIS_WAIT_REPLICAS: integer(0, 16).default(0),
@@ -157,6 +159,7 @@ function toConfig (env: z.infer<typeof environmentSchema>, jwtSecret: string | u
     tokenizerThreads: env.MCP_TOKENIZER_THREADS ?? Math.max(1, availableParallelism() - 1),
     tokenizerInlineBelow: env.MCP_TOKENIZER_INLINE_BELOW,
     tokenizerQueue: env.MCP_TOKENIZER_QUEUE,
+    tokenizerNice: env.MCP_TOKENIZER_NICE,
     /** REDIS_URL, or the cluster of MCP_REDIS_CLUSTER_NODES when that is set. */
     redisTarget,
     redisWaitReplicas: env.MCP_REDIS_WAIT_REPLICAS,

@@ -9,6 +9,10 @@
 // Targets: with the pool, ping p99 < 10 ms; small writer ack p99 <= 2x its figure without the big
 // writer; big writer throughput with the pool >= inline.
 //
+// BENCH_PROFILE_DIR writes V8 CPU profiles of each scenario's server there, a directory per
+// scenario and a file per thread (the largest is the main thread's; summarise one with
+// `npx tsx bench/cpuprofile-summary.ts <file>`).
+//
 // Then, in this process: the event-loop cost of counting one text inline and through the pool,
 // by size, which is where MCP_TOKENIZER_INLINE_BELOW comes from.
 import { fork, type ChildProcess } from 'node:child_process'
@@ -51,9 +55,12 @@ const SERVER_ENV = {
 }
 
 const children = new Set<ChildProcess>()
-function spawnChild (script: string, env: Record<string, string>): ChildProcess {
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR
+function spawnChild (script: string, env: Record<string, string>, profileName?: string): ChildProcess {
+  // One directory per scenario: each thread (the main one, the counting threads, the loader's) writes its own file.
+  const profile = PROFILE_DIR !== undefined && profileName !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, profileName)}`] : []
   const child = fork(script, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...profile],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
@@ -81,7 +88,7 @@ async function nextMessage<T> (child: ChildProcess, kind: string): Promise<T> {
 interface Row { counting: string, big: boolean, small: SmallClientResult, writer?: BigWriterResult }
 
 async function scenario (counting: string, threads: number, big: boolean): Promise<Row> {
-  const server = spawnChild(join(here, '../ws/app-server.ts'), { ...SERVER_ENV, MCP_TOKENIZER_THREADS: String(threads) })
+  const server = spawnChild(join(here, '../ws/app-server.ts'), { ...SERVER_ENV, MCP_TOKENIZER_THREADS: String(threads) }, `server-${threads === 0 ? 'inline' : 'pool'}-${big ? 'big' : 'alone'}`)
   const { port } = await nextMessage<{ port: number }>(server, 'ready')
   const job = (role: ClientJob['role']): ClientJob => ({ role, port, secret: SECRET, warmupMs: WARMUP_MS, durationMs: DURATION_MS })
   const clients = [spawnChild(join(here, 'client.ts'), {}), ...(big ? [spawnChild(join(here, 'client.ts'), {})] : [])]

@@ -5,7 +5,7 @@ import { Piscina } from 'piscina'
 import { ContextError } from '../errors.js'
 import { countTokens } from './count-tokens.js'
 import type { CountTask } from './count-worker.js'
-import type { FramePreparation, FrameTask } from '../ws/frame-preparation.js'
+import { prepareFrame as prepareFrameHere, type FramePreparation, type FrameTask } from '../ws/frame-preparation.js'
 import { rankTable, type TokenEncoding } from './rank-table.js'
 
 export interface CountingPoolOptions {
@@ -21,6 +21,14 @@ export interface CountingPoolOptions {
   maxQueue: number
   /** How long a thread with nothing to count lives on (default 5 minutes). */
   idleTimeoutMs?: number
+  /**
+   * The threads' nice increment (MCP_TOKENIZER_NICE, default 0 here): how much lower than the
+   * event loop they run when the cores are contended, so the event loop, which answers every
+   * client, is not made to wait behind the one writing large entries; with a core to spare they
+   * run as fast. Piscina applies it in each thread through @napi-rs/nice (Linux nice values are
+   * per thread); where that is missing the threads run at the process's priority.
+   */
+  nice?: number
 }
 
 /** Told of each count: where it ran and how long it took, in seconds (the metrics record it). */
@@ -51,10 +59,24 @@ export class TokenCountingPool {
         maxThreads: options.threads,
         // One place more than counts and frames may take: the frame code's warm-up (warmFrames).
         maxQueue: options.maxQueue + 1,
-        idleTimeout: options.idleTimeoutMs ?? 300_000
+        idleTimeout: options.idleTimeoutMs ?? 300_000,
+        niceIncrement: options.nice ?? 0
+      })
+      const pool = this.pool
+      // Piscina starts a thread only when a task is submitted (minThreads 0), so tasks queued
+      // when a thread dies (killed, out of memory) would wait for the next submission, and a
+      // tenant's writes behind them for ever. A task of nothing starts the replacement, which
+      // takes the queue in order. Submitted on the next turn: piscina tells of the destroyed
+      // thread before it stops counting it, and would not start one beyond maxThreads.
+      pool.on('workerDestroy', () => {
+        setImmediate(() => {
+          if (!this.closing && pool.queueSize > 0) pool.run({ text: '', encoding: options.encoding }).catch(() => {})
+        })
       })
     }
   }
+
+  private closing = false
 
   /** Sets the one observer of counts (the metrics plugin). */
   observe (observer: CountObserver | undefined): void {
@@ -75,9 +97,13 @@ export class TokenCountingPool {
     return this.pool !== undefined
   }
 
+  /** Tasks a thread failed (it was terminated or ran out of memory) and the event loop redid. */
+  threadFailures = 0
+
   /**
    * The text's token count: a number when counted inline, a promise when a thread counts it.
-   * Rejects with `rate_limited` (nothing else happens) when the queue is full.
+   * Rejects with `rate_limited` (nothing else happens) when the queue is full. A count whose
+   * thread fails is done here instead: a write is never lost to a thread.
    */
   count (text: string): number | Promise<number> {
     if (this.pool === undefined || text.length < this.options.inlineBelow) return this.countInline(text)
@@ -87,6 +113,9 @@ export class TokenCountingPool {
     return (this.pool.run({ text, encoding: this.options.encoding }) as Promise<number>).then((count) => {
       this.warmFrames()
       return count
+    }, () => {
+      this.threadFailures++
+      return this.countInline(text)
     }).finally(() => {
       this.inFlight--
       this.observer?.('worker', (performance.now() - started) / 1000)
@@ -132,7 +161,9 @@ export class TokenCountingPool {
   /**
    * Prepares a large frame on a thread (src/ws/frame-preparation.ts): parse, validation, depth
    * check, the content's JSON and its count, all off the event loop. Call after takes(). The
-   * observer hears of it as a count on a worker (it is one, with the parse around it).
+   * observer hears of it as a count on a worker (it is one, with the parse around it). If the
+   * thread fails, the event loop prepares the frame with the same code, so the client still
+   * gets its reply, with its id (and a write is applied).
    */
   prepareFrame (bytes: Uint8Array, maxDepth: number): Promise<FramePreparation> {
     if (this.pool === undefined || this.full) return Promise.reject(busy())
@@ -142,7 +173,10 @@ export class TokenCountingPool {
     // of a larger buffer, which a clone would copy whole.
     const copy = new Uint8Array(bytes)
     const task: FrameTask = { bytes: copy, maxDepth, encoding: this.options.encoding }
-    return (this.pool.run(task, { filename: FRAME_WORKER, transferList: [copy.buffer] }) as Promise<FramePreparation>).finally(() => {
+    return (this.pool.run(task, { filename: FRAME_WORKER, transferList: [copy.buffer] }) as Promise<FramePreparation>).catch(() => {
+      this.threadFailures++
+      return prepareFrameHere({ bytes, maxDepth, encoding: this.options.encoding }, (text) => this.countInline(text))
+    }).finally(() => {
       this.inFlight--
       this.observer?.('worker', (performance.now() - started) / 1000)
     })
@@ -156,6 +190,7 @@ export class TokenCountingPool {
   async close (): Promise<void> {
     // A warm-up still running is let finish (it is tiny): its answer after destroy() would be a
     // task piscina no longer knows.
+    this.closing = true
     await this.warmUp
     await this.pool?.destroy()
   }

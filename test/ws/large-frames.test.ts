@@ -74,3 +74,26 @@ test('large frames on the thread path: checks, counts, other messages and order'
   writer.close()
   other.close()
 })
+
+test('a large write whose thread fails is prepared on the event loop: acked with its id and stored', async (t) => {
+  const { app, url } = await serverWithWarmThreads(t)
+  const writer = await connectAuthenticated(url, as('alice', 'fault'), { mode: 'none' })
+  // Internals reached on purpose: the fault is a real thread terminated while it holds the frame.
+  const pool = app.tokenizer as unknown as { inFlight: number, pool: { threads: Array<{ terminate: () => Promise<number> }> }, threadFailures: number }
+  const content = { note: LARGE.repeat(100) } // ~900 KB: tens of milliseconds on the thread
+  writer.send({ type: 'update_context', id: 'doomed', key: 'doomed', context: content })
+  const deadline = Date.now() + 30_000
+  while (pool.inFlight === 0) {
+    if (Date.now() > deadline) throw new Error('the frame never reached a thread')
+    await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  await Promise.all(pool.pool.threads.map(async (thread) => await thread.terminate()))
+  const ack = await writer.next((frame) => frame.id === 'doomed')
+  t.match(ack, { type: 'update_ack', status: 'success', key: 'doomed', tokens: count(JSON.stringify(content)) }, 'acked with its id and the exact count')
+  t.same(app.store.get('fault', 'doomed')?.entry.content, content, 'stored')
+  t.equal(pool.threadFailures, 1, 'the thread failure was seen and the frame redone here')
+  // The pool replaces the thread; later large writes take it.
+  const next = await writer.request({ type: 'update_context', key: 'after', context: { note: LARGE } })
+  t.match(next, { type: 'update_ack', status: 'success' })
+  writer.close()
+})

@@ -21,8 +21,9 @@
 import type { EntriesBySize } from '../store/entries-by-size.js'
 import type { ContextQuery, QueryResult, StoredEntry } from '../store/types.js'
 import { MatchHeap } from './match-heap.js'
+import { MatchTranches } from './match-tranches.js'
 import type { RelevanceIndex } from './relevance-index.js'
-import { matchScore, matchScoreBound } from './score.js'
+import { matchScore } from './score.js'
 
 /** What the query needs of the tenant's store. */
 export interface RelevanceSource {
@@ -44,13 +45,13 @@ export interface RelevanceSource {
 
 /**
  * What one relevant_to query needs besides the index's own buffers, kept per index and reused by
- * its next query (a tenant's queries run one at a time): the heap, and the positions of the
- * matches that pass the filters. They grow to the most matches a query of the index has had,
- * about 17 bytes per entry, and go with the index (a WeakMap): a query allocates next to nothing
- * per match, so it feeds the garbage collector next to nothing.
+ * its next query (a tenant's queries run one at a time): the heap and its tranches, and the
+ * positions of the matches that pass the filters. They grow to the most matches a query of the
+ * index has had, about 17 bytes per entry (and 4 KB), and go with the index (a WeakMap): a query
+ * allocates next to nothing per match, so it feeds the garbage collector next to nothing.
  */
 interface FillBuffers {
-  readonly heap: MatchHeap
+  readonly tranches: MatchTranches
   passing: Int32Array
 }
 
@@ -58,30 +59,30 @@ const fillBuffers = new WeakMap<RelevanceIndex, FillBuffers>()
 
 function fillBuffersOf (index: RelevanceIndex, matches: number): FillBuffers {
   let buffers = fillBuffers.get(index)
-  if (buffers === undefined) fillBuffers.set(index, buffers = { heap: new MatchHeap(index), passing: new Int32Array(0) })
-  buffers.heap.clear(matches)
+  if (buffers === undefined) fillBuffers.set(index, buffers = { tranches: new MatchTranches(new MatchHeap(index), index), passing: new Int32Array(0) })
+  buffers.tranches.heap.clear(matches)
   if (buffers.passing.length < matches) buffers.passing = new Int32Array(matches * 2)
   return buffers
 }
 
 /**
- * The matches of `task` that pass the filters and fit in `budget`, in a heap by score bound
- * (matchScoreBound: no recency, so no exp per match), and the best BM25+ among those that pass
- * (the fit does not count: it is the same best as orderByRelevance's). The exact score costs an exp per match, most of a query's time when a task
+ * The matches of `task` that pass the filters and fit in `budget`, for a heap by score bound
+ * (matchScoreBound: no recency, so no exp per match), fed in tranches (MatchTranches), and the
+ * best BM25+ among those that pass (the fit does not count: it is the same best as
+ * orderByRelevance's). The exact score costs an exp per match, most of a query's time when a task
  * shares a common term with 100,000 entries; the fill works it out only for the matches that
  * reach the top of the heap.
  */
-function matchesByBound (source: RelevanceSource, task: string, budget: number): { heap: MatchHeap, best: number, matched: number } {
+function matchesByBound (source: RelevanceSource, task: string, budget: number): { tranches: MatchTranches, best: number, matched: number } {
   const { index, passes } = source
   const { ids, bm25 } = index.score(task)
   const n = ids.length
-  const { heap, passing } = fillBuffersOf(index, n)
+  const { tranches, passing } = fillBuffersOf(index, n)
   const positions = passes === undefined ? undefined : passing
   const count = passes === undefined ? n : keepPassing(source, passes, ids, n, passing)
   const best = highest(bm25, positions, count)
-  addFitting(heap, index, ids, bm25, positions, count, best, budget)
-  heap.heapify()
-  return { heap, best, matched: n }
+  tranches.start(ids, bm25, positions, count, best, budget)
+  return { tranches, best, matched: n }
 }
 
 // The loops over every match, each a function of its own so that V8 compiles it whole rather than
@@ -102,17 +103,6 @@ function highest (values: Float64Array, positions: Int32Array | undefined, count
     if (value > best) best = value
   }
   return best
-}
-
-/** Adds to `heap` each match (at `positions[0..count)`, or the first `count`) of at most `budget` tokens, keyed by its score bound. */
-function addFitting (
-  heap: MatchHeap, index: RelevanceIndex, ids: Int32Array, bm25: Float64Array, positions: Int32Array | undefined, count: number, best: number, budget: number
-): void {
-  for (let k = 0; k < count; k++) {
-    const i = positions === undefined ? k : positions[k]
-    const id = ids[i]
-    if (index.tokensOf(id) <= budget) heap.addBound(id, matchScoreBound(bm25[i], best, index.priorityOf(id)))
-  }
 }
 
 /** The matches of a task among the candidates, with their exact scores, for `omitted` and `scoreOf`. */
@@ -165,7 +155,8 @@ export function relevanceQuery (source: RelevanceSource, query: ContextQuery & {
   const budget = query.max_tokens ?? Infinity
   const limit = query.limit ?? Infinity
   const smallest = source.bySize.smallest()
-  const { heap, best, matched: matchCount } = matchesByBound(source, query.relevant_to, budget)
+  const { tranches, best, matched: matchCount } = matchesByBound(source, query.relevant_to, budget)
+  const heap = tranches.heap
   const entries: StoredEntry[] = []
   const scores: Array<[string, number]> = []
   let left = budget
@@ -176,7 +167,7 @@ export function relevanceQuery (source: RelevanceSource, query: ContextQuery & {
   // (never higher) and sinks to its place, so a match is taken only once its exact score is the
   // best, and the order taken is the exact order.
   let tooLarge = 0
-  while (heap.length > 0 && entries.length < limit && left >= smallest) {
+  while (entries.length < limit && left >= smallest && tranches.topIsBest(left)) {
     const id = heap.topId()
     const tokens = index.tokensOf(id)
     if (tokens <= left && !heap.topIsExact()) {

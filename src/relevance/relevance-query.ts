@@ -19,6 +19,7 @@
 //   17,000 matches' worth of arrays each time. `omitted` and `scoreOf` score the task again when
 //   first used.
 import type { EntriesBySize } from '../store/entries-by-size.js'
+import { MAX_PRIORITY, MIN_PRIORITY } from '../store/ranked-index.js'
 import type { ContextQuery, QueryResult, StoredEntry } from '../store/types.js'
 import { MatchHeap } from './match-heap.js'
 import { MatchTranches } from './match-tranches.js'
@@ -262,8 +263,8 @@ function afterTheQuery (source: RelevanceSource, task: string, now: number, retu
 }
 /**
  * The greedy fill over the entries sharing no term, in rank order. It walks the store from the top
- * while many entries are small enough for what is left; once few are, it takes those,
- * sorted, that rank after where the walk stopped. `take` returns whether anything more may fit.
+ * while many entries are small enough for what is left; once few are, it takes those, in rank
+ * order, that rank after where the walk stopped. `take` returns whether anything more may fit.
  */
 function fillWithOthers (
   source: RelevanceSource, isOther: (entry: StoredEntry) => boolean, take: (entry: StoredEntry) => boolean, left: () => number
@@ -283,9 +284,22 @@ function fillWithOthers (
     }
     if (few === undefined) return
   }
+  // Rank order is priority first (ten values), then the later write: the entries are grouped by
+  // priority and only the groups the fill reaches are sorted, and whether an entry matched (a
+  // look-up by key) is asked only of those it reaches. Mostly one group and a few entries: a
+  // nearly spent budget takes one or two.
   const after = walkedTo
-  const rest = few.filter((entry) => (after === undefined || ranksBefore(after, entry)) && isOther(entry)).sort((a, b) => ranksBefore(a, b) ? -1 : 1)
-  for (const entry of rest) if (entry.entry.tokens <= left() && !take(entry)) return
+  const byPriority: StoredEntry[][] = []
+  for (let p = 0; p <= MAX_PRIORITY; p++) byPriority.push([])
+  for (const entry of few) if (after === undefined || ranksBefore(after, entry)) byPriority[entry.entry.priority].push(entry)
+  for (let p = MAX_PRIORITY; p >= MIN_PRIORITY; p--) {
+    const group = byPriority[p].sort(laterWriteFirst)
+    for (const entry of group) if (entry.entry.tokens <= left() && isOther(entry) && !take(entry)) return
+  }
+}
+
+function laterWriteFirst (a: StoredEntry, b: StoredEntry): number {
+  return b.seq - a.seq
 }
 
 /** Rank order: priority descending, then the more recent write (higher seq) first. */

@@ -150,7 +150,7 @@ export class RelevanceIndex {
    */
   score (task: string): ScoredIds {
     const scores = this.scratch
-    for (let i = 0; i < this.touchedCount; i++) scores[this.touched[i]] = 0
+    clearScores(scores, this.touched, this.touchedCount)
     this.touchedCount = 0
     const count = this.entries.size
     if (count === 0) return { ids: this.touched.subarray(0, 0), bm25: this.touchedBm25.subarray(0, 0) }
@@ -161,30 +161,18 @@ export class RelevanceIndex {
       this.touchedBm25 = new Float64Array(capacity)
       return this.score(task)
     }
-    const touched = this.touched
-    const lengths = this.lengths
-    const generations = this.generations
     let touchedCount = 0
     const averageLength = this.totalLength / count
-    const { k1, b, delta } = BM25
     for (const term of queryTerms(task)) {
       const posting = this.postings.get(term)
       if (posting === undefined) continue
       const df = posting.live
       const idf = Math.log(1 + (count - df + 0.5) / (df + 0.5))
-      const { ids, tfs, gens } = posting.arrays
-      for (let k = 0; k < ids.length; k++) {
-        const id = ids[k]
-        if (generations[id] !== gens[k]) continue // stale: its entry left
-        const tf = tfs[k]
-        if (scores[id] === 0) touched[touchedCount++] = id
-        scores[id] += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[id] / averageLength)) + delta)
-      }
+      touchedCount = addTermScores(posting, idf, averageLength, this.generations, this.lengths, scores, this.touched, touchedCount)
     }
     this.touchedCount = touchedCount
-    const bm25 = this.touchedBm25
-    for (let i = 0; i < touchedCount; i++) bm25[i] = scores[touched[i]]
-    return { ids: touched.subarray(0, touchedCount), bm25: bm25.subarray(0, touchedCount) }
+    copyScores(scores, this.touched, touchedCount, this.touchedBm25)
+    return { ids: this.touched.subarray(0, touchedCount), bm25: this.touchedBm25.subarray(0, touchedCount) }
   }
 
   /** The BM25+ of the entry under `id` in the last `score` (0: it shares no term with that task). */
@@ -214,6 +202,37 @@ export class RelevanceIndex {
 /** The searchable text of an entry: its content's words, then its source. */
 export function entryText (stored: StoredEntry): string {
   return `${contentText(stored.entry.content)} ${stored.entry.source}`
+}
+
+// The loops of `score`, each a function of its own: V8 compiles a loop that runs long in a function
+// called once per query on the stack (OSR) with the feedback it has then, and a function holding
+// several such loops had its code thrown away again at the next loop (too little feedback there)
+// on every query, and a full collection dropped what was left, so the first queries after one ran
+// interpreted. A function that is only its loop gets compiled whole, once.
+
+/** Adds one term's BM25+ part to `scores` by id; returns the new count of `touched` ids. */
+function addTermScores (
+  posting: Posting, idf: number, averageLength: number, generations: readonly number[], lengths: readonly number[],
+  scores: Float64Array, touched: Int32Array, touchedCount: number
+): number {
+  const { k1, b, delta } = BM25
+  const { ids, tfs, gens } = posting.arrays
+  for (let k = 0; k < ids.length; k++) {
+    const id = ids[k]
+    if (generations[id] !== gens[k]) continue // stale: its entry left
+    const tf = tfs[k]
+    if (scores[id] === 0) touched[touchedCount++] = id
+    scores[id] += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[id] / averageLength)) + delta)
+  }
+  return touchedCount
+}
+
+function clearScores (scores: Float64Array, touched: Int32Array, count: number): void {
+  for (let i = 0; i < count; i++) scores[touched[i]] = 0
+}
+
+function copyScores (scores: Float64Array, touched: Int32Array, count: number, into: Float64Array): void {
+  for (let i = 0; i < count; i++) into[i] = scores[touched[i]]
 }
 
 function termFrequencies (stored: StoredEntry): Map<string, number> {

@@ -5,22 +5,26 @@
 //
 // - only entries on the postings of the task's terms are scored, and the filters are applied to
 //   them alone;
-// - the budget takes matches best first from a heap (BestFirst): only what is taken pays a sort
-//   step. Matches too large for what is left are dropped from the heap in batches, so a nearly
-//   spent budget does not pop every match one by one;
+// - the budget takes matches best first from a heap (MatchHeap) ordered by an upper bound of
+//   the score: only what is taken pays a sort step and an exact score. Matches too large for
+//   what is left are dropped from the heap in batches, so a nearly spent budget does not pop
+//   every match one by one;
 // - entries sharing no term come after every match in rank order, which is the store's own
 //   order: they are walked from the top only while budget remains for the smallest entry held,
 //   and once few entries are small enough for what is left, only those are looked at;
 // - `metadata.omitted` (every match left out, in order) is listed only when read: the WebSocket
 //   and REST replies never read it, and listing it is the one step that must touch every entry;
-// - the per-match arrays are buffers reused from query to query (the index's and this module's),
-//   so a query allocates next to nothing and does not feed the garbage collector 17,000 matches'
-//   worth of arrays each time. `omitted` and `scoreOf` score the task again when first used.
+// - the per-match arrays are buffers reused from query to query (the index's and FillBuffers,
+//   kept per index), so a query allocates next to nothing and does not feed the garbage collector
+//   17,000 matches' worth of arrays each time. `omitted` and `scoreOf` score the task again when
+//   first used.
 import type { EntriesBySize } from '../store/entries-by-size.js'
+import { MAX_PRIORITY, MIN_PRIORITY } from '../store/ranked-index.js'
 import type { ContextQuery, QueryResult, StoredEntry } from '../store/types.js'
-import { BestFirst } from './best-first.js'
+import { MatchHeap } from './match-heap.js'
+import { MatchTranches } from './match-tranches.js'
 import type { RelevanceIndex } from './relevance-index.js'
-import { matchScore, matchScoreBound } from './score.js'
+import { matchScore } from './score.js'
 
 /** What the query needs of the tenant's store. */
 export interface RelevanceSource {
@@ -40,150 +44,162 @@ export interface RelevanceSource {
   seq: () => number
 }
 
-/** Buffers for the matches of one query, reused by the next (queries run one at a time). */
-class MatchBuffers {
-  candidates = new Int32Array(0)
-  score = new Float64Array(0)
-  /** 1 where `score` is the exact score, 0 where it is still matchScoreBound. */
-  exact = new Uint8Array(0)
-  fits = new Int32Array(0)
-
-  /** The buffers, at least `n` long. */
-  atLeast (n: number): this {
-    if (this.candidates.length < n) {
-      const capacity = n * 2
-      this.candidates = new Int32Array(capacity)
-      this.score = new Float64Array(capacity)
-      this.exact = new Uint8Array(capacity)
-      this.fits = new Int32Array(capacity)
-    }
-    return this
-  }
+/**
+ * What one relevant_to query needs besides the index's own buffers, kept per index and reused by
+ * its next query (a tenant's queries run one at a time): the heap and its tranches, and the
+ * positions of the matches that pass the filters. They grow to twice the most matches a query of
+ * the index has had, 17 bytes each (at most 3.4 MB at 100,000 entries; and a 4 KB histogram), and
+ * go with the index (a WeakMap): a query allocates next to nothing per match, so it feeds the
+ * garbage collector next to nothing.
+ */
+interface FillBuffers {
+  readonly tranches: MatchTranches
+  passing: Int32Array
 }
 
-const shared = new MatchBuffers()
+const fillBuffers = new WeakMap<RelevanceIndex, FillBuffers>()
 
-/** The matches of a task among the candidates, scored. Arrays are by match position. */
+function fillBuffersOf (index: RelevanceIndex, matches: number): FillBuffers {
+  let buffers = fillBuffers.get(index)
+  if (buffers === undefined) fillBuffers.set(index, buffers = { tranches: new MatchTranches(new MatchHeap(index), index), passing: new Int32Array(0) })
+  buffers.tranches.heap.clear(matches)
+  if (buffers.passing.length < matches) buffers.passing = new Int32Array(matches * 2)
+  return buffers
+}
+
+/**
+ * The matches of `task` that pass the filters and fit in `budget`, for a heap by score bound
+ * (matchScoreBound: no recency, so no exp per match), fed in tranches (MatchTranches), and the
+ * best BM25+ among those that pass (the fit does not count: it is the same best as
+ * orderByRelevance's). The exact score costs an exp per match, most of a query's time when a task
+ * shares a common term with 100,000 entries; the fill works it out only for the matches that
+ * reach the top of the heap.
+ */
+function matchesByBound (source: RelevanceSource, task: string, budget: number): { tranches: MatchTranches, best: number, matched: number } {
+  const { index, passes } = source
+  const { ids, bm25 } = index.score(task)
+  const n = ids.length
+  const { tranches, passing } = fillBuffersOf(index, n)
+  const positions = passes === undefined ? undefined : passing
+  const count = passes === undefined ? n : keepPassing(source, passes, ids, n, passing)
+  const best = highest(bm25, positions, count)
+  tranches.start(ids, bm25, positions, count, best, budget)
+  return { tranches, best, matched: n }
+}
+
+// The loops over every match, each a function of its own so that V8 compiles it whole rather than
+// on the stack of a longer function (relevance-index.ts, addTermScores).
+
+/** Writes the positions of the matches that pass the filters to `passing`; returns how many. */
+function keepPassing (source: RelevanceSource, passes: (stored: StoredEntry) => boolean, ids: Int32Array, n: number, passing: Int32Array): number {
+  let count = 0
+  for (let i = 0; i < n; i++) if (passes(entryOf(source, ids[i]))) passing[count++] = i
+  return count
+}
+
+/** The highest of `values` at `positions[0..count)`, or of the first `count` without positions. */
+function highest (values: Float64Array, positions: Int32Array | undefined, count: number): number {
+  let best = 0
+  for (let k = 0; k < count; k++) {
+    const value = values[positions === undefined ? k : positions[k]]
+    if (value > best) best = value
+  }
+  return best
+}
+
+/** The matches of a task among the candidates, with their exact scores, for `omitted` and `scoreOf`. */
 interface RankedMatches {
   readonly ids: Int32Array
   readonly bm25: Float64Array
   /** Positions of the matches that pass the filters: `candidates[0..count)`. */
   readonly candidates: Int32Array
   readonly count: number
-  /** Score of each candidate (0 for a match filtered out); with `bounds`, at first its upper bound. */
+  /** Score of each candidate (0 for a match filtered out). */
   readonly score: Float64Array
-  /** Whether score[i] is exact (always, unless ranked with `bounds`). */
-  readonly exact: Uint8Array
-  /** Makes score[i] exact. */
-  readonly settle: (i: number) => void
   /** Highest BM25+ among the candidates. */
   readonly best: number
-  /**
-   * Score, then rank order (priority, then the later write): the order orderByRelevance sorts in.
-   * A bound comes before an exact score of the same value, so that no exact score is taken while
-   * an entry that might equal it, and rank before it, is still unsettled.
-   */
+  /** Score, then rank order (priority, then the later write): the order orderByRelevance sorts in. */
   readonly before: (a: number, b: number) => boolean
 }
 
-/**
- * `keep`: copy the index's arrays, so that the result outlives the next `index.score`. `bounds`:
- * score the candidates with matchScoreBound only (no recency), for a caller that settles the exact
- * score of those that reach the top of its heap; the exact score costs an exp per match, most of
- * a query's time when a task shares a common term with 100,000 entries.
- */
-function rankMatches (source: RelevanceSource, task: string, now: number, buffers: MatchBuffers, keep = false, bounds = false): RankedMatches {
+/** Scores the task again into arrays of its own, so that the result outlives the next `index.score`. */
+function rankMatches (source: RelevanceSource, task: string, now: number): RankedMatches {
   const { index, passes } = source
   const scored = index.score(task)
-  const ids = keep ? scored.ids.slice() : scored.ids
-  const bm25 = keep ? scored.bm25.slice() : scored.bm25
+  const ids = scored.ids.slice()
+  const bm25 = scored.bm25.slice()
   const n = ids.length
-  const { candidates, score, exact } = buffers.atLeast(n)
+  const candidates = new Int32Array(n)
+  const score = new Float64Array(n)
   let count = 0
   let best = 0
   for (let i = 0; i < n; i++) {
-    score[i] = 0
     if (passes !== undefined && !passes(entryOf(source, ids[i]))) continue
     candidates[count++] = i
     if (bm25[i] > best) best = bm25[i]
   }
-  const settle = (i: number): void => {
-    score[i] = matchScore(bm25[i], best, index.priorityOf(ids[i]), now - index.writtenAtOf(ids[i]))
-    exact[i] = 1
-  }
   for (let k = 0; k < count; k++) {
     const i = candidates[k]
-    if (bounds) {
-      score[i] = matchScoreBound(bm25[i], best, index.priorityOf(ids[i]))
-      exact[i] = 0
-    } else {
-      settle(i)
-    }
+    score[i] = matchScore(bm25[i], best, index.priorityOf(ids[i]), now - index.writtenAtOf(ids[i]))
   }
   const before = (a: number, b: number): boolean => {
     if (score[a] !== score[b]) return score[a] > score[b]
-    if (exact[a] !== exact[b]) return exact[a] === 0
     const pa = index.priorityOf(ids[a])
     const pb = index.priorityOf(ids[b])
     return pa !== pb ? pa > pb : index.seqOf(ids[a]) > index.seqOf(ids[b])
   }
-  return { ids, bm25, candidates, count, score, exact, settle, best, before }
+  return { ids, bm25, candidates, count, score, best, before }
 }
 
 /** One relevant_to query (no cursor: pagingOf refuses one beside relevant_to). */
 export function relevanceQuery (source: RelevanceSource, query: ContextQuery & { relevant_to: string }, now: number): QueryResult {
   const { index, passes } = source
-  const { ids, candidates, count, score, exact, settle, before } = rankMatches(source, query.relevant_to, now, shared, false, true)
-  const { fits } = shared
   const budget = query.max_tokens ?? Infinity
   const limit = query.limit ?? Infinity
   const smallest = source.bySize.smallest()
+  const { tranches, best, matched: matchCount } = matchesByBound(source, query.relevant_to, budget)
+  const heap = tranches.heap
   const entries: StoredEntry[] = []
   const scores: Array<[string, number]> = []
   let left = budget
-  const room = () => entries.length < limit && left >= smallest
 
   // Matches, best first. A match larger than what is left is never taken later (what is left only
   // shrinks), so once such pops outnumber a sixteenth of the heap they are dropped in one pass.
   // The heap is ordered by score bounds; a match at the top with a bound gets its exact score
   // (never higher) and sinks to its place, so a match is taken only once its exact score is the
   // best, and the order taken is the exact order.
-  let fitting = 0
-  for (let k = 0; k < count; k++) if (index.tokensOf(ids[candidates[k]]) <= budget) fits[fitting++] = candidates[k]
-  const heap = new BestFirst(fits.subarray(0, fitting), before)
   let tooLarge = 0
-  while (heap.length > 0 && room()) {
-    const i = heap.peek()
-    const tokens = index.tokensOf(ids[i])
-    if (tokens <= left && exact[i] === 0) {
-      settle(i)
-      heap.topChanged()
+  while (entries.length < limit && left >= smallest && tranches.topIsBest(left)) {
+    const id = heap.topId()
+    const tokens = index.tokensOf(id)
+    if (tokens <= left && !heap.topIsExact()) {
+      heap.settleTop(matchScore(index.bm25Of(id), best, index.priorityOf(id), now - index.writtenAtOf(id)))
       continue
     }
+    const score = heap.topKey()
     heap.pop()
     if (tokens <= left) {
-      const stored = entryOf(source, ids[i])
+      const stored = entryOf(source, id)
       entries.push(stored)
-      scores.push([stored.key, score[i]])
+      scores.push([stored.key, score])
       left -= tokens
     } else if (++tooLarge > 16 + (heap.length >> 4)) {
-      heap.retain((j) => index.tokensOf(ids[j]) <= left)
+      heap.retainUpTo(left)
       tooLarge = 0
     }
   }
 
   // Then the entries sharing no term, in rank order, while anything held could still fit.
-  const takenOthers = new Set<StoredEntry>()
+  const room = () => entries.length < limit && left >= smallest
   const take = (entry: StoredEntry): boolean => {
     entries.push(entry)
     scores.push([entry.key, 0])
-    takenOthers.add(entry)
     left -= entry.entry.tokens
     return room()
   }
   // Entries sharing no term with the task, filtered or not: when every entry matched (a common
   // term), there is nothing to walk the store for.
-  const unmatched = source.size - ids.length
+  const unmatched = source.size - matchCount
   if (room() && unmatched > 0) fillWithOthers(source, (entry) => isOther(source, entry), take, () => left)
 
   const matched = passes === undefined ? source.size : countPassing(source.inRankOrder(), passes)
@@ -220,7 +236,7 @@ function afterTheQuery (source: RelevanceSource, task: string, now: number, retu
   let ranked: RankedMatches | undefined
   const again = (): RankedMatches => {
     if (source.seq() !== seqAtQuery) throw new Error('omitted or scoreOf of a relevant_to query was used after the store changed')
-    return (ranked ??= rankMatches(source, task, now, new MatchBuffers(), true))
+    return (ranked ??= rankMatches(source, task, now))
   }
   let byKey: Map<string, number> | undefined
   return {
@@ -248,8 +264,8 @@ function afterTheQuery (source: RelevanceSource, task: string, now: number, retu
 }
 /**
  * The greedy fill over the entries sharing no term, in rank order. It walks the store from the top
- * while many entries are small enough for what is left; once few are, it takes those,
- * sorted, that rank after where the walk stopped. `take` returns whether anything more may fit.
+ * while many entries are small enough for what is left; once few are, it takes those, in rank
+ * order, that rank after where the walk stopped. `take` returns whether anything more may fit.
  */
 function fillWithOthers (
   source: RelevanceSource, isOther: (entry: StoredEntry) => boolean, take: (entry: StoredEntry) => boolean, left: () => number
@@ -269,9 +285,22 @@ function fillWithOthers (
     }
     if (few === undefined) return
   }
+  // Rank order is priority first (ten values), then the later write: the entries are grouped by
+  // priority and only the groups the fill reaches are sorted, and whether an entry matched (a
+  // look-up by key) is asked only of those it reaches. Mostly one group and a few entries: a
+  // nearly spent budget takes one or two.
   const after = walkedTo
-  const rest = few.filter((entry) => (after === undefined || ranksBefore(after, entry)) && isOther(entry)).sort((a, b) => ranksBefore(a, b) ? -1 : 1)
-  for (const entry of rest) if (entry.entry.tokens <= left() && !take(entry)) return
+  const byPriority: StoredEntry[][] = []
+  for (let p = 0; p <= MAX_PRIORITY; p++) byPriority.push([])
+  for (const entry of few) if (after === undefined || ranksBefore(after, entry)) byPriority[entry.entry.priority].push(entry)
+  for (let p = MAX_PRIORITY; p >= MIN_PRIORITY; p--) {
+    const group = byPriority[p].sort(laterWriteFirst)
+    for (const entry of group) if (entry.entry.tokens <= left() && isOther(entry) && !take(entry)) return
+  }
+}
+
+function laterWriteFirst (a: StoredEntry, b: StoredEntry): number {
+  return b.seq - a.seq
 }
 
 /** Rank order: priority descending, then the more recent write (higher seq) first. */

@@ -70,13 +70,25 @@ export class TokenCountingPool {
       // thread before it stops counting it, and would not start one beyond maxThreads.
       pool.on('workerDestroy', () => {
         setImmediate(() => {
-          if (!this.closing && pool.queueSize > 0) pool.run({ text: '', encoding: options.encoding }).catch(() => {})
+          if (this.closing || pool.queueSize === 0) return
+          const restart: Promise<void> = pool.run({ text: '', encoding: options.encoding })
+            .then(() => {}, () => {})
+            .then(() => { this.restarts.delete(restart) })
+          this.restarts.add(restart)
         })
       })
+      // Piscina reports here what belongs to no task: a thread failing while idle, or a thread's
+      // answer to a task it dropped. Tasks' own failures reach their promises (and are redone,
+      // above); with no listener, these would be an uncaught exception, and the process's end.
+      pool.on('error', () => { this.orphanErrors++ })
     }
   }
 
   private closing = false
+  /** Restarting tasks in flight: close() waits for them, as for the warm-up. */
+  private readonly restarts = new Set<Promise<void>>()
+  /** Thread errors that belonged to no task (see the constructor). */
+  orphanErrors = 0
 
   /** Sets the one observer of counts (the metrics plugin). */
   observe (observer: CountObserver | undefined): void {
@@ -192,6 +204,7 @@ export class TokenCountingPool {
     // task piscina no longer knows.
     this.closing = true
     await this.warmUp
+    await Promise.all(this.restarts)
     await this.pool?.destroy()
   }
 }

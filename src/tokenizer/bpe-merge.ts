@@ -48,19 +48,22 @@ export interface MergeChoice {
 
 /** The number of tokens a piece merges into. The piece is a byte string (one character per byte, at least one byte). */
 export function bytePairCount (piece: string, table: MergeTable, choice: MergeChoice = {}): number {
-  const merger = mergerOf(table)
-  return piece.length >= (choice.longFrom ?? LONG_MERGE_MIN_BYTES)
-    ? longMerge(piece, merger.pairs, choice.roundShare ?? ROUND_MIN_SHARE)
-    : loopMerge(piece, merger)
+  return mergePiece(piece, table, choice)
 }
 
 /** The token ids a piece merges into, left to right; see bytePairCount. */
 export function bytePairTokens (piece: string, table: MergeTable, choice: MergeChoice = {}): number[] {
-  const merger = mergerOf(table)
   const out: number[] = []
-  if (piece.length >= (choice.longFrom ?? LONG_MERGE_MIN_BYTES)) longMerge(piece, merger.pairs, choice.roundShare ?? ROUND_MIN_SHARE, out)
-  else loopMerge(piece, merger, out)
+  mergePiece(piece, table, choice, out)
   return out
+}
+
+/** Merges a piece with the merge `choice` picks; returns the token count, and the ids into `out` when given. */
+function mergePiece (piece: string, table: MergeTable, choice: MergeChoice, out?: number[]): number {
+  const merger = mergerOf(table)
+  return piece.length >= (choice.longFrom ?? LONG_MERGE_MIN_BYTES)
+    ? longMerge(piece, merger.pairs, choice.roundShare ?? ROUND_MIN_SHARE, out)
+    : loopMerge(piece, merger, out)
 }
 
 /**

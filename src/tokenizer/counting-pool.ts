@@ -48,6 +48,13 @@ export class TokenCountingPool {
   private readonly pool: Piscina<CountTask | FrameTask, number | FramePreparation> | undefined
   private inFlight = 0
   private observer: CountObserver | undefined
+  private closing = false
+  /** Restarting tasks in flight: close() waits for them, as for the warm-up. */
+  private readonly restarts = new Set<Promise<void>>()
+  /** Tasks a thread failed (it was terminated or ran out of memory) and the event loop redid. */
+  threadFailures = 0
+  /** Thread errors that belonged to no task (see the constructor). */
+  orphanErrors = 0
 
   constructor (private readonly options: CountingPoolOptions) {
     if (options.threads > 0) {
@@ -84,12 +91,6 @@ export class TokenCountingPool {
     }
   }
 
-  private closing = false
-  /** Restarting tasks in flight: close() waits for them, as for the warm-up. */
-  private readonly restarts = new Set<Promise<void>>()
-  /** Thread errors that belonged to no task (see the constructor). */
-  orphanErrors = 0
-
   /** Sets the one observer of counts (the metrics plugin). */
   observe (observer: CountObserver | undefined): void {
     this.observer = observer
@@ -108,9 +109,6 @@ export class TokenCountingPool {
   get threaded (): boolean {
     return this.pool !== undefined
   }
-
-  /** Tasks a thread failed (it was terminated or ran out of memory) and the event loop redid. */
-  threadFailures = 0
 
   /**
    * The text's token count: a number when counted inline, a promise when a thread counts it.

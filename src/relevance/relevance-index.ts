@@ -10,9 +10,10 @@
 // can key postings by a small integer. The words are the library's part: the `stemmer` package
 // (terms.ts). The scoring is checked against the BM25+ definition in the tests.
 import type { StoredEntry } from '../store/types.js'
-import { contentText } from './entry-text.js'
-import { Posting } from './posting.js'
-import { distinctTerms, processTerm, tokenize } from './terms.js'
+import { Posting, POSTING_WIDTH } from './posting.js'
+import { distinctTerms, MAX_TERM_LENGTH, processTerm } from './terms.js'
+import { scanContent, scanText, type WordSink } from './word-scan.js'
+import { WordTable } from './word-table.js'
 
 /** The longest `relevant_to` accepted (characters): a task description, not a document. */
 export const MAX_RELEVANT_TO_CHARS = 2000
@@ -45,9 +46,22 @@ export interface ScoredIds {
   readonly bm25: Float64Array
 }
 
-export class RelevanceIndex {
+/** The word table is cleared when it holds more words than this many per live term, plus the slack. */
+export const WORDS_PER_TERM = 4
+export const WORD_TABLE_SLACK = 4096
+
+export class RelevanceIndex implements WordSink {
   /** term -> the entries holding it (posting.ts: append-only, stale postings skipped by generation). */
   private readonly postings = new Map<string, Posting>()
+  /**
+   * Each word as it is written (any case, any inflection) -> its term's postings, or null for a word
+   * that is no term (a stopword): reading an entry is one lookup per word, with no substring, stem
+   * or term lookup for a word seen before. Words of retired postings are resolved again when met;
+   * the table is cleared when it has outgrown the live terms (unique ids and numbers pile up).
+   */
+  private readonly words = new WordTable<Posting | null>()
+  /** The postings the entry being read has given so far (their `pendingTf` > 0). */
+  private readonly reading: Posting[] = []
   private readonly entries = new Map<string, IndexedEntry>()
   // Per id: the entry's key and seq (not the entry: a replaced one must not stay alive until the
   // next query catches up), its length in terms (the document length of BM25) and write time.
@@ -75,26 +89,58 @@ export class RelevanceIndex {
   /** Distinct terms held (for the memory figures). */
   get termCount (): number { return this.postings.size }
 
+  /** Distinct words in the word table (bounded by WORDS_PER_TERM x terms + WORD_TABLE_SLACK). */
+  get wordCount (): number { return this.words.size }
+
   /** Indexes an entry, replacing whatever its key held. */
   add (stored: StoredEntry): void {
     if (this.entries.has(stored.key)) this.remove(stored.key)
+    if (this.words.size > WORDS_PER_TERM * this.postings.size + WORD_TABLE_SLACK) this.words.clear()
     const id = this.freeIds.pop() ?? this.keys.length
     this.generations[id] ??= 0
     const generation = this.generations[id]
-    const frequencies = termFrequencies(stored)
-    const postings: Posting[] = []
+    scanContent(stored.entry.content, this)
+    scanText(stored.entry.source, this)
+    const postings = this.reading.slice()
+    this.reading.length = 0
     let length = 0
-    for (const [term, tf] of frequencies) {
+    for (const posting of postings) {
+      const tf = posting.pendingTf
+      posting.pendingTf = 0
       length += tf
-      let posting = this.postings.get(term)
-      if (posting === undefined) this.postings.set(term, posting = new Posting(term))
       posting.add(id, tf, generation)
-      postings.push(posting)
     }
     this.lengths[id] = length
     this.describe(id, stored)
     this.entries.set(stored.key, { id, postings })
     this.totalLength += length
+  }
+
+  /** One word of the entry being read (WordSink): counts it towards its term's frequency. */
+  word (text: string, start: number, end: number, hash: number): void {
+    if (end - start > MAX_TERM_LENGTH) return
+    const { words } = this
+    const at = words.find(text, start, end, hash)
+    let posting: Posting | null
+    if (at < 0) {
+      const word = text.slice(start, end)
+      posting = this.postingFor(word)
+      words.insert(word, hash, posting)
+    } else {
+      posting = words.valueAt(at)
+      if (posting?.retired === true) words.setValue(at, posting = this.postingFor(words.wordAt(at)))
+    }
+    if (posting === null) return
+    if (posting.pendingTf++ === 0) this.reading.push(posting)
+  }
+
+  /** The postings of a word's term (new and empty when the term is new), or null if it is no term. */
+  private postingFor (word: string): Posting | null {
+    const term = processTerm(word)
+    if (term === null) return null
+    let posting = this.postings.get(term)
+    if (posting === undefined) this.postings.set(term, posting = new Posting(term))
+    return posting
   }
 
   private describe (id: number, stored: StoredEntry): void {
@@ -113,7 +159,10 @@ export class RelevanceIndex {
     this.generations[id]++
     for (const posting of indexed.postings) {
       posting.removed(this.generations)
-      if (posting.live === 0) this.postings.delete(posting.term)
+      if (posting.live === 0) {
+        this.postings.delete(posting.term)
+        posting.retired = true
+      }
     }
     this.entries.delete(key)
     this.totalLength -= this.lengths[id]
@@ -199,11 +248,6 @@ export class RelevanceIndex {
   }
 }
 
-/** The searchable text of an entry: its content's words, then its source. */
-export function entryText (stored: StoredEntry): string {
-  return `${contentText(stored.entry.content)} ${stored.entry.source}`
-}
-
 // The loops of `score`, each a function of its own: V8 compiles a loop that runs long in a function
 // called once per query on the stack (OSR) with the feedback it has then, and a function holding
 // several such loops had its code thrown away again at the next loop (too little feedback there)
@@ -216,11 +260,11 @@ function addTermScores (
   scores: Float64Array, touched: Int32Array, touchedCount: number
 ): number {
   const { k1, b, delta } = BM25
-  const { ids, tfs, gens } = posting.arrays
-  for (let k = 0; k < ids.length; k++) {
-    const id = ids[k]
-    if (generations[id] !== gens[k]) continue // stale: its entry left
-    const tf = tfs[k]
+  const { data, count } = posting.triples
+  for (let k = 0; k < count * POSTING_WIDTH; k += POSTING_WIDTH) {
+    const id = data[k]
+    if (generations[id] !== data[k + 2]) continue // stale: its entry left
+    const tf = data[k + 1]
     if (scores[id] === 0) touched[touchedCount++] = id
     scores[id] += idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[id] / averageLength)) + delta)
   }
@@ -233,15 +277,6 @@ function clearScores (scores: Float64Array, touched: Int32Array, count: number):
 
 function copyScores (scores: Float64Array, touched: Int32Array, count: number, into: Float64Array): void {
   for (let i = 0; i < count; i++) into[i] = scores[touched[i]]
-}
-
-function termFrequencies (stored: StoredEntry): Map<string, number> {
-  const frequencies = new Map<string, number>()
-  for (const word of tokenize(entryText(stored))) {
-    const term = processTerm(word)
-    if (term !== null) frequencies.set(term, (frequencies.get(term) ?? 0) + 1)
-  }
-  return frequencies
 }
 
 /** The distinct index terms of a task, capped at MAX_QUERY_TERMS. */

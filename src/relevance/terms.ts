@@ -1,8 +1,8 @@
-// How text becomes index terms, for entries and tasks alike: split on anything that is not a letter
-// or a digit, lowercase, drop English stopwords, very long runs and bare punctuation, then Porter-stem so
-// "quizzes" matches "quiz". One function for both sides, so a task term always meets the entry
-// term it was written as.
+// How a word becomes an index term, for entries and tasks alike (words are word-scan.ts's):
+// lowercase, drop English stopwords and very long runs, then Porter-stem so "quizzes" matches
+// "quiz". One function for both sides, so a task term always meets the entry term it was written as.
 import { stemmer } from 'stemmer'
+import { type WordSink, scanText } from './word-scan.js'
 
 /** Runs longer than this are ids, hashes or base64, not words: indexing them only costs memory. */
 export const MAX_TERM_LENGTH = 32
@@ -14,23 +14,6 @@ const STOPWORDS = new Set(('a an and are as at be been being but by can could di
   'once only or other our ours out over own same she should so some such than that the their theirs them then there ' +
   'these they this those through to too under until up very was we were what when where which while who whom why ' +
   'will with would you your yours').split(' '))
-
-// Word characters: ASCII letters and digits, and everything from U+00C0 up except the blocks of
-// punctuation and symbols (general punctuation, arrows to dingbats, CJK and full-width punctuation)
-// and surrogates (emoji). A plain character class, not Unicode property escapes: this runs on every
-// write of an indexed tenant, and the \p{L} split costs twice as much.
-const NON_WORD = /[^A-Za-z0-9\u00C0-\u00D6\u00D8-\u00F6\u00F8-\u1FFF\u2C00-\u2FFF\u3040-\uD7FF\uE000-\uFEFF\uFF10-\uFFEF]+/
-const CAMEL_HUMP = /([a-z])([A-Z])/g
-
-/** The raw words of a text, before stopwords and stemming. */
-export function tokenize (text: string): string[] {
-  return text.split(NON_WORD)
-}
-
-/** An object key as words: camelCase humps split, so `lessonPlan` matches "lesson plan". */
-export function keyWords (key: string): string {
-  return key.replace(CAMEL_HUMP, '$1 $2')
-}
 
 // Stemming runs a dozen regular expressions per word and was most of the cost of indexing an
 // entry; agents reuse a small vocabulary, so a memo answers nearly every word. It is bounded: when
@@ -62,12 +45,18 @@ function isDigits (word: string): boolean {
 
 /** The distinct terms of a text, in first-seen order, at most `max` of them. */
 export function distinctTerms (text: string, max = Infinity): string[] {
-  const seen = new Set<string>()
-  for (const word of tokenize(text)) {
-    const term = processTerm(word)
-    if (term === null) continue
-    seen.add(term)
-    if (seen.size >= max) break
+  const collector = new DistinctTerms(max)
+  scanText(text, collector)
+  return [...collector.terms]
+}
+
+class DistinctTerms implements WordSink {
+  readonly terms = new Set<string>()
+  constructor (private readonly max: number) {}
+
+  word (text: string, start: number, end: number): void {
+    if (this.terms.size >= this.max) return
+    const term = processTerm(text.slice(start, end))
+    if (term !== null) this.terms.add(term)
   }
-  return [...seen]
 }

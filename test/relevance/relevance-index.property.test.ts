@@ -5,7 +5,7 @@
 import fc from 'fast-check'
 import { test } from 'tap'
 import { ContextError } from '../../src/errors.js'
-import { RelevanceIndex } from '../../src/relevance/relevance-index.js'
+import { RelevanceIndex, WORD_TABLE_SLACK, WORDS_PER_TERM } from '../../src/relevance/relevance-index.js'
 import { PENDING_SLACK } from '../../src/relevance/tenant-relevance.js'
 import { TenantStore } from '../../src/store/tenant-store.js'
 import type { ChangeEvent } from '../../src/store/types.js'
@@ -116,4 +116,36 @@ test('a tenant that keeps writing new keys without asking relevant_to drops its 
   const result = store.query({ relevant_to: 'quiz draft' }, T0 + 5000)
   t.strictSame(JSON.stringify(store.relevanceIndex()?.dump()), JSON.stringify(rebuilt(store).dump()), 'rebuilt from what the store holds')
   t.equal(result.metadata.scores?.length, store.size)
+})
+
+test('a word whose term left the index and comes back is found again (the word table does not keep the old postings)', async (t) => {
+  const store = new TenantStore('default', { maxTokens: 10_000, maxEntryTokens: 10_000, countTokens, historySize: 10 })
+  store.write(admin, { key: 'first', content: { note: 'zebra crossing' } }, T0)
+  t.strictSame(store.query({ relevant_to: 'zebra' }, T0).metadata.scores?.map(([key]) => key), ['first'])
+  store.remove(admin, 'first', T0)
+  store.write(admin, { key: 'filler', content: { note: 'unrelated' } }, T0)
+  store.query({ relevant_to: 'zebra' }, T0) // catches up: "zebra" has no entry left, its postings go
+  store.write(admin, { key: 'second', content: { note: 'Zebra zebra' } }, T0)
+  const scores = store.query({ relevant_to: 'zebra' }, T0).metadata.scores ?? []
+  t.strictSame(scores.map(([key]) => key), ['second', 'filler'])
+  t.ok(scores[0][1] > 0 && scores[1][1] === 0, 'the new entry matches the term again')
+  t.strictSame(JSON.stringify(store.relevanceIndex()?.dump()), JSON.stringify(rebuilt(store).dump()))
+})
+
+test('unique words (ids, counts) do not pile up in the word table: it is cleared, and the index still equals a rebuild', async (t) => {
+  const store = new TenantStore('default', { maxTokens: 400, maxEntryTokens: 400, countTokens, historySize: 10 })
+  store.query({ relevant_to: 'ticket' }, T0)
+  let most = 0
+  for (let i = 0; i < 3 * WORD_TABLE_SLACK; i++) {
+    store.write(admin, { priority: 1, content: { note: `ticket ${i} opened by Agent${i}x` } }, T0 + i)
+    if (i % 50 === 0) most = Math.max(most, store.relevanceIndex()?.wordCount ?? 0)
+  }
+  const index = store.relevanceIndex()
+  t.ok(index !== undefined)
+  t.ok(most <= WORDS_PER_TERM * (index?.termCount ?? 0) + WORD_TABLE_SLACK + 200, `the table stayed bounded (at most ${most} words for ${index?.termCount} terms)`)
+  t.ok(most > WORD_TABLE_SLACK / 2, 'and the test did fill it')
+  t.strictSame(JSON.stringify(index?.dump()), JSON.stringify(rebuilt(store).dump()))
+  const last = 3 * WORD_TABLE_SLACK - 1
+  const best = store.query({ relevant_to: `ticket ${last}` }, T0 + 1e6).metadata.scores?.[0][0]
+  t.match(store.snapshot().entries.find((stored) => stored.key === best)?.entry.content, { note: `ticket ${last} opened by Agent${last}x` }, 'the latest unique number is found')
 })

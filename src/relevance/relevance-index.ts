@@ -24,13 +24,6 @@ export const MAX_QUERY_TERMS = 64
 /** BM25+ parameters (Lv and Zhai 2011): term saturation k1, length normalisation b, floor delta. */
 export const BM25 = { k1: 1.2, b: 0.75, delta: 0.5 } as const
 
-interface IndexedEntry {
-  /** A small integer for this entry while it is indexed: postings and scores are keyed by it. */
-  readonly id: number
-  /** The postings of the entry's distinct terms, so removal never re-reads it nor looks a term up. */
-  readonly postings: readonly Posting[]
-}
-
 export interface TermMatch {
   /** BM25+ of the task's terms over the entry's text and source. */
   readonly bm25: number
@@ -50,6 +43,8 @@ export interface ScoredIds {
 export const WORDS_PER_TERM = 4
 export const WORD_TABLE_SLACK = 4096
 
+const NO_POSTINGS: readonly Posting[] = []
+
 export class RelevanceIndex implements WordSink {
   /** term -> the entries holding it (posting.ts: append-only, stale postings skipped by generation). */
   private readonly postings = new Map<string, Posting>()
@@ -62,13 +57,18 @@ export class RelevanceIndex implements WordSink {
   private readonly words = new WordTable<Posting | null>()
   /** The postings the entry being read has given so far (their `pendingTf` > 0). */
   private readonly reading: Posting[] = []
-  private readonly entries = new Map<string, IndexedEntry>()
+  /** key -> its id while indexed. */
+  private readonly ids = new Map<string, number>()
+  /** Per id: the postings of its entry's distinct terms, so removal never re-reads it nor looks a term up. */
+  private readonly entryPostings: Array<readonly Posting[]> = []
   // Per id: the entry's key and seq (not the entry: a replaced one must not stay alive until the
   // next query catches up), its length in terms (the document length of BM25) and write time.
   private readonly keys: string[] = []
   private readonly seqs: number[] = []
   private readonly lengths: number[] = []
   private readonly writtenAt: number[] = []
+  /** Per id: the timestamp as written, parsed into `writtenAt` only when a query first needs it (NaN until then). */
+  private readonly timestamps: string[] = []
   // Per id, copied from the entry so that a query reads small packed arrays, not 10,000s of objects.
   private readonly priorities: number[] = []
   private readonly tokens: number[] = []
@@ -84,7 +84,7 @@ export class RelevanceIndex implements WordSink {
   private touchedBm25 = new Float64Array(0)
   private touchedCount = 0
 
-  get size (): number { return this.entries.size }
+  get size (): number { return this.ids.size }
 
   /** Distinct terms held (for the memory figures). */
   get termCount (): number { return this.postings.size }
@@ -94,7 +94,7 @@ export class RelevanceIndex implements WordSink {
 
   /** Indexes an entry, replacing whatever its key held. */
   add (stored: StoredEntry): void {
-    if (this.entries.has(stored.key)) this.remove(stored.key)
+    if (this.ids.has(stored.key)) this.remove(stored.key)
     if (this.words.size > WORDS_PER_TERM * this.postings.size + WORD_TABLE_SLACK) this.words.clear()
     const id = this.freeIds.pop() ?? this.keys.length
     this.generations[id] ??= 0
@@ -112,7 +112,8 @@ export class RelevanceIndex implements WordSink {
     }
     this.lengths[id] = length
     this.describe(id, stored)
-    this.entries.set(stored.key, { id, postings })
+    this.ids.set(stored.key, id)
+    this.entryPostings[id] = postings
     this.totalLength += length
   }
 
@@ -146,25 +147,26 @@ export class RelevanceIndex implements WordSink {
   private describe (id: number, stored: StoredEntry): void {
     this.keys[id] = stored.key
     this.seqs[id] = stored.seq
-    this.writtenAt[id] = Date.parse(stored.entry.timestamp)
+    this.timestamps[id] = stored.entry.timestamp
+    this.writtenAt[id] = NaN
     this.priorities[id] = stored.entry.priority
     this.tokens[id] = stored.entry.tokens
   }
 
   /** Unindexes the entry under `key`, if any. */
   remove (key: string): void {
-    const indexed = this.entries.get(key)
-    if (indexed === undefined) return
-    const { id } = indexed
+    const id = this.ids.get(key)
+    if (id === undefined) return
     this.generations[id]++
-    for (const posting of indexed.postings) {
+    for (const posting of this.entryPostings[id]) {
       posting.removed(this.generations)
       if (posting.live === 0) {
         this.postings.delete(posting.term)
         posting.retired = true
       }
     }
-    this.entries.delete(key)
+    this.ids.delete(key)
+    this.entryPostings[id] = NO_POSTINGS
     this.totalLength -= this.lengths[id]
     this.keys[id] = ''
     this.freeIds.push(id)
@@ -174,7 +176,7 @@ export class RelevanceIndex implements WordSink {
   get capacity (): number { return this.keys.length }
 
   /** The id of the entry indexed under `key`, if any. */
-  idOf (key: string): number | undefined { return this.entries.get(key)?.id }
+  idOf (key: string): number | undefined { return this.ids.get(key) }
 
   /** The key of the entry indexed under `id` (an id from `score`, valid until the index next changes). */
   keyOf (id: number): string { return this.keys[id] }
@@ -183,7 +185,10 @@ export class RelevanceIndex implements WordSink {
   seqOf (id: number): number { return this.seqs[id] }
 
   /** The write time (ms) of the entry under `id`, parsed once when it was indexed. */
-  writtenAtOf (id: number): number { return this.writtenAt[id] }
+  writtenAtOf (id: number): number {
+    const known = this.writtenAt[id]
+    return Number.isNaN(known) ? (this.writtenAt[id] = Date.parse(this.timestamps[id])) : known
+  }
 
   /** The priority of the entry under `id`. */
   priorityOf (id: number): number { return this.priorities[id] }
@@ -201,7 +206,7 @@ export class RelevanceIndex implements WordSink {
     const scores = this.scratch
     clearScores(scores, this.touched, this.touchedCount)
     this.touchedCount = 0
-    const count = this.entries.size
+    const count = this.ids.size
     if (count === 0) return { ids: this.touched.subarray(0, 0), bm25: this.touchedBm25.subarray(0, 0) }
     if (scores.length < this.keys.length) {
       const capacity = this.keys.length * 2
@@ -234,7 +239,7 @@ export class RelevanceIndex implements WordSink {
   matches (task: string): Map<string, TermMatch> {
     const found = new Map<string, TermMatch>()
     const { ids, bm25 } = this.score(task)
-    for (let i = 0; i < ids.length; i++) found.set(this.keys[ids[i]], { bm25: bm25[i], writtenAt: this.writtenAt[ids[i]] })
+    for (let i = 0; i < ids.length; i++) found.set(this.keys[ids[i]], { bm25: bm25[i], writtenAt: this.writtenAtOf(ids[i]) })
     return found
   }
 
@@ -243,7 +248,7 @@ export class RelevanceIndex implements WordSink {
     const postings: string[] = []
     for (const [term, posting] of this.postings) posting.forEachLive(this.generations, (id, tf) => postings.push(`${term} ${this.keys[id]} ${tf}`))
     const lengths: Record<string, number> = {}
-    for (const [key, { id }] of [...this.entries].sort(([a], [b]) => a < b ? -1 : 1)) lengths[key] = this.lengths[id]
+    for (const [key, id] of [...this.ids].sort(([a], [b]) => a < b ? -1 : 1)) lengths[key] = this.lengths[id]
     return { postings: postings.sort(), lengths, totalLength: this.totalLength }
   }
 }

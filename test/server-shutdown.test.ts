@@ -21,33 +21,12 @@ interface Outcome {
   error?: string
 }
 
-/** One POST /context on a keep-alive agent; resolves with whatever happened, never rejects. */
-function post (server: ServerProcess, agent: Agent, key: string, beforeSignal: boolean): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const body = JSON.stringify({ key, context: { key, text: 'in flight '.repeat(20) } })
-    const req = request(`${server.base}/context`, {
-      method: 'POST',
-      agent,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
-    }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { text += chunk })
-      res.on('end', () => resolve({ key, beforeSignal, status: res.statusCode, connection: res.headers.connection, body: text }))
-      res.on('error', (error) => resolve({ key, beforeSignal, error: error.message }))
-    })
-    req.on('error', (error: NodeJS.ErrnoException) => resolve({ key, beforeSignal, error: error.code ?? error.message }))
-    req.end(body)
-  })
-}
-
 /**
- * A POST /context whose headers and first half of the body go now and the rest when `finish` is
- * called: a request the server is certainly still handling when it begins to drain.
+ * One POST /context on a keep-alive agent: the headers and the first half of the body go now, the
+ * rest when `finish` is called. The outcome resolves with whatever happened, never rejects.
  */
-function slowPost (server: ServerProcess, agent: Agent, key: string): { finish: () => void, outcome: Promise<Outcome> } {
-  const body = JSON.stringify({ key, context: { key, text: 'sent in two halves '.repeat(20) } })
-  const half = body.length >> 1
+function startPost (server: ServerProcess, agent: Agent, key: string, beforeSignal: boolean, text: string): { finish: () => void, outcome: Promise<Outcome> } {
+  const body = JSON.stringify({ key, context: { key, text } })
   let finish = () => {}
   const outcome = new Promise<Outcome>((resolve) => {
     const req = request(`${server.base}/context`, {
@@ -55,16 +34,25 @@ function slowPost (server: ServerProcess, agent: Agent, key: string): { finish: 
       agent,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
     }, (res) => {
-      let text = ''
+      let answer = ''
       res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { text += chunk })
-      res.on('end', () => resolve({ key, beforeSignal: true, status: res.statusCode, connection: res.headers.connection, body: text }))
+      res.on('data', (chunk: string) => { answer += chunk })
+      res.on('end', () => resolve({ key, beforeSignal, status: res.statusCode, connection: res.headers.connection, body: answer }))
+      res.on('error', (error) => resolve({ key, beforeSignal, error: error.message }))
     })
-    req.on('error', (error: NodeJS.ErrnoException) => resolve({ key, beforeSignal: true, error: error.code ?? error.message }))
+    req.on('error', (error: NodeJS.ErrnoException) => resolve({ key, beforeSignal, error: error.code ?? error.message }))
+    const half = body.length >> 1
     req.write(body.slice(0, half))
     finish = () => req.end(body.slice(half))
   })
   return { finish, outcome }
+}
+
+/** A whole POST /context at once. */
+function post (server: ServerProcess, agent: Agent, key: string, beforeSignal: boolean): Promise<Outcome> {
+  const { finish, outcome } = startPost(server, agent, key, beforeSignal, 'in flight '.repeat(20))
+  finish()
+  return outcome
 }
 
 test('SIGTERM under keep-alive load: every request sent before it gets a whole response, and every acknowledged write survives', async (t) => {
@@ -95,7 +83,7 @@ test('SIGTERM under keep-alive load: every request sent before it gets a whole r
   // sends the rest once the server has surely begun draining: its answer must say Connection: close.
   const slowAgent = new Agent({ keepAlive: true, maxSockets: 1 })
   t.teardown(() => slowAgent.destroy())
-  const slow = slowPost(server, slowAgent, 'slow-0')
+  const slow = startPost(server, slowAgent, 'slow-0', true, 'sent in two halves '.repeat(20))
   await new Promise((resolve) => setTimeout(resolve, 100)) // its headers have reached the server
   state.signalled = true
   const signalledAt = Date.now()

@@ -77,6 +77,7 @@ export class Posting {
     }
     this.count = kept / POSTING_WIDTH
     // Shrink a list that emptied out (a term once common), so it does not hold its peak forever.
-    if (this.data.length > 4 * Math.max(kept, INITIAL_POSTINGS * POSTING_WIDTH)) this.data = this.data.slice(0, 2 * Math.max(kept, INITIAL_POSTINGS * POSTING_WIDTH))
+    const needed = Math.max(kept, INITIAL_POSTINGS * POSTING_WIDTH)
+    if (data.length > 4 * needed) this.data = data.slice(0, 2 * needed)
   }
 }

@@ -184,7 +184,7 @@ export class RelevanceIndex implements WordSink {
   /** The seq of the entry under `id` (its place in rank order among equal priorities). */
   seqOf (id: number): number { return this.seqs[id] }
 
-  /** The write time (ms) of the entry under `id`, parsed once when it was indexed. */
+  /** The write time (ms) of the entry under `id`, parsed the first time a query asks (most entries never match). */
   writtenAtOf (id: number): number {
     const known = this.writtenAt[id]
     return Number.isNaN(known) ? (this.writtenAt[id] = Date.parse(this.timestamps[id])) : known

@@ -3,7 +3,7 @@
 import type { FastifyServerOptions } from 'fastify'
 import pinoPretty from 'pino-pretty'
 import type { Config } from './config.js'
-import { stdoutDestination } from './log-destination.js'
+import { stdoutDestination, stdoutLines } from './log-destination.js'
 import { PRETTY_OPTIONS, prettyLogs } from './log-format.js'
 
 /** Marks the stream of readable lines (what loggerOptions chose is visible to the tests). */
@@ -50,7 +50,7 @@ export function loggerOptions (config: Config, stream?: NodeJS.WritableStream, i
   const pretty = stream === undefined && prettyLogs({ format: config.logFormat, production: config.production, isTTY, ci: config.ci })
   return {
     level: config.logLevel,
-    stream: stream ?? (pretty ? readableLines() : stdoutDestination()),
+    stream: stream ?? (pretty ? readableLines() : stdoutLines()),
     redact: {
       paths: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token', 'headers.authorization', 'token'],
       censor: '[redacted]'

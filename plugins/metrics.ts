@@ -8,6 +8,7 @@ import type { ContextStore } from '../src/store/context-store.js'
 import type { TokenCountingPool } from '../src/tokenizer/counting-pool.js'
 import type { Revocations } from '../src/security/revocations.js'
 import { cappedTenantSeries, type TenantFigures } from '../src/metrics/tenant-series.js'
+import { HotCounter, HotHistogram } from '../src/metrics/hot-path-metrics.js'
 
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]
 
@@ -74,14 +75,15 @@ function createMetrics ({ store, maxTenants, maxTokens, draining, tokenizer, rev
   const metrics = {
     registry,
     connections: new Gauge({ name: 'mcp_ws_connections', help: 'Open WebSocket connections', labelNames: ['state'] as const, registers }),
-    messages: new Counter({ name: 'mcp_ws_messages_total', help: 'Client messages handled, by type', labelNames: ['type'] as const, registers }),
+    // The five recorded per message or per change are hot-path metrics (src/metrics/hot-path-metrics.ts).
+    messages: new HotCounter({ name: 'mcp_ws_messages_total', help: 'Client messages handled, by type', labelName: 'type', registers }),
     errors: new Counter({ name: 'mcp_errors_total', help: 'Errors returned to clients, by code and surface', labelNames: ['code', 'surface'] as const, registers }),
     authAttempts: new Counter({ name: 'mcp_auth_attempts_total', help: 'Authentication attempts, by result and surface', labelNames: ['result', 'surface'] as const, registers }),
-    evictions: new Counter({ name: 'mcp_context_removals_total', help: 'Entries removed, by reason (evicted, expired, cleared, deleted)', labelNames: ['reason'] as const, registers }),
-    changes: new Counter({ name: 'mcp_context_changes_total', help: 'Store changes, by reason', labelNames: ['reason'] as const, registers }),
+    evictions: new HotCounter({ name: 'mcp_context_removals_total', help: 'Entries removed, by reason (evicted, expired, cleared, deleted)', labelName: 'reason', registers }),
+    changes: new HotCounter({ name: 'mcp_context_changes_total', help: 'Store changes, by reason', labelName: 'reason', registers }),
     broadcastSeconds: new Histogram({ name: 'mcp_broadcast_duration_seconds', help: 'Time to fan one change out to local subscribers', buckets: LATENCY_BUCKETS, registers }),
     broadcastRecipients: new Counter({ name: 'mcp_broadcast_deliveries_total', help: 'Messages queued to subscribers, by mode', labelNames: ['mode'] as const, registers }),
-    messageSeconds: new Histogram({ name: 'mcp_message_duration_seconds', help: 'Time to handle one client message, by type', labelNames: ['type'] as const, buckets: LATENCY_BUCKETS, registers }),
+    messageSeconds: new HotHistogram({ name: 'mcp_message_duration_seconds', help: 'Time to handle one client message, by type', labelName: 'type', buckets: LATENCY_BUCKETS, registers }),
     httpRequests: new Counter({ name: 'mcp_http_requests_total', help: 'HTTP requests answered, by method, route and status', labelNames: ['method', 'route', 'status'] as const, registers }),
     httpSeconds: new Histogram({ name: 'mcp_http_request_duration_seconds', help: 'Time to answer one HTTP request, by method and route', labelNames: ['method', 'route'] as const, buckets: LATENCY_BUCKETS, registers }),
     wsCloses: new Counter({ name: 'mcp_ws_closes_total', help: 'WebSocket connections closed by the server, by close code (4008: slow consumer, 4029: rate limit, 4001: auth)', labelNames: ['code'] as const, registers }),
@@ -100,7 +102,7 @@ function createMetrics ({ store, maxTenants, maxTokens, draining, tokenizer, rev
       registers,
       collect () { this.set(tokenizer.workers) }
     }),
-    tokenizerSeconds: new Histogram({ name: 'mcp_tokenizer_duration_seconds', help: 'Time to count the tokens of one content, by where it ran (worker, inline)', labelNames: ['where'] as const, buckets: LATENCY_BUCKETS, registers }),
+    tokenizerSeconds: new HotHistogram({ name: 'mcp_tokenizer_duration_seconds', help: 'Time to count the tokens of one content, by where it ran (worker, inline)', labelName: 'where', buckets: LATENCY_BUCKETS, registers }),
 
     // Recorded by the idempotency and revocation code (contract §8).
     idempotencyReplays: new Counter({ name: 'mcp_idempotency_replays_total', help: 'Requests answered with the first reply of the same idempotency key, by surface', labelNames: ['surface'] as const, registers }),
@@ -223,21 +225,16 @@ export default fp(async (app) => {
     revocations: app.revocations
   })
   app.decorate('metrics', metrics)
-  // Children bound once per label value (a handful each): a label look-up per change or per
-  // count is measurable at ingest rates (issue 16).
-  const changesBy = boundChildren((reason) => metrics.changes.labels(reason))
-  const removalsBy = boundChildren((reason) => metrics.evictions.labels(reason))
-  const countsBy = boundChildren((where) => metrics.tokenizerSeconds.labels(where))
   // Fed by the pool, the audit log (revocations made, refusals) and the store (idempotency,
   // through the onIdempotency option of plugins/store.ts).
-  app.tokenizer.observe((where, seconds) => countsBy(where).observe(seconds))
+  app.tokenizer.observe((where, seconds) => metrics.tokenizerSeconds.labels(where).observe(seconds))
   const unobserve = app.audit.observe({
     revocationCreated: (revocation) => metrics.revocations.inc({ kind: revocation.jti !== undefined ? 'jti' : 'sub' }),
     refused: (refusal) => { if (refusal.reason === 'revoked') metrics.revokedRefusals.inc({ surface: refusal.surface }) }
   })
   const unsubscribe = app.store.onChange((change) => {
-    changesBy(change.reason).inc()
-    for (const removal of change.removed) removalsBy(removal.reason).inc()
+    metrics.changes.labels(change.reason).inc()
+    for (const removal of change.removed) metrics.evictions.labels(removal.reason).inc()
   })
   app.addHook('onClose', async () => { unsubscribe(); unobserve(); app.tokenizer.observe(undefined) })
   // Labelled by route template (/context/:key), never the raw URL, so keys and probes for unknown

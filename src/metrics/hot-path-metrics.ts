@@ -87,6 +87,8 @@ export class HotHistogram {
   readonly aggregator = 'sum'
   readonly name: string
   readonly help: string
+  /** As prom-client's metrics have it (the docs test reads it). */
+  readonly labelNames: readonly string[]
   private readonly labelName: string
   private readonly upperBounds: readonly number[]
   private children = new Map<string, HistogramChild>()
@@ -95,6 +97,7 @@ export class HotHistogram {
     this.name = name
     this.help = help
     this.labelName = labelName
+    this.labelNames = [labelName]
     this.upperBounds = [...buckets].sort((a, b) => a - b)
     for (const registry of registers) registry.registerMetric(this as never)
   }

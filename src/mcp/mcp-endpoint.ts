@@ -104,9 +104,11 @@ export class McpEndpoint {
 
   /** Notifies the hosts of the change's tenant, on both protocol eras. */
   publish (change: ChangeEvent): void {
+    const handler = this.modern.get(change.tenant)
+    // Most changes have no MCP host to tell: their URIs are not even built (a write's cost, issue 16).
+    if (handler === undefined && !this.legacy.serves(change.tenant)) return
     const { updatedUris, listChanged } = notificationsFor(change)
     this.legacy.notify(change.tenant, updatedUris, listChanged)
-    const handler = this.modern.get(change.tenant)
     if (handler === undefined) return
     for (const uri of updatedUris) handler.notify.resourceUpdated(uri)
     if (listChanged) handler.notify.resourcesChanged()

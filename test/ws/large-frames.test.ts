@@ -36,6 +36,11 @@ test('large frames on the thread path: checks, counts, other messages and order'
   const ack = await writer.request({ type: 'update_context', key: 'a', context: content })
   t.match(ack, { type: 'update_ack', status: 'success', key: 'a', tokens: count(JSON.stringify(content)), seq: 1 })
   t.same(app.store.get('big', 'a')?.entry.content, content, 'the content stored is the one sent')
+  // The same for `data` (context_update), with arrays, null, false and a number in exponent form.
+  const data = { rows: [{ id: 1, text: LARGE }, { id: 2, ok: false, none: null }], n: -1.5e-7, '__proto__x': 'plain' }
+  const dataAck = await writer.request({ type: 'context_update', key: 'b', data })
+  t.match(dataAck, { type: 'update_ack', status: 'success', key: 'b', tokens: count(JSON.stringify(data)) })
+  t.same(app.store.get('big', 'b')?.entry.content, data, 'context_update: the content stored is the one sent')
 
   const proto = await writer.request({ type: 'update_context', key: 'p', context: JSON.parse(`{"note":${JSON.stringify(LARGE)},"__proto__":{"polluted":true}}`) })
   t.match(proto, { type: 'error', code: 'validation_error' }, '__proto__ refused')
@@ -68,9 +73,9 @@ test('large frames on the thread path: checks, counts, other messages and order'
   await writer.request({ type: 'ping' }) // the server has the large frame
   const small = await other.request({ type: 'update_context', key: 'small', context: { n: 1 } })
   const large = await writer.next((frame) => frame.id === 'large')
-  t.match(large, { type: 'update_ack', seq: 2 })
-  t.match(small, { type: 'update_ack', seq: 3 }, 'the small write waited for the large one')
-  t.same(app.store.snapshot('big').entries.map((e) => e.key).sort(), ['a', 'large', 'small'], 'nothing refused was stored')
+  t.match(large, { type: 'update_ack', seq: 3 })
+  t.match(small, { type: 'update_ack', seq: 4 }, 'the small write waited for the large one')
+  t.same(app.store.snapshot('big').entries.map((e) => e.key).sort(), ['a', 'b', 'large', 'small'], 'nothing refused was stored')
   writer.close()
   other.close()
 })

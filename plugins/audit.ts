@@ -4,7 +4,9 @@
 // them), so turning down the noise never turns off the trail.
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger } from 'fastify'
+import type { Logger } from 'pino'
 import { AuditLog } from '../src/security/audit-log.js'
+import { auditSinkOn } from '../src/security/audit-line-sink.js'
 
 declare module 'fastify' {
   interface FastifyInstance { audit: AuditLog }
@@ -18,7 +20,7 @@ function auditLogger (log: FastifyBaseLogger): FastifyBaseLogger {
 }
 
 export default fp(async (app) => {
-  const audit = new AuditLog(auditLogger(app.log))
+  const audit = new AuditLog(auditSinkOn(auditLogger(app.log) as unknown as Logger))
   app.decorate('audit', audit)
   const { store } = app
   // With Redis every instance hears every change; only the one that decided it (its id is in the

@@ -102,12 +102,12 @@ export class LegacySessions {
     })
   }
 
-  /** Sends change notifications to the sessions of one tenant. */
   /** Whether a session of the tenant is open. */
   serves (tenant: string): boolean {
     return this.byTenant.has(tenant)
   }
 
+  /** Sends change notifications to the sessions of one tenant. */
   notify (tenant: string, updatedUris: readonly string[], listChanged: boolean): void {
     const sessions = this.byTenant.get(tenant)
     if (sessions === undefined) return

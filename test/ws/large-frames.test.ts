@@ -37,7 +37,7 @@ test('large frames on the thread path: checks, counts, other messages and order'
   t.match(ack, { type: 'update_ack', status: 'success', key: 'a', tokens: count(JSON.stringify(content)), seq: 1 })
   t.same(app.store.get('big', 'a')?.entry.content, content, 'the content stored is the one sent')
   // The same for `data` (context_update), with arrays, null, false and a number in exponent form.
-  const data = { rows: [{ id: 1, text: LARGE }, { id: 2, ok: false, none: null }], n: -1.5e-7, '__proto__x': 'plain' }
+  const data = { rows: [{ id: 1, text: LARGE }, { id: 2, ok: false, none: null }], n: -1.5e-7, __proto__x: 'plain' }
   const dataAck = await writer.request({ type: 'context_update', key: 'b', data })
   t.match(dataAck, { type: 'update_ack', status: 'success', key: 'b', tokens: count(JSON.stringify(data)) })
   t.same(app.store.get('big', 'b')?.entry.content, data, 'context_update: the content stored is the one sent')

@@ -56,13 +56,15 @@ const SERVER_ENV = {
 
 const children = new Set<ChildProcess>()
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR
-function spawnChild (script: string, env: Record<string, string>, profileName?: string): ChildProcess {
+function spawnChild (script: string, env: Record<string, string>, profileName?: string, isServer = false): ChildProcess {
   // One directory per scenario: each thread (the main one, the counting threads, the loader's) writes its own file.
   const profile = PROFILE_DIR !== undefined && profileName !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, profileName)}`] : []
   const child = fork(script, [], {
     execArgv: ['--import', 'tsx', ...profile],
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+    // A server's stdout (its audit lines, one per change) goes to /dev/null, as in bench:ws: still
+    // written, without flooding the tables.
+    stdio: ['ignore', isServer ? 'ignore' : 'inherit', 'inherit', 'ipc']
   })
   children.add(child)
   child.once('exit', () => children.delete(child))
@@ -88,7 +90,7 @@ async function nextMessage<T> (child: ChildProcess, kind: string): Promise<T> {
 interface Row { counting: string, big: boolean, small: SmallClientResult, writer?: BigWriterResult }
 
 async function scenario (counting: string, threads: number, big: boolean): Promise<Row> {
-  const server = spawnChild(join(here, '../ws/app-server.ts'), { ...SERVER_ENV, MCP_TOKENIZER_THREADS: String(threads) }, `server-${threads === 0 ? 'inline' : 'pool'}-${big ? 'big' : 'alone'}`)
+  const server = spawnChild(join(here, '../ws/app-server.ts'), { ...SERVER_ENV, MCP_TOKENIZER_THREADS: String(threads) }, `server-${threads === 0 ? 'inline' : 'pool'}-${big ? 'big' : 'alone'}`, true)
   const { port } = await nextMessage<{ port: number }>(server, 'ready')
   const job = (role: ClientJob['role']): ClientJob => ({ role, port, secret: SECRET, warmupMs: WARMUP_MS, durationMs: DURATION_MS })
   const clients = [spawnChild(join(here, 'client.ts'), {}), ...(big ? [spawnChild(join(here, 'client.ts'), {})] : [])]

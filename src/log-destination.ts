@@ -6,7 +6,7 @@
 // server's CPU per write (issue 16). The lines of one turn (the frames of one read from a socket,
 // a request) are joined and written by a process.nextTick queued at the first of them, which runs
 // once the turn's work is done: a line is written within microseconds of its change, not later.
-// A turn's lines are written as soon as they reach TURN_LINES_BYTES, and on exit (process.exit, an
+// A turn's lines are written as soon as they reach TURN_LINES_MAX_CHARS, and on exit (process.exit, an
 // uncaught exception) what is pending is written first. A SIGKILL can lose the lines of the turn it
 // lands in, which may include a change already acknowledged; the history (GET /changes, the
 // journal) has it.
@@ -23,7 +23,7 @@ import pino from 'pino'
 const GONE = new Set(['EIO', 'EPIPE', 'EBADF', 'ENXIO'])
 
 /** Pending lines are written as soon as they reach this many characters, turn or not. */
-export const TURN_LINES_BYTES = 1 << 20
+export const TURN_LINES_MAX_CHARS = 1 << 20
 
 type Destination = ReturnType<typeof pino.destination>
 
@@ -41,7 +41,7 @@ export class TurnBatchedLines {
   write (line: string): boolean {
     if (this.pending === '') pendingAtExit.add(this)
     this.pending += line
-    if (this.pending.length >= TURN_LINES_BYTES) this.writePending()
+    if (this.pending.length >= TURN_LINES_MAX_CHARS) this.writePending()
     else if (!this.scheduled) {
       this.scheduled = true
       process.nextTick(this.flushTurn)

@@ -1,5 +1,5 @@
 // Log lines on stdout (src/log-destination.ts): the lines of one turn of the event loop leave in
-// one write, within that turn; a turn's lines are written early past TURN_LINES_BYTES; what is
+// one write, within that turn; a turn's lines are written early past TURN_LINES_MAX_CHARS; what is
 // pending is written when the process exits, by process.exit or an uncaught exception; and a real
 // server's audit lines all reach its stdout, one JSON object per line.
 import { spawn } from 'node:child_process'
@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { test } from 'tap'
-import { TURN_LINES_BYTES, TurnBatchedLines } from '../src/log-destination.js'
+import { TURN_LINES_MAX_CHARS, TurnBatchedLines } from '../src/log-destination.js'
 import { spawnServer } from './helpers/spawn-server.js'
 import { signTestToken } from './helpers/tokens.js'
 
@@ -43,14 +43,14 @@ test('the lines of one turn leave in one write, in order, before the next turn',
   t.equal(read(), 'one\ntwo\nthree\nfour\n')
 })
 
-test(`a turn's lines are written early once they reach ${TURN_LINES_BYTES} characters`, async (t) => {
+test(`a turn's lines are written early once they reach ${TURN_LINES_MAX_CHARS} characters`, async (t) => {
   const { lines, writes } = fileLines(t)
-  const half = 'x'.repeat(TURN_LINES_BYTES / 2 - 1) + '\n'
+  const half = 'x'.repeat(TURN_LINES_MAX_CHARS / 2 - 1) + '\n'
   lines.write(half)
   t.equal(writes.length, 0)
   lines.write(half)
   t.equal(writes.length, 1, 'written within the turn, at the bound')
-  t.equal(writes[0].length, TURN_LINES_BYTES)
+  t.equal(writes[0].length, TURN_LINES_MAX_CHARS)
   lines.write('after\n')
   await nextTurn()
   t.same(writes.slice(1), ['after\n'])

@@ -35,6 +35,14 @@ export class HotCounter {
         }
       }
     })
+    // The registry's resetMetrics clears the counter; increments not yet folded go with it, as
+    // they would have with prom-client's own children.
+    const { counter } = this
+    const reset = counter.reset.bind(counter)
+    counter.reset = () => {
+      reset()
+      for (const child of children.values()) child.unfolded = 0
+    }
   }
 
   /** The child of one label value, made on first use and kept (for bounded label sets only). */

@@ -63,6 +63,14 @@ test('a reset forgets what was observed, as prom-client does', async (t) => {
   hotHistogram.labels('a').observe(0.7)
   histogram.labels('a').observe(0.7)
   t.equal(await hot.metrics(), await reference.metrics(), 'and counts again from there')
+  // A reset with increments not yet read by a scrape forgets them too.
+  hotCounter.labels('a').inc(4)
+  counter.labels('a').inc(4)
+  hot.resetMetrics()
+  reference.resetMetrics()
+  hotCounter.labels('a').inc()
+  counter.labels('a').inc()
+  t.equal(await hot.metrics(), await reference.metrics(), 'increments before a reset are gone after it')
 })
 
 test('a value that is not finite is not observed (a duration always is)', async (t) => {

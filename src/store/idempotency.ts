@@ -8,6 +8,7 @@
 // and the embedded backend's per-tenant table (the Redis backend keeps its own in Redis).
 import { createHash } from 'node:crypto'
 import { ContextError } from '../errors.js'
+import { contentJsonOfInput } from './content-from-json.js'
 import type { Actor, ClearOptions, RequestOptions, Surface, WriteInput } from './types.js'
 
 /** A store operation as the idempotency key covers it: two requests are "the same" when these match. */
@@ -25,18 +26,20 @@ export type IdempotentOperation =
 export function fingerprintOf (operation: IdempotentOperation): string {
   const hash = createHash('sha256')
   if (operation.op === 'write') {
-    const { content, ...options } = operation.input
-    hash.update(`write\u0000${canonical(options)}\u0000`)
-    hash.update(JSON.stringify(content) ?? '')
+    // The content's JSON as made for the write when the input carries it (a large frame's), so
+    // the fingerprint does not parse it back to serialize it again; JSON.stringify gives the same.
+    hash.update(`write\u0000${canonical(operation.input, 'content')}\u0000`)
+    hash.update(contentJsonOfInput(operation.input) ?? JSON.stringify(operation.input.content) ?? '')
   } else {
     hash.update(`${operation.op}\u0000${canonical(operation)}`)
   }
   return hash.digest('base64url')
 }
 
-function canonical (value: object): string {
+function canonical (value: object, leaveOut?: string): string {
   const sorted: Record<string, unknown> = {}
   for (const name of Object.keys(value).sort()) {
+    if (name === leaveOut) continue
     const field = (value as Record<string, unknown>)[name]
     if (field !== undefined) sorted[name] = field
   }

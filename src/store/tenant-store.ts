@@ -13,6 +13,7 @@ import { ChangeHistory } from './change-history.js'
 import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import { newEpoch } from './epoch.js'
 import { ExpiryQueue } from './expiry-queue.js'
+import { FROM_JSON, contentFromJson, contentOfEntry, contentOfInput } from './content-from-json.js'
 import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
 import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex, type IndexNode } from './ranked-index.js'
@@ -117,7 +118,7 @@ export class TenantStore {
 
     const seq = this.currentSeq + 1
     const timestamp = new Date(now).toISOString()
-    const stored = buildStoredEntry(key, seq, contentJson, input.content, {
+    const stored = buildStoredEntry(key, seq, contentJson, contentOfInput(input), {
       timestamp,
       tokens,
       source,
@@ -146,9 +147,10 @@ export class TenantStore {
     if (existing === undefined) throw notFound(key)
     assertMayChange(actor, existing.entry.owner, key)
     const seq = this.currentSeq + 1
-    const { content, ...fields } = existing.entry
-    const stored = buildStoredEntry(key, seq, contentJsonOf(existing), content, {
-      ...fields,
+    const { tokens, source } = existing.entry
+    const stored = buildStoredEntry(key, seq, contentJsonOf(existing), contentOfEntry(existing.entry), {
+      tokens,
+      source,
       timestamp: new Date(now).toISOString(),
       priority,
       owner: existing.entry.owner,
@@ -521,11 +523,12 @@ const CONTENT_PREFIX = ',"content":'
 /**
  * Builds a stored entry and its JSON once. The JSON is assembled around the already-serialized
  * content (serialized once for token counting), in the same field order as JSON.stringify(entry).
+ * `content` FROM_JSON: the entry's content is read from `contentJson` when asked for.
  */
 export function buildStoredEntry (key: string, seq: number, contentJson: string, content: unknown, fields: EntryFields): StoredEntry {
   const entry: Entry = {
     timestamp: fields.timestamp,
-    content,
+    content: content === FROM_JSON ? undefined : content,
     tokens: fields.tokens,
     source: fields.source,
     priority: fields.priority,
@@ -541,6 +544,7 @@ export function buildStoredEntry (key: string, seq: number, contentJson: string,
   // Reading a character makes V8 flatten the concatenation into one string, so a stored entry
   // keeps one string alive instead of a tree of pieces (fewer objects for every GC to visit).
   json.charCodeAt(json.length >> 1)
+  if (content === FROM_JSON) contentFromJson(entry, json, head.length, head.length + contentJson.length)
   return { key, entry, seq, expiresAt: fields.expiresAt, json }
 }
 

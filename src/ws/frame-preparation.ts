@@ -20,6 +20,7 @@ export type PreparedContent =
   | { readonly tooDeep: string, readonly contentJson?: undefined, readonly tokens?: undefined }
 
 export interface FramePreparation {
+  /** A write's message has an empty content here: its content is `content.contentJson`. */
   readonly parsed: ParsedFrame
   /** For a valid write (update_context, context_update) only. */
   readonly content?: PreparedContent
@@ -37,10 +38,13 @@ export function prepareFrame (task: FrameTask, count: (text: string) => number):
   // structured clone of thousands of levels fails in the thread, and the frame would get no reply.
   if (tooDeep !== undefined) return { parsed: { ...parsed, message: withoutContent(message) }, content: { tooDeep } }
   const contentJson = JSON.stringify(content)
-  return { parsed, content: { contentJson, tokens: count(contentJson) } }
+  // The content travels back as its JSON only: a structured clone of the parsed tree costs the
+  // event loop milliseconds to read for a large entry, and the store needs only the JSON
+  // (src/store/content-from-json.ts parses it where something reads the content as a value).
+  return { parsed: { ...parsed, message: withoutContent(message) }, content: { contentJson, tokens: count(contentJson) } }
 }
 
-/** The write message with an empty content, for a refusal that only needs its other fields. */
+/** The write message with an empty content, its other fields as sent. */
 function withoutContent (message: WriteMessage): WriteMessage {
   return message.type === 'update_context' ? { ...message, context: {} } : { ...message, data: {} }
 }

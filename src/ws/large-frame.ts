@@ -4,7 +4,8 @@
 // the depth check, the content's JSON.stringify and its token count (frame-preparation.ts, the
 // same code). The event loop keeps what is cheap: the size cap (ws), the token expiry, the message
 // and byte rates, the store's turn and the reply. So a client writing 900 KB entries costs the
-// event loop a memory copy per write, not tens of milliseconds of parsing and serializing.
+// event loop a memory copy per write, not tens of milliseconds of parsing and serializing; the
+// content comes back as its JSON alone (src/store/content-from-json.ts), not a clone of its tree.
 //
 // Order: a write's place in its tenant's order is taken when the frame arrives (writeDeferred),
 // exactly as for a small write, so everything the tenant sends after it (any connection, any
@@ -14,6 +15,7 @@ import type { FramePreparation } from './frame-preparation.js'
 import type { FrameError } from './frame-parser.js'
 import type { ClientMessage } from '../protocol/messages.js'
 import type { DeferredWrite } from '../store/tenant-store.js'
+import { inputWithContentJson } from '../store/content-from-json.js'
 import { withIdempotencyKey } from '../store/idempotency.js'
 import { writeInput, type WriteMessage } from './handlers.js'
 import type { RateDecision } from './rate-limiter.js'
@@ -49,7 +51,7 @@ export function deferredWriteOf (prepared: FramePreparation, byteDecision: RateD
   if (!byteDecision.allowed) throw new FrameNotWritten({ kind: 'over_byte_rate', message, decision: byteDecision })
   return {
     message,
-    input: writeInput(message),
+    input: content.contentJson !== undefined ? inputWithContentJson(writeInput(message), content.contentJson) : writeInput(message),
     request: withIdempotencyKey(message.idempotency_key),
     contentJson: content.contentJson,
     tokens: content.tokens,

@@ -3,6 +3,7 @@
 // prototype-safe parsing, the depth limit, invalid JSON), counts equal the inline counter, a large
 // frame that is not a write is still served, and a write keeps its place in its tenant's order.
 import { test, type Test } from 'tap'
+import { FROM_JSON, contentOfEntry } from '../../src/store/content-from-json.js'
 import { tokenCounter } from '../../src/token-counter.js'
 import { signTestToken } from '../helpers/tokens.js'
 import { connectAuthenticated, startServer } from '../helpers/ws-client.js'
@@ -78,6 +79,38 @@ test('large frames on the thread path: checks, counts, other messages and order'
   t.same(app.store.snapshot('big').entries.map((e) => e.key).sort(), ['a', 'b', 'large', 'small'], 'nothing refused was stored')
   writer.close()
   other.close()
+})
+
+test('a large write comes back from its thread as JSON alone, and every reader of it gets the content sent', async (t) => {
+  const { app, url } = await serverWithWarmThreads(t)
+  const writer = await connectAuthenticated(url, as('alice', 'json'), { mode: 'none' })
+  const content = { note: LARGE, topic: 'quiz for lesson three', rows: [{ id: 1, ok: true }] }
+  const ack = await writer.request({ type: 'update_context', key: 'q', priority: 4, idempotency_key: 'write-q', context: content })
+  t.match(ack, { type: 'update_ack', status: 'success', key: 'q', tokens: count(JSON.stringify(content)), seq: 1 })
+  const stored = app.store.get('json', 'q')
+  // Internals reached on purpose: what crossed back from the thread is the JSON, not the tree.
+  t.equal(stored === undefined ? undefined : contentOfEntry(stored.entry), FROM_JSON, 'stored as its JSON, unparsed')
+  t.same(stored?.entry.content, content, 'read as the value sent')
+
+  // Exactly-once on this path too: the same request again is replayed, another under the key refused.
+  const again = await writer.request({ type: 'update_context', key: 'q', priority: 4, idempotency_key: 'write-q', context: content })
+  t.match(again, { type: 'update_ack', status: 'success', seq: 1, replayed: true }, 'the retry is replayed')
+  const reused = await writer.request({ type: 'update_context', key: 'q', priority: 4, idempotency_key: 'write-q', context: { ...content, topic: 'another' } })
+  t.match(reused, { type: 'error', code: 'validation_error', details: { reason: 'idempotency_key_reused' } }, 'another content under the key is refused')
+
+  // A priority change keeps the content; the relevance index reads it; REST serves it.
+  t.match(await writer.request({ type: 'set_priority', key: 'q', priority: 9 }), { type: 'priority_set', key: 'q', priority: 9, version: 2 })
+  await writer.request({ type: 'update_context', key: 'other', context: { note: 'unrelated shopping list' } })
+  const ranked = await writer.request({ type: 'query_context', query: { relevant_to: 'quiz lesson three' } })
+  t.same(Object.keys(ranked.data), ['q', 'other'], 'relevant_to ranks it first by its words')
+  t.ok(ranked.metadata.scores.q > ranked.metadata.scores.other, 'with the higher score')
+  t.same(ranked.data.q.content, content)
+  const token = signTestToken({ sub: 'alice', roles: ['reader'], tenant: 'json' })
+  const served = await app.inject({ method: 'GET', url: '/context/q', headers: { authorization: `Bearer ${token}` } })
+  t.equal(served.statusCode, 200)
+  t.same(served.json().content, content, 'GET /context/:key serves it')
+  t.equal(served.json().priority, 9)
+  writer.close()
 })
 
 test('a large write whose thread fails is prepared on the event loop: acked with its id and stored', async (t) => {

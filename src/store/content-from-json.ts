@@ -1,0 +1,62 @@
+// Contents kept as their JSON until something reads them as a value. A large write is parsed,
+// checked, serialized and counted on a worker thread (src/ws/frame-preparation.ts); sending the
+// parsed content back to the event loop is a structured clone of the whole tree (3.7 ms for a
+// 900 KB entry, on the event loop every other client waits on), and nothing on the write path
+// needs the tree: the store, the journal, Redis, broadcasts and replies all use the JSON. So such a
+// write carries only the JSON, and its content is parsed where a reader asks for it: the
+// relevance index (once, when it takes the entry in), an MCP prompt, a budgeted MCP reply.
+//
+// The JSON is the value's own JSON.stringify (made in the thread from the parsed frame), so
+// JSON.parse gives back the same value: keys in the same order, no __proto__ keys (refused at the
+// parse), -0 read as 0 (as every client sees it in the JSON anyway).
+import type { Entry, WriteInput } from './types.js'
+
+const CONTENT_JSON = Symbol('content JSON')
+const READ_FROM_JSON = Symbol('content read from the entry JSON')
+
+type WithContentJson = { [CONTENT_JSON]?: string }
+
+/**
+ * The write input with `content` read from `contentJson` on first use (parsed once, kept: an input
+ * lives for one operation). The write path itself never reads it (contentJsonOfInput).
+ */
+export function inputWithContentJson (input: Omit<WriteInput, 'content'>, contentJson: string): WriteInput {
+  let parsed: { value: unknown } | undefined
+  const result = { ...input } as WriteInput & WithContentJson
+  Object.defineProperty(result, 'content', {
+    enumerable: true,
+    configurable: true,
+    get: () => (parsed ??= { value: JSON.parse(contentJson) }).value
+  })
+  Object.defineProperty(result, CONTENT_JSON, { value: contentJson })
+  return result
+}
+
+/** The content's JSON when the input was made by inputWithContentJson, without parsing it. */
+export function contentJsonOfInput (input: WriteInput): string | undefined {
+  return (input as WriteInput & WithContentJson)[CONTENT_JSON]
+}
+
+/**
+ * Makes `entry.content` a getter that parses the content's JSON, `json` from `start` to `end` (the
+ * entry's own JSON, which holds it: no second copy), at each read, in the property's place (the
+ * entry's field order stays). Not kept once parsed: a stored entry lives long, and keeping the tree
+ * would hold the content twice after one read by the relevance index.
+ */
+export function contentFromJson (entry: Entry, json: string, start: number, end: number): void {
+  Object.defineProperty(entry, 'content', { enumerable: true, configurable: true, get: () => JSON.parse(json.slice(start, end)) as unknown })
+  Object.defineProperty(entry, READ_FROM_JSON, { value: true })
+}
+
+/** Stands for "the content, read from the entry's JSON" where a content is passed on. */
+export const FROM_JSON: unique symbol = Symbol('content read from its JSON')
+
+/** The input's content to store, FROM_JSON for an input made by inputWithContentJson (unread). */
+export function contentOfInput (input: WriteInput): unknown {
+  return contentJsonOfInput(input) !== undefined ? FROM_JSON : input.content
+}
+
+/** The entry's content to carry over to a new version of it, FROM_JSON for one read from JSON (unread). */
+export function contentOfEntry (entry: Entry): unknown {
+  return (entry as Entry & { [READ_FROM_JSON]?: true })[READ_FROM_JSON] === true ? FROM_JSON : entry.content
+}

@@ -3,6 +3,7 @@
 // stream, and the embedded journal keeps its resume history in it; one decoder turns either back
 // into a ChangeEvent, so a change looks the same wherever it is applied.
 import { SYSTEM_ACTOR } from './change-actor.js'
+import { entryFromJson } from './content-from-json.js'
 import type { ChangeActor, ChangeEvent, ChangeReason, RemovalReason, StoredEntry } from './types.js'
 
 interface Header {
@@ -56,7 +57,10 @@ export function decodeChange (tenant: string, seq: number, headerJson: string, e
   }
 }
 
-/** A stored entry from its JSON as the record holds it (made by JSON.stringify or the script, byte-identical). */
+/**
+ * A stored entry from its JSON as the record holds it (made by JSON.stringify or the script,
+ * byte-identical); a large content stays JSON until read (content-from-json.ts).
+ */
 export function storedEntry (key: string, seq: number, expiresAt: number, json: string): StoredEntry {
-  return { key, seq, expiresAt: expiresAt > 0 ? expiresAt : undefined, json, entry: JSON.parse(json) }
+  return { key, seq, expiresAt: expiresAt > 0 ? expiresAt : undefined, json, entry: entryFromJson(json) }
 }

@@ -4,7 +4,9 @@
 // 900 KB entry, on the event loop every other client waits on), and nothing on the write path
 // needs the tree: the store, the journal, Redis, broadcasts and replies all use the JSON. So such a
 // write carries only the JSON, and its content is parsed where a reader asks for it: the
-// relevance index (once, when it takes the entry in), an MCP prompt, a budgeted MCP reply.
+// relevance index (once, when it takes the entry in), an MCP prompt, a budgeted MCP reply. The
+// same holds for an entry read back from a change record (a Redis instance applying another's
+// write, the journal's history): a large content is not parsed until something reads it.
 //
 // The JSON is the value's own JSON.stringify (made in the thread from the parsed frame), so
 // JSON.parse gives back the same value: keys in the same order, no __proto__ keys (refused at the
@@ -59,4 +61,29 @@ export function contentOfInput (input: WriteInput): unknown {
 /** The entry's content to carry over to a new version of it, FROM_JSON for one read from JSON (unread). */
 export function contentOfEntry (entry: Entry): unknown {
   return (entry as Entry & { [READ_FROM_JSON]?: true })[READ_FROM_JSON] === true ? FROM_JSON : entry.content
+}
+
+/** The fields around the content in an entry's JSON (buildStoredEntry's order, the Redis script's too). */
+export const CONTENT_FIELD = ',"content":'
+export const TOKENS_FIELD = ',"tokens":'
+
+/**
+ * Contents of fewer characters are parsed with their entry: below about this size the tree costs
+ * less to parse than the getter costs to define (~1 µs; in-process, a 400 B content: 1.4 µs to parse
+ * the entry whole, 2.0 µs for its fields and the getter; 40 KB: 50 µs against 2.0).
+ */
+export const PARSE_CONTENTS_BELOW = 1024
+
+/**
+ * An entry from its JSON as the store writes it (a change record from Redis or the journal's
+ * history), its content left as JSON when large (contentFromJson): an instance applying another's
+ * 900 KB write parses ~150 characters of fields instead of the whole entry (1.5 ms).
+ */
+export function entryFromJson (json: string): Entry {
+  const start = json.indexOf(CONTENT_FIELD) + CONTENT_FIELD.length
+  const end = json.lastIndexOf(TOKENS_FIELD)
+  if (end - start < PARSE_CONTENTS_BELOW) return JSON.parse(json) as Entry
+  const entry = JSON.parse(`${json.slice(0, start)}0${json.slice(end)}`) as Entry
+  contentFromJson(entry, json, start, end)
+  return entry
 }

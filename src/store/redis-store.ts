@@ -18,6 +18,7 @@ import {
 } from './idempotency.js'
 import { assertCanWrite, canWrite, isAdmin } from './permissions.js'
 import { decodeChange, storedEntry } from './change-record.js'
+import { entryFromJson } from './content-from-json.js'
 import { decodeRecord, seqOfId } from './redis-change.js'
 import { tenantKeys, tenantSetKey } from './redis-keys.js'
 import { describeTarget, openRedis, type RedisClient, type RedisTarget } from './redis-connection.js'
@@ -30,7 +31,7 @@ import { TenantOrder } from './tenant-order.js'
 import { TenantRegistry } from './tenant-registry.js'
 import { assertPriority, checkDeferredWrite, prepareWrite, type DeferredWrite, type PreparedWrite, type TenantStoreOptions } from './tenant-store.js'
 import type {
-  Actor, ChangeActor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, Entry, PriorityResult, RemoveResult, RequestOptions,
+  Actor, ChangeActor, ChangeEvent, ClearOptions, ClearResult, ContextQuery, PriorityResult, RemoveResult, RequestOptions,
   WriteInput, WriteResult
 } from './types.js'
 
@@ -237,7 +238,7 @@ export class RedisContextStore implements ContextStore {
       const change = await this.accept(replica, reply, key, input.expected_version)
       // The written entry, parsed once already when it was stored; only a write that evicted
       // itself at once needs its JSON parsed here.
-      const entry = change.upserted.find((stored) => stored.key === key)?.entry ?? JSON.parse((reply as string[])[3]) as Entry
+      const entry = change.upserted.find((stored) => stored.key === key)?.entry ?? entryFromJson((reply as string[])[3])
       const evicted = change.removed.map((r) => r.key)
       return { key, tokens, version: entry.version, seq: change.seq, epoch: change.epoch, evicted, stored: !evicted.includes(key), entry }
     }

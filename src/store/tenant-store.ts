@@ -13,7 +13,7 @@ import { ChangeHistory } from './change-history.js'
 import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import { newEpoch } from './epoch.js'
 import { ExpiryQueue } from './expiry-queue.js'
-import { FROM_JSON, contentFromJson, contentOfEntry, contentOfInput } from './content-from-json.js'
+import { CONTENT_FIELD, FROM_JSON, TOKENS_FIELD, contentFromJson, contentOfEntry, contentOfInput } from './content-from-json.js'
 import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
 import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex, type IndexNode } from './ranked-index.js'
@@ -518,8 +518,6 @@ interface EntryFields {
   expiresAt?: number
 }
 
-const CONTENT_PREFIX = ',"content":'
-
 /**
  * Builds a stored entry and its JSON once. The JSON is assembled around the already-serialized
  * content (serialized once for token counting), in the same field order as JSON.stringify(entry).
@@ -536,8 +534,8 @@ export function buildStoredEntry (key: string, seq: number, contentJson: string,
     version: fields.version
   }
   if (fields.expiresAt !== undefined) entry.expires_at = new Date(fields.expiresAt).toISOString()
-  const head = `{"timestamp":${JSON.stringify(entry.timestamp)}${CONTENT_PREFIX}`
-  const tail = `,"tokens":${entry.tokens},"source":${JSON.stringify(entry.source)},"priority":${entry.priority}` +
+  const head = `{"timestamp":${JSON.stringify(entry.timestamp)}${CONTENT_FIELD}`
+  const tail = `${TOKENS_FIELD}${entry.tokens},"source":${JSON.stringify(entry.source)},"priority":${entry.priority}` +
     `,"owner":${JSON.stringify(entry.owner)},"version":${entry.version}` +
     (entry.expires_at !== undefined ? `,"expires_at":"${entry.expires_at}"` : '') + '}'
   const json = head + contentJson + tail
@@ -550,8 +548,8 @@ export function buildStoredEntry (key: string, seq: number, contentJson: string,
 
 /** The content's JSON, cut out of the entry's JSON (no re-serialization). */
 export function contentJsonOf (stored: StoredEntry): string {
-  const start = stored.json.indexOf(CONTENT_PREFIX) + CONTENT_PREFIX.length
-  const end = stored.json.lastIndexOf(',"tokens":')
+  const start = stored.json.indexOf(CONTENT_FIELD) + CONTENT_FIELD.length
+  const end = stored.json.lastIndexOf(TOKENS_FIELD)
   return stored.json.slice(start, end)
 }
 

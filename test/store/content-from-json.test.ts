@@ -3,7 +3,8 @@
 // gets the value sent, the entry keeps its field order, a new version carries the JSON over
 // unparsed, and the idempotency fingerprint is the one the parsed content gives.
 import { test } from 'tap'
-import { contentJsonOfInput, inputWithContentJson } from '../../src/store/content-from-json.js'
+import { FROM_JSON, PARSE_CONTENTS_BELOW, contentJsonOfInput, contentOfEntry, entryFromJson, inputWithContentJson } from '../../src/store/content-from-json.js'
+import { buildStoredEntry } from '../../src/store/tenant-store.js'
 import { fingerprintOf } from '../../src/store/idempotency.js'
 import { TenantStore } from '../../src/store/tenant-store.js'
 import { countTokens } from '../../src/tokenizer/count-tokens.js'
@@ -76,4 +77,22 @@ test('a stored entry keeps the content as JSON: served as sent, in field order, 
   store.write(actor, { key: 'small', content: { n: 1 } })
   const small = store.get('small')
   t.equal(small?.entry.content, small?.entry.content, 'an inline write keeps its parsed content')
+})
+
+test('an entry read from its JSON (a change record): large contents stay JSON, every entry reads as JSON.parse gives it', async (t) => {
+  const fields = { timestamp: '2026-12-02T07:00:00.000Z', tokens: 42, source: 'agent "7"', priority: 3, owner: 'alice', version: 2 }
+  // A content quoting the entry's own field names, so cutting it out must find the real ones.
+  const large = { note: 'lesson ,"tokens":1, "content": '.repeat(80), rows: [{ ok: true }] }
+  const small = { note: 'short ,"tokens":1' }
+  for (const [name, content, expiresAt] of [['large', large, undefined], ['large with a TTL', large, Date.parse('2026-12-03T00:00:00.000Z')], ['small', small, undefined]] as const) {
+    const contentJson = JSON.stringify(content)
+    const { json } = buildStoredEntry('k', 7, contentJson, content, { ...fields, expiresAt })
+    const read = parsesDuring(() => entryFromJson(json))
+    t.same(read.value, JSON.parse(json), `${name}: the entry JSON.parse gives`)
+    t.equal(JSON.stringify(read.value), json, `${name}: serializes back to its JSON`)
+    const kept = contentJson.length >= PARSE_CONTENTS_BELOW
+    t.equal(kept, name !== 'small', `${name}: ${contentJson.length} characters of content`)
+    t.equal(contentOfEntry(read.value) === FROM_JSON, kept, kept ? `${name}: content left as JSON` : `${name}: parsed whole`)
+    t.same(read.value.content, content)
+  }
 })

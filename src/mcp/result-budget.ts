@@ -4,7 +4,8 @@
 // the lowest-ranked returned entries until the whole rendered result fits the result cap. Whatever
 // is left out is listed in a manifest so the host can fetch it by key.
 import type { ContextStore } from '../store/context-store.js'
-import type { ContextQuery, StoredEntry } from '../store/types.js'
+import { withParsedContent } from '../store/content-from-json.js'
+import type { ContextQuery, Entry, StoredEntry } from '../store/types.js'
 import type { z } from 'zod'
 import type { manifestSchema } from './tool-schemas.js'
 
@@ -53,13 +54,16 @@ export function budgetedRead<T> (
   const budget = options.maxTokens ?? (options.unbounded === true ? undefined : DEFAULT_RESULT_TOKENS)
   const result = store.query(tenant, { ...query, ...(budget !== undefined ? { max_tokens: budget } : {}) })
   const returned = result.entries
+  // Serialized twice per build and built again while fitting the cap: large contents kept as JSON
+  // are parsed here once, not at each of those reads.
+  const entries = returned.map((stored) => withParsedContent(stored.entry))
   const outOfBudget = result.metadata.omitted
     .map((key) => store.get(tenant, key))
     .filter((stored): stored is StoredEntry => stored !== undefined)
 
   const build = (kept: number): BudgetedRead<T> => {
     const manifest = manifestOf(result.metadata.matched, returned, kept, outOfBudget, budget, options, rankOrder(result.scoreOf))
-    const structured = render(dataOf(returned, kept), manifest, result.scoreOf !== undefined ? scoresOf(returned, kept, result.scoreOf) : undefined)
+    const structured = render(dataOf(returned, entries, kept), manifest, result.scoreOf !== undefined ? scoresOf(returned, kept, result.scoreOf) : undefined)
     return { structured, text: JSON.stringify(structured) }
   }
 
@@ -98,10 +102,10 @@ function longestFittingPrefix (entries: StoredEntry[], cap: number, countTokens:
   return entries.length
 }
 
-function dataOf (entries: StoredEntry[], kept: number): Record<string, unknown> {
+function dataOf (returned: StoredEntry[], entries: Entry[], kept: number): Record<string, unknown> {
   // A null-prototype object: keys are user input ("__proto__" is an ordinary key here).
   const data: Record<string, unknown> = Object.create(null)
-  for (let i = 0; i < kept; i++) data[entries[i].key] = entries[i].entry
+  for (let i = 0; i < kept; i++) data[returned[i].key] = entries[i]
   return data
 }
 

@@ -13,7 +13,7 @@ import { ChangeHistory } from './change-history.js'
 import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import { newEpoch } from './epoch.js'
 import { ExpiryQueue } from './expiry-queue.js'
-import { CONTENT_FIELD, FROM_JSON, TOKENS_FIELD, contentFromJson, contentOfEntry, contentOfInput } from './content-from-json.js'
+import { CONTENT_FIELD, FROM_JSON, TOKENS_FIELD, contentFromJson, contentOfEntry, contentOfInput, contentSpanOf } from './content-from-json.js'
 import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
 import { MAX_PRIORITY, MIN_PRIORITY, RankedIndex, type IndexNode } from './ranked-index.js'
@@ -548,8 +548,7 @@ export function buildStoredEntry (key: string, seq: number, contentJson: string,
 
 /** The content's JSON, cut out of the entry's JSON (no re-serialization). */
 export function contentJsonOf (stored: StoredEntry): string {
-  const start = stored.json.indexOf(CONTENT_FIELD) + CONTENT_FIELD.length
-  const end = stored.json.lastIndexOf(TOKENS_FIELD)
+  const [start, end] = contentSpanOf(stored.json)
   return stored.json.slice(start, end)
 }
 

@@ -7,6 +7,7 @@ import fc from 'fast-check'
 import { MemoryContextStore } from '../../src/store/memory-store.js'
 import { tokenCounter } from '../../src/token-counter.js'
 import { DEFAULT_RESULT_TOKENS, OMITTED_LISTED, RESULT_TOKEN_CAP, budgetedRead, type Manifest } from '../../src/mcp/result-budget.js'
+import { inputWithContentJson } from '../../src/store/content-from-json.js'
 import { actor } from '../helpers/actors.js'
 
 const countTokens = tokenCounter('o200k_base')
@@ -116,4 +117,27 @@ test('with relevant_to, entries the result cap leaves out merge into the manifes
   t.strictSame(Object.keys(read.structured.data), ['best'])
   t.strictSame(Object.keys(read.structured.scores ?? {}), ['best'], 'scores of the kept entries only')
   t.strictSame(read.structured.manifest.omitted.map((item) => item.key), ['big', 'third', 'none'])
+})
+
+test('a large content kept as JSON is parsed once per read, however often the result is serialized', async (t) => {
+  const store = newStore()
+  const content = { plan: 'Fractions and decimals for lesson three. '.repeat(200) }
+  const contentJson = JSON.stringify(content)
+  // As a large frame's write reaches the store (src/ws/large-frame.ts): its content as JSON only.
+  await store.writeDeferred(writer, Promise.resolve({ input: inputWithContentJson({ key: 'big' }, contentJson), contentJson, tokens: countTokens(contentJson) }))
+  await store.write(writer, { key: 'small', content: { n: 1 } })
+  const parse = JSON.parse
+  let parses = 0
+  JSON.parse = (text: string, reviver?: Parameters<typeof parse>[1]) => { parses++; return parse(text, reviver) }
+  let read
+  try {
+    read = budgetedRead(store, 'default', {}, { countTokens }, render)
+    // What the MCP SDK does with structuredContent besides the text.
+    JSON.stringify(read.structured)
+  } finally {
+    JSON.parse = parse
+  }
+  t.equal(parses, 1, 'parsed once')
+  t.same(parse(read.text).data.big.content, content, 'served as written')
+  t.same(parse(read.text).data.small.content, { n: 1 })
 })

@@ -1,7 +1,11 @@
 // One load process of bench:isolation, forked by run.ts with its role over IPC:
 //   big-writer:   writes ~900 KB prose entries back to back (two in flight) in tenant "big"
 //   small-client: in tenant "small", pings every 5 ms and writes a 1 KB entry every 5 ms
-// It measures for `durationMs` after `warmupMs` and reports its figures, then exits.
+// Each connects and starts its traffic, reports `warm` once the server has answered its first
+// write (for the big writer: once a counting thread has started and loaded its code and table,
+// which is start-up cost, not the steady state measured here), then waits for run.ts's `go`: both
+// measure for `durationMs` after `warmupMs` from that moment, so their windows coincide, and
+// report their figures, then exit.
 import { createSigner } from 'fast-jwt'
 import { WebSocket } from 'ws'
 import { LatencyHistogram } from '../ws/latency.js'
@@ -38,6 +42,19 @@ async function connect (job: ClientJob, sub: string, tenant: string): Promise<We
 
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
 
+/** Tells run.ts this client's traffic is flowing, and waits for the word to start measuring. */
+async function warmThenGo (): Promise<void> {
+  const go = new Promise<void>((resolve) => {
+    process.on('message', function onGo (message: { kind?: string }) {
+      if (message.kind !== 'go') return
+      process.off('message', onGo)
+      resolve()
+    })
+  })
+  process.send?.({ kind: 'warm' })
+  await go
+}
+
 async function bigWriter (job: ClientJob): Promise<BigWriterResult> {
   const socket = await connect(job, 'big-writer', 'big')
   // A few distinct texts, serialized once: the client's own JSON work stays out of the figures.
@@ -49,6 +66,8 @@ async function bigWriter (job: ClientJob): Promise<BigWriterResult> {
   let startedAt = 0
   let counted = 0
   let countedBytes = 0
+  let firstAck: () => void = () => {}
+  const answered = new Promise<void>((resolve) => { firstAck = resolve })
   const send = () => {
     const frame = frames[sent++ % frames.length]
     socket.send(frame)
@@ -56,12 +75,15 @@ async function bigWriter (job: ClientJob): Promise<BigWriterResult> {
   socket.on('message', (data) => {
     const reply = JSON.parse(data.toString()) as { type: string }
     acked++
+    firstAck()
     if (reply.type !== 'update_ack') failures++
     else if (measuring) { counted++; countedBytes += frames[0].length }
     send()
   })
   send()
   send()
+  await answered
+  await warmThenGo()
   await sleep(job.warmupMs)
   measuring = true
   startedAt = performance.now()
@@ -110,6 +132,7 @@ async function smallClient (job: ClientJob): Promise<SmallClientResult> {
     if (measuring) sentAt.set(`w${n}`, performance.now())
     writer.send(JSON.stringify({ type: 'update_context', id: `w${n}`, key: `small${n % 50}`, context: { n, filler } }))
   }, INTERVAL_MS)
+  await warmThenGo()
   await sleep(job.warmupMs)
   measuring = true
   await sleep(job.durationMs)

@@ -59,13 +59,13 @@ const PROFILE_DIR = process.env.BENCH_PROFILE_DIR
 function spawnChild (script: string, env: Record<string, string>, profileName?: string, isServer = false): ChildProcess {
   // One directory per scenario: each thread (the main one, the counting threads, the loader's) writes its own file.
   const profile = PROFILE_DIR !== undefined && profileName !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, profileName)}`] : []
-  const child = fork(script, [], {
-    execArgv: ['--import', 'tsx', ...profile],
+  const opts = {
     env: { ...process.env, ...env },
     // A server's stdout (its audit lines, one per change) goes to /dev/null, as in bench:ws: still
     // written, without flooding the tables.
-    stdio: ['ignore', isServer ? 'ignore' : 'inherit', 'inherit', 'ipc']
-  })
+    stdio: ['ignore', isServer ? 'ignore' : 'inherit', 'inherit', 'ipc'] as Array<'ignore' | 'inherit' | 'ipc'>
+  }
+  const child = fork(script, [], { ...opts, execArgv: ['--import', 'tsx', ...profile] })
   children.add(child)
   child.once('exit', () => children.delete(child))
   return child
@@ -95,8 +95,12 @@ async function scenario (counting: string, threads: number, big: boolean): Promi
   const job = (role: ClientJob['role']): ClientJob => ({ role, port, secret: SECRET, warmupMs: WARMUP_MS, durationMs: DURATION_MS })
   const clients = [spawnChild(join(here, 'client.ts'), {}), ...(big ? [spawnChild(join(here, 'client.ts'), {})] : [])]
   const results = clients.map(async (client) => await nextMessage<{ result: unknown }>(client, 'result'))
+  const warm = Promise.all(clients.map(async (client) => await nextMessage(client, 'warm')))
   clients[0].send(job('small-client'))
   clients[1]?.send(job('big-writer'))
+  // Both windows start together, once each client's traffic is answered (client.ts).
+  await warm
+  for (const client of clients) client.send({ kind: 'go' })
   const [small, writer] = await Promise.all(results)
   const exited = new Promise((resolve) => server.once('exit', resolve))
   server.send({ kind: 'exit' })

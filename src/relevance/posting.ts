@@ -20,12 +20,9 @@ export class Posting {
   private count = 0
   /** Live postings: the term's document frequency. */
   live = 0
-  /** Set when its last entry left and the index let go of it: a word still naming it must look again. */
-  retired = false
-  /** While an entry is being read: how often its words gave this term so far (0 otherwise). */
-  pendingTf = 0
 
-  constructor (readonly term: string) {}
+  /** `id`: the index's small integer for this posting (relevance-index.ts, its word table's values). */
+  constructor (readonly term: string, readonly id: number) {}
 
   add (id: number, tf: number, generation: number): void {
     let { data } = this

@@ -44,19 +44,32 @@ export const WORDS_PER_TERM = 4
 export const WORD_TABLE_SLACK = 4096
 
 const NO_POSTINGS: readonly Posting[] = []
+/** A word table value: the word is no term. */
+const NO_TERM = -1
+/** A pendingTf value: the posting's last entry left; words naming it must look their term up again. */
+const RETIRED = -1
 
 export class RelevanceIndex implements WordSink {
   /** term -> the entries holding it (posting.ts: append-only, stale postings skipped by generation). */
   private readonly postings = new Map<string, Posting>()
   /**
-   * Each word as it is written (any case, any inflection) -> its term's postings, or null for a word
-   * that is no term (a stopword): reading an entry is one lookup per word, with no substring, stem
-   * or term lookup for a word seen before. Words of retired postings are resolved again when met;
-   * the table is cleared when it has outgrown the live terms (unique ids and numbers pile up).
+   * Each word as it is written (any case, any inflection) -> its term's posting id, or NO_TERM for a
+   * word that is no term (a stopword): reading an entry is one lookup per word, with no substring,
+   * stem or term lookup for a word seen before. A word naming a retired posting is resolved again
+   * when met; the table is cleared when it has outgrown the live terms (unique ids and numbers pile up).
    */
-  private readonly words = new WordTable<Posting | null>()
-  /** The postings the entry being read has given so far (their `pendingTf` > 0). */
-  private readonly reading: Posting[] = []
+  private readonly words = new WordTable()
+  /**
+   * Per posting id: its Posting, and how often the entry being read has given its term so far (0
+   * when idle, RETIRED once its last entry left). Read per word in packed arrays, not on the Posting
+   * objects, which are scattered over the heap: the word loop is bound by cache misses.
+   */
+  private postingById: Posting[] = []
+  private pendingTf = new Int32Array(1024)
+  /** Posting ids free for reuse: retired ones, once the word table no longer names them (its clear). */
+  private readonly freePostingIds: number[] = []
+  /** The posting ids the entry being read has given so far (their `pendingTf` > 0). */
+  private readonly reading: number[] = []
   /** key -> its id while indexed. */
   private readonly ids = new Map<string, number>()
   /** Per id: the postings of its entry's distinct terms, so removal never re-reads it nor looks a term up. */
@@ -95,21 +108,25 @@ export class RelevanceIndex implements WordSink {
   /** Indexes an entry, replacing whatever its key held. */
   add (stored: StoredEntry): void {
     if (this.ids.has(stored.key)) this.remove(stored.key)
-    if (this.words.size > WORDS_PER_TERM * this.postings.size + WORD_TABLE_SLACK) this.words.clear()
+    if (this.words.size > WORDS_PER_TERM * this.postings.size + WORD_TABLE_SLACK) this.clearWords()
     const id = this.freeIds.pop() ?? this.keys.length
     this.generations[id] ??= 0
     const generation = this.generations[id]
     scanContent(stored.entry.content, this)
     scanText(stored.entry.source, this)
-    const postings = this.reading.slice()
-    this.reading.length = 0
+    const { reading, pendingTf, postingById } = this
+    const postings: Posting[] = new Array(reading.length)
     let length = 0
-    for (const posting of postings) {
-      const tf = posting.pendingTf
-      posting.pendingTf = 0
+    for (let i = 0; i < reading.length; i++) {
+      const postingId = reading[i]
+      const tf = pendingTf[postingId]
+      pendingTf[postingId] = 0
       length += tf
+      const posting = postingById[postingId]
       posting.add(id, tf, generation)
+      postings[i] = posting
     }
+    reading.length = 0
     this.lengths[id] = length
     this.describe(id, stored)
     this.ids.set(stored.key, id)
@@ -121,27 +138,52 @@ export class RelevanceIndex implements WordSink {
   word (text: string, start: number, end: number, hash: number): void {
     if (end - start > MAX_TERM_LENGTH) return
     const { words } = this
-    const at = words.find(text, start, end, hash)
-    let posting: Posting | null
-    if (at < 0) {
+    const slot = words.find(text, start, end, hash)
+    let postingId: number
+    if (slot < 0) {
       const word = text.slice(start, end)
-      posting = this.postingFor(word)
-      words.insert(word, hash, posting)
+      postingId = this.postingIdFor(processTerm(word))
+      words.insert(word, hash, postingId)
     } else {
-      posting = words.valueAt(at)
-      if (posting?.retired === true) words.setValue(at, posting = this.postingFor(words.wordAt(at)))
+      postingId = words.valueAt(slot)
+      if (postingId !== NO_TERM && this.pendingTf[postingId] === RETIRED) {
+        words.setValue(slot, postingId = this.postingIdFor(this.postingById[postingId].term))
+      }
     }
-    if (posting === null) return
-    if (posting.pendingTf++ === 0) this.reading.push(posting)
+    if (postingId === NO_TERM) return
+    if (this.pendingTf[postingId]++ === 0) this.reading.push(postingId)
   }
 
-  /** The postings of a word's term (new and empty when the term is new), or null if it is no term. */
-  private postingFor (word: string): Posting | null {
-    const term = processTerm(word)
-    if (term === null) return null
-    let posting = this.postings.get(term)
-    if (posting === undefined) this.postings.set(term, posting = new Posting(term))
-    return posting
+  /**
+   * The posting id of a term (its postings new and empty when the term is new), or NO_TERM. A term
+   * whose last posting retired gets a new one (another id: the retired id may still be named by words).
+   */
+  private postingIdFor (term: string | null): number {
+    if (term === null) return NO_TERM
+    const posting = this.postings.get(term)
+    if (posting !== undefined) return posting.id
+    const id = this.freePostingIds.pop() ?? this.postingById.length
+    if (id >= this.pendingTf.length) {
+      const grown = new Int32Array(this.pendingTf.length * 2)
+      grown.set(this.pendingTf)
+      this.pendingTf = grown
+    }
+    const created = new Posting(term, id)
+    this.postingById[id] = created
+    this.pendingTf[id] = 0
+    this.postings.set(term, created)
+    return id
+  }
+
+  /** Empties the word table; the retired postings only its words still named can then be reused. */
+  private clearWords (): void {
+    this.words.clear()
+    for (let id = 0; id < this.postingById.length; id++) {
+      if (this.pendingTf[id] === RETIRED) {
+        this.pendingTf[id] = 0
+        this.freePostingIds.push(id)
+      }
+    }
   }
 
   private describe (id: number, stored: StoredEntry): void {
@@ -162,7 +204,7 @@ export class RelevanceIndex implements WordSink {
       posting.removed(this.generations)
       if (posting.live === 0) {
         this.postings.delete(posting.term)
-        posting.retired = true
+        this.pendingTf[posting.id] = RETIRED
       }
     }
     this.ids.delete(key)

@@ -1,11 +1,19 @@
-// A hash table from words to values, looked up by a span of a longer string (text, start, end) and
-// the span's hash, so that reading an entry's words allocates nothing per word.
+// A hash table from words to small integers (the relevance index's posting ids), looked up by a
+// span of a longer string (text, start, end) and the span's hash, so that reading an entry's words
+// allocates nothing per word.
 //
 // Why not a Map<string, V>: a Map needs each word as a string of its own, and splitting an entry's
 // text into ~65 new strings, hashing each on its first lookup and collecting them again was most of
 // what indexing an entry cost. Here the scanner hashes a word as it reads its characters
 // (`hashStep`), and a known word is found by comparing characters in place; only a word seen for
 // the first time is cut out as a string.
+//
+// Why integers and one character pool, not the word strings and their values in arrays: indexing an
+// entry probes the table once per word, ~65 times, at places scattered over a table of 10,000s of
+// words, so it is bound by cache misses, not instructions. A slot holds the word's hash, where its
+// characters are, its length and its value, and the characters are in one Uint16Array: a probe that
+// hits reads two cache lines (the slot, the characters) where a slot pointing at a string and a
+// value in an array of objects read four or five.
 //
 // Open addressing with linear probing over power-of-two arrays kept at most half full; words are
 // never removed one by one (the owner clears the table when it has outgrown its use).
@@ -29,70 +37,85 @@ export function hashOf (word: string): number {
 }
 
 const INITIAL_SLOTS = 1024
+/** Int32 per slot: the word's hash, its offset in `chars` + 1 (0: the slot is free), its length, its value. */
+const SLOT = 4
 
-export class WordTable<V> {
-  /**
-   * Two int32 per slot, side by side so that a probe reads one cache line: the hash of the word in
-   * it (compared before the characters) and the word's index + 1, or 0 when the slot is free.
-   */
-  private slots = new Int32Array(INITIAL_SLOTS * 2)
+export class WordTable {
+  private slots = new Int32Array(INITIAL_SLOTS * SLOT)
   private mask = INITIAL_SLOTS - 1
-  private words: string[] = []
-  /** Per word: its hash, so that growing re-places words without hashing them again. */
-  private hashes: number[] = []
-  private values: V[] = []
+  /** Every word's characters, back to back. */
+  private chars = new Uint16Array(INITIAL_SLOTS * 8)
+  private charsUsed = 0
+  private count = 0
 
   /** Words held. */
-  get size (): number { return this.words.length }
+  get size (): number { return this.count }
 
-  /** The index of the word `text[start, end)` (whose hash is `hash`), or -1 when it is not held. */
+  /**
+   * The slot of the word `text[start, end)` (whose hash is `hash`), or -1 when it is not held. A
+   * slot stays the word's until the table grows or is cleared: use it before the next insert.
+   */
   find (text: string, start: number, end: number, hash: number): number {
-    const { slots, mask, words } = this
+    const { slots, mask, chars } = this
+    const length = end - start
     for (let slot = spread(hash) & mask; ; slot = (slot + 1) & mask) {
-      const held = slots[2 * slot + 1]
-      if (held === 0) return -1
-      if (slots[2 * slot] === hash && sameSpan(words[held - 1], text, start, end)) return held - 1
+      const at = slot * SLOT
+      const offset = slots[at + 1]
+      if (offset === 0) return -1
+      if (slots[at] === hash && slots[at + 2] === length && sameChars(chars, offset - 1, text, start, length)) return slot
     }
   }
 
-  /** Adds a word that `find` did not find; returns its index. */
-  insert (word: string, hash: number, value: V): number {
-    if ((this.words.length + 1) * 2 > this.mask + 1) this.grow()
-    const index = this.words.length
-    this.words.push(word)
-    this.hashes.push(hash)
-    this.values.push(value)
-    this.place(index + 1, hash)
-    return index
+  /** Adds a word that `find` did not find, with its value. */
+  insert (word: string, hash: number, value: number): void {
+    if ((this.count + 1) * 2 > this.mask + 1) this.grow()
+    if (this.charsUsed + word.length > this.chars.length) {
+      const grown = new Uint16Array(Math.max(this.chars.length * 2, this.charsUsed + word.length))
+      grown.set(this.chars.subarray(0, this.charsUsed))
+      this.chars = grown
+    }
+    const offset = this.charsUsed
+    for (let i = 0; i < word.length; i++) this.chars[offset + i] = word.charCodeAt(i)
+    this.charsUsed += word.length
+    this.count++
+    this.place(this.slots, this.mask, hash, offset + 1, word.length, value)
   }
 
-  wordAt (index: number): string { return this.words[index] }
+  /** The word in `slot` (a slot `find` returned). */
+  wordAt (slot: number): string {
+    const at = slot * SLOT
+    const offset = this.slots[at + 1] - 1
+    return String.fromCharCode(...this.chars.subarray(offset, offset + this.slots[at + 2]))
+  }
 
-  valueAt (index: number): V { return this.values[index] }
+  valueAt (slot: number): number { return this.slots[slot * SLOT + 3] }
 
-  setValue (index: number, value: V): void { this.values[index] = value }
+  setValue (slot: number, value: number): void { this.slots[slot * SLOT + 3] = value }
 
   /** Forgets every word (the arrays keep their size: a table that grew once is likely to again). */
   clear (): void {
     this.slots.fill(0)
-    this.words = []
-    this.hashes = []
-    this.values = []
+    this.charsUsed = 0
+    this.count = 0
   }
 
-  private place (held: number, hash: number): void {
-    const { slots, mask } = this
-    let slot = spread(hash) & mask
-    while (slots[2 * slot + 1] !== 0) slot = (slot + 1) & mask
-    slots[2 * slot] = hash
-    slots[2 * slot + 1] = held
+  private place (slots: Int32Array, mask: number, hash: number, offset: number, length: number, value: number): void {
+    let at = (spread(hash) & mask) * SLOT
+    while (slots[at + 1] !== 0) at = (at + SLOT) & (mask * SLOT + SLOT - 1)
+    slots[at] = hash
+    slots[at + 1] = offset
+    slots[at + 2] = length
+    slots[at + 3] = value
   }
 
   private grow (): void {
+    const old = this.slots
     const size = (this.mask + 1) * 2
-    this.slots = new Int32Array(size * 2)
+    this.slots = new Int32Array(size * SLOT)
     this.mask = size - 1
-    for (let i = 0; i < this.words.length; i++) this.place(i + 1, this.hashes[i])
+    for (let at = 0; at < old.length; at += SLOT) {
+      if (old[at + 1] !== 0) this.place(this.slots, this.mask, old[at], old[at + 1], old[at + 2], old[at + 3])
+    }
   }
 }
 
@@ -101,8 +124,7 @@ function spread (hash: number): number {
   return hash ^ (hash >>> 16)
 }
 
-function sameSpan (word: string, text: string, start: number, end: number): boolean {
-  if (word.length !== end - start) return false
-  for (let i = 0; i < word.length; i++) if (word.charCodeAt(i) !== text.charCodeAt(start + i)) return false
+function sameChars (chars: Uint16Array, offset: number, text: string, start: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (chars[offset + i] !== text.charCodeAt(start + i)) return false
   return true
 }

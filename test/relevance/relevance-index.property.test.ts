@@ -149,3 +149,25 @@ test('unique words (ids, counts) do not pile up in the word table: it is cleared
   const best = store.query({ relevant_to: `ticket ${last}` }, T0 + 1e6).metadata.scores?.[0][0]
   t.match(store.snapshot().entries.find((stored) => stored.key === best)?.entry.content, { note: `ticket ${last} opened by Agent${last}x` }, 'the latest unique number is found')
 })
+
+test('entries full of unique words retire their postings and clear the word table often; the terms that stay keep their own postings', async (t) => {
+  const store = new TenantStore('default', { maxTokens: 1_000_000, maxEntryTokens: 100_000, countTokens, historySize: 10 })
+  store.query({ relevant_to: 'zebra' }, T0)
+  const churn = (i: number) => ({ key: `churn${i % 3}`, priority: 1, content: { note: Array.from({ length: 300 }, (_, j) => `w${i}x${j}`).join(' ') + (i % 2 === 0 ? ' quiz' : '') } })
+  // The entry that stays is written after some churn, so its terms' ids are neither the first nor the last.
+  for (let i = 0; i < 5; i++) store.write(admin, churn(i), T0 + i)
+  store.write(admin, { key: 'keeper', priority: 10, content: { note: 'zebra quiz lesson' } }, T0 + 5)
+  let mismatches = 0
+  let checks = 0
+  for (let i = 5; i < 200; i++) {
+    store.write(admin, churn(i), T0 + i)
+    if (i % 5 !== 0) continue
+    checks++
+    store.query({ relevant_to: 'zebra quiz' }, T0 + i)
+    if (JSON.stringify(store.relevanceIndex()?.dump()) !== JSON.stringify(rebuilt(store).dump())) mismatches++
+  }
+  t.equal(checks, 39)
+  t.equal(mismatches, 0, 'after every few writes the index equals a rebuild from scratch')
+  t.ok((store.relevanceIndex()?.wordCount ?? 0) < WORDS_PER_TERM * 1000 + WORD_TABLE_SLACK, 'the word table was cleared along the way')
+  t.strictSame(store.query({ relevant_to: 'zebra lesson' }, T0 + 1000).metadata.scores?.filter(([, score]) => score > 0).map(([key]) => key), ['keeper'])
+})

@@ -71,7 +71,7 @@ test('a text and an entry content give the words of the joined-and-split definit
 })
 
 test('the word table finds every word it holds by a span, and no other, colliding hashes and growth included', async (t) => {
-  const table = new WordTable<number>()
+  const table = new WordTable()
   const words = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}`)
   // Every fourth word is stored under one shared hash: the characters must decide.
   const hashFor = (word: string, i: number) => i % 4 === 0 ? 12345 : hashOf(word)
@@ -87,9 +87,12 @@ test('the word table finds every word it holds by a span, and no other, collidin
     const at = table.find(text, 2, text.length - 2, hashFor(word, i))
     if (at !== -1 && table.wordAt(at) === word && table.valueAt(at) === i) found++
   })
-  t.equal(found, 5000, 'each word found under its own index and value, after the table grew')
+  t.equal(found, 5000, 'each word found with its own characters and value, after the table grew')
   t.equal(table.find('wzzzz', 0, 5, 12345), -1, 'a word not held is not found, even under a crowded hash')
-  t.equal(table.find('w0x', 0, 2, 12345), 0, 'a span that is a held word is found inside a longer text')
+  const inside = table.find('w0x', 0, 2, 12345)
+  t.equal(inside === -1 ? undefined : table.wordAt(inside), 'w0', 'a span that is a held word is found inside a longer text')
+  table.setValue(inside, 77)
+  t.equal(table.valueAt(table.find('(w0)', 1, 3, 12345)), 77, 'a value set in a slot is the word\'s from then on')
   table.clear()
   t.equal(table.size, 0)
   t.equal(table.find('w1', 0, 2, hashOf('w1')), -1, 'nothing is found after clear')

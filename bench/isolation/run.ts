@@ -59,13 +59,13 @@ const PROFILE_DIR = process.env.BENCH_PROFILE_DIR
 function spawnChild (script: string, env: Record<string, string>, profileName?: string, isServer = false): ChildProcess {
   // One directory per scenario: each thread (the main one, the counting threads, the loader's) writes its own file.
   const profile = PROFILE_DIR !== undefined && profileName !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, profileName)}`] : []
-  const opts = {
+  const child = fork(script, [], {
+    execArgv: ['--import', 'tsx', ...profile],
     env: { ...process.env, ...env },
     // A server's stdout (its audit lines, one per change) goes to /dev/null, as in bench:ws: still
     // written, without flooding the tables.
-    stdio: ['ignore', isServer ? 'ignore' : 'inherit', 'inherit', 'ipc'] as Array<'ignore' | 'inherit' | 'ipc'>
-  }
-  const child = fork(script, [], { ...opts, execArgv: ['--import', 'tsx', ...profile] })
+    stdio: ['ignore', isServer ? 'ignore' : 'inherit', 'inherit', 'ipc']
+  })
   children.add(child)
   child.once('exit', () => children.delete(child))
   return child

@@ -64,7 +64,7 @@ export class RelevanceIndex implements WordSink {
    * when idle, RETIRED once its last entry left). Read per word in packed arrays, not on the Posting
    * objects, which are scattered over the heap: the word loop is bound by cache misses.
    */
-  private postingById: Posting[] = []
+  private readonly postingById: Array<Posting | undefined> = []
   private pendingTf = new Int32Array(1024)
   /** Posting ids free for reuse: retired ones, once the word table no longer names them (its clear). */
   private readonly freePostingIds: number[] = []
@@ -122,7 +122,7 @@ export class RelevanceIndex implements WordSink {
       const tf = pendingTf[postingId]
       pendingTf[postingId] = 0
       length += tf
-      const posting = postingById[postingId]
+      const posting = postingById[postingId] as Posting
       posting.add(id, tf, generation)
       postings[i] = posting
     }
@@ -147,7 +147,7 @@ export class RelevanceIndex implements WordSink {
     } else {
       postingId = words.valueAt(slot)
       if (postingId !== NO_TERM && this.pendingTf[postingId] === RETIRED) {
-        words.setValue(slot, postingId = this.postingIdFor(this.postingById[postingId].term))
+        words.setValue(slot, postingId = this.postingIdFor((this.postingById[postingId] as Posting).term))
       }
     }
     if (postingId === NO_TERM) return
@@ -175,12 +175,16 @@ export class RelevanceIndex implements WordSink {
     return id
   }
 
-  /** Empties the word table; the retired postings only its words still named can then be reused. */
+  /**
+   * Empties the word table; the retired postings only its words still named are let go (their
+   * objects collected, their ids reused).
+   */
   private clearWords (): void {
     this.words.clear()
     for (let id = 0; id < this.postingById.length; id++) {
       if (this.pendingTf[id] === RETIRED) {
         this.pendingTf[id] = 0
+        this.postingById[id] = undefined
         this.freePostingIds.push(id)
       }
     }

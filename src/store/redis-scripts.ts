@@ -81,7 +81,7 @@ local function over (len, bytes) return len > 1 and (len > STREAM_LEN or bytes >
 -- A full stream drops about one record per change: each XRANGE record read is copied into Lua with
 -- all its fields (the entries' JSON), so the batch starts at what the count bound alone asks for
 -- plus the first record kept, and doubles while the bytes bound asks for more (a fixed 64 made
--- every write into a full stream read 64 records to drop one: ~140 us of a ~160 us script).
+-- every write into a full stream read 64 records to drop one: half of the script's time).
 local function trim_stream (added)
   local bytes = tonumber(redis.call('HINCRBY', STATE, 'hbytes', added))
   local len = redis.call('XLEN', STREAM)

@@ -26,6 +26,7 @@ import { TenantReplica } from './redis-replica.js'
 import { ReplicaLeases, type ReplicaStats, type TenantLease } from './replica-leases.js'
 import { DEFAULT_HISTORY_BYTES } from './change-history.js'
 import { newEpoch } from './epoch.js'
+import { isoTimestamp } from './iso-time.js'
 import { SCRIPTS, SCRIPT_KEY_COUNT, type ScriptName } from './redis-scripts.js'
 import { TenantOrder } from './tenant-order.js'
 import { TenantRegistry } from './tenant-registry.js'
@@ -219,7 +220,7 @@ export class RedisContextStore implements ContextStore {
     const priority = input.priority ?? ''
     const source = input.source ?? ''
     const now = Date.now()
-    const timestamp = new Date(now).toISOString()
+    const timestamp = isoTimestamp(now)
     const expiresAt = input.ttl_seconds !== undefined ? now + input.ttl_seconds * 1000 : undefined
     for (let attempt = 1; ; attempt++) {
       const key = input.key ?? this.generateKey(input.source ?? actor.userId, now)

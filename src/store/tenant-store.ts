@@ -13,6 +13,7 @@ import { ChangeHistory } from './change-history.js'
 import { SYSTEM_ACTOR, changeActorOf } from './change-actor.js'
 import { newEpoch } from './epoch.js'
 import { ExpiryQueue } from './expiry-queue.js'
+import { isoTimestamp } from './iso-time.js'
 import { CONTENT_FIELD, FROM_JSON, TOKENS_FIELD, contentFromJson, contentOfEntry, contentOfInput, contentSpanOf } from './content-from-json.js'
 import { findTooDeep } from './json-depth.js'
 import { assertCanWrite, assertMayChange, isAdmin } from './permissions.js'
@@ -117,7 +118,7 @@ export class TenantStore {
     const source = input.source ?? existing?.entry.source ?? actor.userId
 
     const seq = this.currentSeq + 1
-    const timestamp = new Date(now).toISOString()
+    const timestamp = isoTimestamp(now)
     const stored = buildStoredEntry(key, seq, contentJson, contentOfInput(input), {
       timestamp,
       tokens,
@@ -151,7 +152,7 @@ export class TenantStore {
     const stored = buildStoredEntry(key, seq, contentJsonOf(existing), contentOfEntry(existing.entry), {
       tokens,
       source,
-      timestamp: new Date(now).toISOString(),
+      timestamp: isoTimestamp(now),
       priority,
       owner: existing.entry.owner,
       version: existing.entry.version + 1,
@@ -371,7 +372,7 @@ export class TenantStore {
       epoch: this.currentEpoch,
       seq: this.currentSeq + 1,
       reason,
-      at: new Date(now).toISOString(),
+      at: isoTimestamp(now),
       upserted: [],
       removed,
       metadata: {

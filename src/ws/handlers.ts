@@ -11,6 +11,7 @@ import { statusBody } from '../status.js'
 import type { ContextStore } from '../store/context-store.js'
 import { assertAdmin } from '../store/permissions.js'
 import { replayedMark, withIdempotencyKey } from '../store/idempotency.js'
+import { isoTimestamp } from '../store/iso-time.js'
 import type { WriteInput, WriteResult } from '../store/types.js'
 import type { ClientSession } from './client-session.js'
 import { ackFrame, contextFrame, entriesObject, errorFrame, idField, replyFrame } from './serialization.js'
@@ -130,7 +131,7 @@ const handlers: { [T in MessageType]: Handler<T> } = {
     }
   },
 
-  ping: (message, _session, deps) => reply(replyFrame('pong', message.id, { timestamp: new Date(deps.now()).toISOString() })),
+  ping: (message, _session, deps) => reply(replyFrame('pong', message.id, { timestamp: isoTimestamp(deps.now()) })),
 
   get_status: (message, session, deps) => {
     assertAdmin(session.identity)

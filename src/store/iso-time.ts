@@ -19,9 +19,8 @@ export function isoTimestamp (ms: number): string {
   if (!Number.isInteger(ms) || Math.abs(ms) > MAX_TIME) return new Date(ms).toISOString()
   const second = Math.floor(ms / 1000)
   if (second !== cachedSecond) {
-    // Computed before the cache changes, so a RangeError leaves the cache as it was.
-    const whole = new Date(second * 1000).toISOString()
-    cachedPrefix = whole.slice(0, -4)
+    // Within the range checked above, the second's own start is a valid time too.
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, -4)
     cachedSecond = second
   }
   const millis = ms - second * 1000
